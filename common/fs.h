@@ -1,0 +1,21 @@
+// File helpers used on the host side (never in a forked child before exec).
+#pragma once
+
+#include <string>
+#include <sys/types.h>
+
+#include "common/result.h"
+
+namespace sysc {
+
+Result<std::string> read_file(const std::string& path);
+// Write to PATH.tmp.PID, fsync, rename over PATH: readers see the old or the new file, never half.
+Status write_file_atomic(const std::string& path, const std::string& content, mode_t mode = 0644);
+// mkdir -p; existing directories are fine.
+Status mkdir_p(const std::string& path, mode_t mode = 0755);
+// rm -rf that never crosses into another mount: a mount point below PATH is an error (EBUSY),
+// so a destroy can never delete through a forgotten bind mount. Missing PATH is success.
+Status remove_tree(const std::string& path);
+bool path_exists(const std::string& path);
+
+}  // namespace sysc

@@ -1,0 +1,59 @@
+// Typed configuration: the global sysc.conf and per-container NAME.conf (INI, parsed by inih).
+// All key strings live in config/: one table maps each key to its parser and typed field.
+// Parsers take file content (not paths) so they test without a filesystem.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace sysc::config {
+
+// /etc/sysc/sysc.conf
+struct GlobalConfig {
+  std::string cgroup_parent = "sysc";  // [cgroup] parent: cgroup directory holding all containers
+  int default_stop_timeout = 30;       // [defaults] stop_timeout (seconds)
+};
+
+// /etc/sysc/containers/NAME.conf
+struct ContainerConfig {
+  std::vector<std::string> init = {"/sbin/init"};  // [container] init: argv, split on whitespace
+  std::optional<int> halt_signal;  // [container] halt_signal: "auto" (nullopt) or SIGUSR1, SIGPWR, SIGRTMIN+3, 10 ...
+  std::optional<int> stop_timeout;  // [container] stop_timeout: seconds; unset = global default
+  int ttys = 0;                     // [container] ttys: extra login ttys advertised as container_ttys
+  std::map<std::string, std::string> environment = {{"container", "sysc"}};  // [environment] KEY = VALUE for init
+  std::vector<std::string> cap_drop;  // [security] cap_drop: extra capability names to drop (e.g. "net_raw sys_ptrace")
+  std::vector<std::string> cap_keep;  // [security] cap_keep: names removed from the default drop list
+};
+
+// Parse; every problem is reported (not just the first), one per line, as "FILE:LINE: message".
+// Unknown sections/keys and bad values are errors. `filename` is used only in messages.
+Result<GlobalConfig> parse_global(const std::string& content, const std::string& filename);
+Result<ContainerConfig> parse_container(const std::string& content, const std::string& filename);
+
+// Commented file contents written at `sysc create` and at first daemon start.
+std::string default_global_text();
+std::string default_container_text(const std::string& name, const std::string& template_name);
+
+// Dotted keys as the CLI uses them: "init", "halt_signal" ([container]), "environment.container",
+// "security.cap_drop". A key without a dot lives in [container].
+// Value of KEY in CONTENT (as written in the file); error naming the key if unknown or unset.
+Result<std::string> get_value(const std::string& content, const std::string& filename, const std::string& key);
+// New content with KEY = VALUE: replaces the existing line in place (comments and order kept) or adds
+// it to its section (creating the section at the end). The result is validated with
+// parse_container; an invalid value or unknown key is an error and nothing changes.
+Result<std::string> set_value(const std::string& content, const std::string& filename, const std::string& key,
+                              const std::string& value);
+// New content without KEY (its line removed); unset keys are fine.
+Result<std::string> unset_value(const std::string& content, const std::string& filename, const std::string& key);
+// Every container key with a one-line description (for `sysc config --help`).
+std::vector<std::pair<std::string, std::string>> container_keys();
+
+// Signal names: "SIGUSR1"/"USR1"/"10"/"SIGRTMIN+3" -> number; number -> "SIGRTMIN+3" style name.
+std::optional<int> parse_signal(const std::string& s);
+std::string signal_name(int sig);
+
+}  // namespace sysc::config

@@ -1,0 +1,58 @@
+// Store: the SQLite inventory of containers. All SQL of sysc lives in db/.
+// Thread-safe: one connection guarded by a mutex (lxcd is multi-threaded).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace sysc::db {
+
+enum class State { Stopped, Starting, Running, Stopping };
+const char* to_string(State s);                          // "STOPPED", "STARTING", "RUNNING", "STOPPING"
+std::optional<State> state_from_string(const std::string& s);
+
+struct ContainerRecord {
+  std::string name;
+  std::string template_name;
+  std::string rootfs;
+  int64_t created_at = 0;  // unix seconds
+  State state = State::Stopped;
+  int init_pid = 0;        // host pid of the container's init, 0 when stopped
+  int shim_pid = 0;        // host pid of its sysc-shim, 0 when stopped
+  int64_t started_at = 0;  // unix seconds of the last successful start, 0 never
+  std::string last_exit;   // why it last stopped: "halted", "killed by SIGKILL", "start failed at mount /proc: ..."
+};
+
+class Store {
+ public:
+  // Opens (creating) the database, sets WAL and a busy timeout, runs pending migrations
+  // (PRAGMA user_version). ":memory:" works for tests.
+  static Result<Store> open(const std::string& path);
+  Store(Store&&) noexcept;
+  Store& operator=(Store&&) noexcept;
+  ~Store();
+
+  int schema_version();
+  // Error with code EEXIST and message "NAME: already exists" if the name is taken.
+  Status insert(const ContainerRecord& rec);
+  Result<std::optional<ContainerRecord>> get(const std::string& name);
+  Result<std::vector<ContainerRecord>> list();  // ordered by name
+  // Error with code ENOENT "NAME: no such container" if missing (same for the others below).
+  Status set_running(const std::string& name, State state, int init_pid, int shim_pid, int64_t started_at);
+  Status set_state(const std::string& name, State state);
+  // Marks STOPPED, clears pids, stores the reason.
+  Status record_exit(const std::string& name, const std::string& last_exit);
+  Status remove(const std::string& name);
+
+ private:
+  struct Impl;
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sysc::db

@@ -1,0 +1,28 @@
+// sysc attach: run a command inside a running container, on the caller's side (like lxc-attach).
+// Joins all namespaces and the cgroups of the container's init, applies the container's capability
+// bounding set and seccomp filter, clean environment, cwd /. Runs in the single-threaded CLI.
+#pragma once
+
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+#include "common/result.h"
+#include "runtime/security.h"
+
+namespace sysc::runtime {
+
+struct AttachSpec {
+  std::string name;                // container name, for messages
+  pid_t init_pid = 0;              // host pid of the container's init
+  std::vector<std::string> argv;   // empty: root's shell from the container's /etc/passwd, else /bin/sh
+  std::vector<std::string> env;    // "KEY=VALUE" from the container config (container=sysc, ...)
+  SecurityPolicy security;         // same policy the container's init got
+  enum class Tty { Auto, Always, Never } tty = Tty::Auto;  // Auto: a pty when stdin and stdout are ttys
+};
+
+// Runs the command and returns the exit code to propagate: its status, or 128+N when killed by
+// signal N. Errors name the container and the step ("web1: attach: setns: ...").
+Result<int> attach_run(const AttachSpec& spec);
+
+}  // namespace sysc::runtime

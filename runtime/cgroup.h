@@ -1,0 +1,69 @@
+// Cgroup drivers: one interface, v1 (legacy and hybrid) and v2 implementations, chosen once.
+// Call sites never branch on the version. Host side only (lxcd, sysc-shim, sysc attach).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+#include "common/result.h"
+#include "runtime/mount_plan.h"
+
+namespace sysc::cgroup {
+
+enum class Layout { Legacy, Hybrid, Unified };
+const char* to_string(Layout l);  // "legacy", "hybrid", "unified"
+
+// One mounted cgroup hierarchy as seen in /proc/self/mountinfo.
+struct Hierarchy {
+  std::string mount_point;               // "/sys/fs/cgroup/memory"
+  std::vector<std::string> controllers;  // {"memory"}; {"cpu","cpuacct"}; {} for name=systemd and cgroup2
+  std::string name;                      // "systemd" for name=systemd, else ""
+  bool v2 = false;
+};
+
+// Pure parsers (content in, nothing read from disk): cgroup and cgroup2 mounts in a mountinfo text.
+std::vector<Hierarchy> parse_mountinfo(const std::string& mountinfo);
+// Layout from the hierarchies and whether /sys/fs/cgroup itself is cgroup2.
+Layout detect_layout(const std::vector<Hierarchy>& hs, bool sys_fs_cgroup_is_cgroup2);
+// /proc/PID/cgroup content -> (hierarchy key, path) pairs; key is "0::" line's "" for v2,
+// "name=systemd", or the controller list "cpu,cpuacct".
+std::vector<std::pair<std::string, std::string>> parse_proc_cgroup(const std::string& content);
+
+class Driver {
+ public:
+  virtual ~Driver() = default;
+  virtual Layout layout() const = 0;
+  // Create REL (e.g. "sysc/web1") in every hierarchy, parents included; on v1 cpuset copies
+  // cpuset.cpus/mems down from the parent; on v2 enables the parent's available controllers
+  // in each new level's subtree_control. Existing is fine.
+  virtual Status create(const std::string& rel) = 0;
+  // Move PID into REL in every hierarchy.
+  virtual Status attach(const std::string& rel, pid_t pid) = 0;
+  // Kill every process in REL's subtree, wait (bounded, ~5 s) until it is empty, remove it
+  // depth-first in every hierarchy. A missing REL is success. Never touches anything above REL.
+  virtual Status destroy(const std::string& rel) = 0;
+  virtual bool exists(const std::string& rel) const = 0;
+  // Pids in REL (not its children), from the primary hierarchy.
+  virtual Result<std::vector<pid_t>> procs(const std::string& rel) const = 0;
+  virtual Result<uint64_t> memory_current(const std::string& rel) const = 0;  // bytes
+  virtual Result<uint64_t> cpu_usage_ns(const std::string& rel) const = 0;
+  // Directory of REL in the primary hierarchy (unified if any, else the first v1 one).
+  virtual std::string path(const std::string& rel) const = 0;
+  // Every directory REL has (one per hierarchy).
+  virtual std::vector<std::string> paths(const std::string& rel) const = 0;
+  // What the container child mounts at sys/fs/cgroup (targets relative to the rootfs), run
+  // after it entered its cgroup namespace: v2 a cgroup2 mount; v1/hybrid a tmpfs with each
+  // hierarchy (controllers read-only, name=systemd and the unified one writable), remounted ro.
+  virtual runtime::MountPlan container_mounts() const = 0;
+};
+
+// Detect from /proc/self/mountinfo and statfs(/sys/fs/cgroup); error if no cgroup is mounted.
+Result<std::unique_ptr<Driver>> make_driver();
+// Explicit construction, for tests (fixture trees or the real unified mount of a hybrid host).
+std::unique_ptr<Driver> make_v1_driver(std::vector<Hierarchy> hierarchies, Layout layout);
+std::unique_ptr<Driver> make_v2_driver(const std::string& mount_point);
+
+}  // namespace sysc::cgroup

@@ -1,0 +1,33 @@
+// MountStep: one precomputed filesystem step the container child executes before pivot_root.
+// Built on the host side (strings allocated there); the child only reads c_str()s.
+#pragma once
+
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace sysc::runtime {
+
+struct MountStep {
+  enum class Op {
+    Mount,       // mount(source, ROOT/target, fstype, flags, data); target dir created if missing
+    BindRO,      // bind ROOT/target onto itself, then remount it read-only (source unused)
+    RemountRO,   // remount the mount at ROOT/target read-only, keeping its flags (MS_REMOUNT|MS_BIND|MS_RDONLY)
+    Mkdir,       // mkdir ROOT/target with mode (existing is fine)
+    Symlink,     // symlink(source, ROOT/target) (existing is fine)
+    Mknod,       // mknod(ROOT/target, mode, dev)
+  };
+  Op op = Op::Mount;
+  std::string source;
+  std::string target;  // relative to the container's rootfs, without leading '/': "sys/fs/cgroup"
+  std::string fstype;
+  std::string data;
+  unsigned long flags = 0;
+  mode_t mode = 0755;
+  dev_t dev = 0;
+  bool optional = false;  // a failure is ignored (e.g. a controller the kernel lacks)
+};
+
+using MountPlan = std::vector<MountStep>;
+
+}  // namespace sysc::runtime
