@@ -1,0 +1,76 @@
+// The commented files written at `sysc create` (NAME.conf) and at first daemon start (sysc.conf):
+// every key is explained and shown with its default as a commented-out line (host side).
+#include <string>
+
+#include "config/config.h"
+
+namespace sysc::config {
+
+std::string default_global_text() {
+  return R"(# sysc global configuration.
+# Lines starting with '#' or ';' are comments. Each setting is shown commented out with its
+# default value: remove the leading '#' and change the value to override it.
+# The daemon reads this file when it starts.
+
+[cgroup]
+# parent is the cgroup directory, relative to the cgroup root of each hierarchy, that holds
+# one directory per container. Components may use letters, digits, '_', '.' and '-';
+# no '..' and no leading '/'. Example: machines/sysc
+#parent = sysc
+
+[defaults]
+# stop_timeout is how many seconds "sysc stop" waits, after sending the halt signal, for a
+# container to power off before it is killed with SIGKILL (1 to 86400). A container's own
+# stop_timeout overrides it.
+#stop_timeout = 30
+)";
+}
+
+std::string default_container_text(const std::string& name, const std::string& template_name) {
+  std::string text = "# sysc configuration of container " + name;
+  if (!template_name.empty()) text += " (created from template " + template_name + ")";
+  text += R"(.
+# Lines starting with '#' or ';' are comments; a '#' or ';' later in a line is part of the
+# value. Each setting is shown commented out with its default value: remove the leading '#'
+# and change the value, or change it with the "sysc config" command.
+# Changes take effect the next time the container starts.
+
+[container]
+# init is the program started as PID 1 in the container, with its arguments separated by
+# whitespace. The program must be an absolute path inside the container.
+#init = /sbin/init
+
+# halt_signal is the signal that asks init to power off. "auto" picks it from the init
+# found in the container: SIGRTMIN+3 for systemd, SIGPWR for sysvinit, SIGUSR1 for busybox.
+# Accepts names (SIGPWR, PWR), numbers (30) and real-time signals (SIGRTMIN+3, SIGRTMAX-2).
+#halt_signal = auto
+
+# stop_timeout is how many seconds to wait after the halt signal before killing the
+# container with SIGKILL (1 to 86400). When unset, [defaults] stop_timeout of sysc.conf
+# applies (30 seconds unless changed there).
+#stop_timeout = 30
+
+# ttys is the number of extra login terminals (0 to 16) offered to init through the
+# container_ttys environment variable; systemd starts a getty on each.
+#ttys = 0
+
+[environment]
+# Each NAME = VALUE line sets an environment variable of init. Names use letters, digits and
+# '_' and do not start with a digit. "container" tells init it runs in a container and is
+# set to "sysc" unless given here.
+#container = sysc
+
+[security]
+# cap_drop lists capabilities, separated by spaces, to remove from the container in addition
+# to the default drop list. Names are lowercase without the "cap_" prefix, as in
+# "sys_module net_raw".
+#cap_drop =
+
+# cap_keep lists capabilities the default drop list would remove but this container keeps,
+# in the same form, as in "sys_time".
+#cap_keep =
+)";
+  return text;
+}
+
+}  // namespace sysc::config

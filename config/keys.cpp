@@ -1,0 +1,166 @@
+// Internal to config/: value parsers and the key tables for NAME.conf and sysc.conf (host side).
+#include "config/keys.h"
+
+#include <sys/capability.h>
+
+#include <cerrno>
+#include <charconv>
+#include <sstream>
+
+namespace sysc::config::detail {
+
+namespace {
+
+Error bad(std::string reason) { return make_error(std::move(reason), EINVAL); }
+
+std::vector<std::string> split_words(const std::string& value) {
+  std::vector<std::string> words;
+  std::istringstream in(value);
+  for (std::string w; in >> w;) words.push_back(w);
+  return words;
+}
+
+Result<int> parse_int(const std::string& value, int min, int max, const char* what) {
+  int n = 0;
+  const char* end = value.data() + value.size();
+  auto [ptr, ec] = std::from_chars(value.data(), end, n);
+  if (value.empty() || ec != std::errc() || ptr != end || n < min || n > max)
+    return bad("expected " + std::string(what) + " from " + std::to_string(min) + " to " + std::to_string(max));
+  return n;
+}
+
+Result<int> parse_stop_timeout(const std::string& value) { return parse_int(value, 1, 86400, "whole seconds"); }
+
+Status parse_init(ContainerConfig& c, const std::string&, const std::string& value) {
+  auto argv = split_words(value);
+  if (argv.empty() || argv[0].front() != '/')
+    return bad("expected the absolute path of the init program and its arguments, like /sbin/init");
+  c.init = std::move(argv);
+  return {};
+}
+
+Status parse_halt_signal(ContainerConfig& c, const std::string&, const std::string& value) {
+  if (value == "auto") {
+    c.halt_signal.reset();
+    return {};
+  }
+  auto sig = parse_signal(value);
+  if (!sig) return bad("expected 'auto' or a signal name or number, like SIGRTMIN+3, SIGPWR, SIGUSR1 or 10");
+  c.halt_signal = *sig;
+  return {};
+}
+
+Status parse_container_stop_timeout(ContainerConfig& c, const std::string&, const std::string& value) {
+  c.stop_timeout = TRY(parse_stop_timeout(value));
+  return {};
+}
+
+Status parse_ttys(ContainerConfig& c, const std::string&, const std::string& value) {
+  c.ttys = TRY(parse_int(value, 0, 16, "a number of ttys"));
+  return {};
+}
+
+Status env_name_ok(const std::string& name) {
+  bool ok = !name.empty() && !(name[0] >= '0' && name[0] <= '9');
+  for (char ch : name)
+    ok = ok && ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_');
+  if (!ok) return bad("variable names match [A-Za-z_][A-Za-z0-9_]*");
+  return {};
+}
+
+Status parse_env(ContainerConfig& c, const std::string& name, const std::string& value) {
+  c.environment[name] = value;
+  return {};
+}
+
+// Names are checked with libcap, so the list follows the capabilities the system knows.
+Result<std::vector<std::string>> parse_caps(const std::string& value) {
+  auto names = split_words(value);
+  for (const auto& n : names) {
+    if (n.starts_with("cap_") || n.starts_with("CAP_"))
+      return bad("write capability names without the 'cap_' prefix, like " + n.substr(4));
+    bool lower = true;
+    for (char ch : n) lower = lower && ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_');
+    cap_value_t cap;
+    if (!lower || cap_from_name(("cap_" + n).c_str(), &cap) != 0)
+      return bad("unknown capability '" + n + "' (use lowercase names without 'cap_', like sys_module net_raw)");
+  }
+  return names;
+}
+
+Status parse_cap_drop(ContainerConfig& c, const std::string&, const std::string& value) {
+  c.cap_drop = TRY(parse_caps(value));
+  return {};
+}
+
+Status parse_cap_keep(ContainerConfig& c, const std::string&, const std::string& value) {
+  c.cap_keep = TRY(parse_caps(value));
+  return {};
+}
+
+// A path below the cgroup root: never absolute and never climbing out with "..".
+Status parse_cgroup_parent(GlobalConfig& g, const std::string&, const std::string& value) {
+  const char* rule = "expected a relative cgroup path like sysc or machines/sysc (components of [A-Za-z0-9_.-], "
+                     "no '..', no leading or trailing '/')";
+  if (value.empty() || value.front() == '/' || value.back() == '/') return bad(rule);
+  std::istringstream in(value);
+  for (std::string comp; std::getline(in, comp, '/');) {
+    bool ok = !comp.empty() && comp != "." && comp != "..";
+    for (char ch : comp)
+      ok = ok && ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+                  ch == '.' || ch == '-');
+    if (!ok) return bad(rule);
+  }
+  g.cgroup_parent = value;
+  return {};
+}
+
+Status parse_default_stop_timeout(GlobalConfig& g, const std::string&, const std::string& value) {
+  g.default_stop_timeout = TRY(parse_stop_timeout(value));
+  return {};
+}
+
+}  // namespace
+
+// Rows of one section stay together (section_list relies on it); the order is the order of
+// container_keys() and of the default file.
+const std::vector<KeyDef<ContainerConfig>>& container_table() {
+  static const std::vector<KeyDef<ContainerConfig>> table = {
+      {"container", "init", parse_init, "init program and arguments, split on whitespace (absolute path)"},
+      {"container", "halt_signal", parse_halt_signal,
+       "signal that asks init to power off: auto, or a name/number like SIGRTMIN+3, SIGPWR, SIGUSR1"},
+      {"container", "stop_timeout", parse_container_stop_timeout,
+       "seconds to wait after the halt signal before SIGKILL (1-86400; unset: global default)"},
+      {"container", "ttys", parse_ttys, "extra login ttys offered to init as container_ttys (0-16)"},
+      {"environment", nullptr, parse_env, "environment variable NAME for init (container=sysc by default)",
+       env_name_ok},
+      {"security", "cap_drop", parse_cap_drop, "capabilities to drop in addition to the defaults (e.g. net_raw)"},
+      {"security", "cap_keep", parse_cap_keep, "capabilities to keep although dropped by default (e.g. sys_time)"},
+  };
+  return table;
+}
+
+const std::vector<KeyDef<GlobalConfig>>& global_table() {
+  static const std::vector<KeyDef<GlobalConfig>> table = {
+      {"cgroup", "parent", parse_cgroup_parent, "cgroup directory (relative) holding all containers"},
+      {"defaults", "stop_timeout", parse_default_stop_timeout, "default seconds to wait for a container to halt"},
+  };
+  return table;
+}
+
+}  // namespace sysc::config::detail
+
+namespace sysc::config {
+
+std::vector<std::pair<std::string, std::string>> container_keys() {
+  std::vector<std::pair<std::string, std::string>> keys;
+  for (const auto& def : detail::container_table()) {
+    std::string section = def.section;
+    std::string key = def.name == nullptr ? section + ".NAME" : def.name;
+    if (def.name != nullptr && section != "container") key = section + "." + key;
+    keys.emplace_back(key, def.description);
+  }
+  return keys;
+}
+
+}  // namespace sysc::config
