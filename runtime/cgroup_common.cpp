@@ -1,0 +1,326 @@
+// Cgroup parsers (mountinfo, /proc/PID/cgroup), layout detection, driver choice and the
+// control-file helpers both drivers share. Host side only.
+#include "runtime/cgroup.h"
+
+#include <algorithm>
+#include <csignal>
+#include <cstdlib>
+#include <dirent.h>
+#include <fcntl.h>
+#include <set>
+#include <sstream>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <thread>
+#include <unistd.h>
+
+#include "common/fs.h"
+#include "common/unique_fd.h"
+#include "runtime/cgroup_internal.h"
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+namespace sysc::cgroup {
+
+const char* to_string(Layout l) {
+  switch (l) {
+    case Layout::Legacy: return "legacy";
+    case Layout::Hybrid: return "hybrid";
+    case Layout::Unified: return "unified";
+  }
+  return "unknown";
+}
+
+namespace {
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (;;) {
+    size_t pos = s.find(sep, start);
+    out.push_back(s.substr(start, pos - start));
+    if (pos == std::string::npos) break;
+    start = pos + 1;
+  }
+  return out;
+}
+
+// mountinfo escapes space, tab, newline and backslash as \ooo octal.
+std::string unescape_octal(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size() &&
+        std::all_of(s.begin() + i + 1, s.begin() + i + 4, [](char c) { return c >= '0' && c <= '7'; })) {
+      out.push_back(static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0')));
+      i += 3;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+// Super options of a v1 cgroup mount that are not controllers.
+bool is_generic_option(const std::string& o) {
+  static const std::set<std::string> kGeneric = {
+      "rw",       "ro",          "relatime", "norelatime",     "strictatime", "noatime",
+      "nodiratime", "nosuid",    "nodev",    "noexec",         "sync",        "async",
+      "dirsync",  "lazytime",    "mand",     "silent",         "clone_children", "xattr",
+      "noprefix", "none",        "cpuset_v2_mode", "favordynmods", ""};
+  return kGeneric.count(o) != 0 || o.find('=') != std::string::npos;
+}
+
+Hierarchy v1_hierarchy(const std::string& mount_point, const std::string& super_opts) {
+  Hierarchy h;
+  h.mount_point = mount_point;
+  for (const std::string& o : split(super_opts, ',')) {
+    if (o.rfind("name=", 0) == 0) {
+      h.name = o.substr(5);
+    } else if (!is_generic_option(o)) {
+      h.controllers.push_back(o);
+    }
+  }
+  return h;
+}
+
+}  // namespace
+
+std::vector<Hierarchy> parse_mountinfo(const std::string& mountinfo) {
+  std::vector<Hierarchy> out;
+  std::set<std::string> seen_devs;  // a bind mount of a hierarchy shares its major:minor
+  std::istringstream in(mountinfo);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    std::vector<std::string> f;
+    for (std::string tok; ls >> tok;) f.push_back(tok);
+    // ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTS
+    auto sep = std::find(f.begin() + std::min<size_t>(f.size(), 6), f.end(), "-");
+    if (f.size() < 6 || sep == f.end() || f.end() - sep < 3) continue;
+    const std::string& fstype = *(sep + 1);
+    const std::string super_opts = f.end() - sep >= 4 ? *(sep + 3) : "";
+    if (fstype != "cgroup" && fstype != "cgroup2") continue;
+    if (!seen_devs.insert(f[2]).second) continue;
+    std::string mount_point = unescape_octal(f[4]);
+    if (fstype == "cgroup2") {
+      Hierarchy h;
+      h.mount_point = mount_point;
+      h.v2 = true;
+      out.push_back(std::move(h));
+    } else {
+      out.push_back(v1_hierarchy(mount_point, super_opts));
+    }
+  }
+  return out;
+}
+
+Layout detect_layout(const std::vector<Hierarchy>& hs, bool sys_fs_cgroup_is_cgroup2) {
+  bool any_v1 = false, any_v2 = false;
+  for (const Hierarchy& h : hs) {
+    if (h.v2 && h.mount_point == "/sys/fs/cgroup") sys_fs_cgroup_is_cgroup2 = true;
+    (h.v2 ? any_v2 : any_v1) = true;
+  }
+  if (sys_fs_cgroup_is_cgroup2) return Layout::Unified;
+  if (any_v1 && any_v2) return Layout::Hybrid;
+  if (any_v1) return Layout::Legacy;
+  return any_v2 ? Layout::Unified : Layout::Legacy;
+}
+
+std::vector<std::pair<std::string, std::string>> parse_proc_cgroup(const std::string& content) {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::istringstream in(content);
+  std::string line;
+  while (std::getline(in, line)) {
+    // ID:KEY:PATH; the path itself may contain ':'.
+    size_t c1 = line.find(':');
+    if (c1 == std::string::npos) continue;
+    size_t c2 = line.find(':', c1 + 1);
+    if (c2 == std::string::npos) continue;
+    out.emplace_back(line.substr(c1 + 1, c2 - c1 - 1), line.substr(c2 + 1));
+  }
+  return out;
+}
+
+Result<std::unique_ptr<Driver>> make_driver() {
+  auto mi = read_file("/proc/self/mountinfo");
+  if (!mi) return Error(mi.error()).context("cgroup detection");
+  std::vector<Hierarchy> hs = parse_mountinfo(*mi);
+  if (hs.empty()) return make_error("cgroup detection: no cgroup filesystem is mounted", ENOENT);
+  struct statfs sfs {};
+  bool root_v2 = ::statfs("/sys/fs/cgroup", &sfs) == 0 &&
+                 static_cast<unsigned long>(sfs.f_type) == static_cast<unsigned long>(CGROUP2_SUPER_MAGIC);
+  Layout layout = detect_layout(hs, root_v2);
+  if (layout == Layout::Unified) {
+    std::unique_ptr<Driver> d = make_v2_driver("/sys/fs/cgroup");
+    return d;
+  }
+  std::unique_ptr<Driver> d = make_v1_driver(std::move(hs), layout);
+  return d;
+}
+
+// ---- helpers shared by the drivers ----
+namespace detail {
+
+Status check_rel(const std::string& rel) {
+  if (rel.empty()) return make_error("cgroup: empty cgroup path", EINVAL);
+  for (const std::string& c : split(rel, '/')) {
+    if (c.empty() || c == "." || c == "..")
+      return make_error("cgroup " + rel + ": path must be relative without empty, '.' or '..' parts", EINVAL);
+  }
+  return {};
+}
+
+std::vector<std::string> rel_levels(const std::string& rel) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (const std::string& c : split(rel, '/')) {
+    cur = cur.empty() ? c : cur + "/" + c;
+    out.push_back(cur);
+  }
+  return out;
+}
+
+std::string join(const std::string& dir, const std::string& rel) {
+  if (rel.empty()) return dir;
+  if (!dir.empty() && dir.back() == '/') return dir + rel;
+  return dir + "/" + rel;
+}
+
+std::string basename_of(const std::string& path) {
+  std::string p = path;
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  size_t pos = p.rfind('/');
+  return pos == std::string::npos ? p : p.substr(pos + 1);
+}
+
+Result<std::string> read_trimmed(const std::string& path) {
+  std::string s = TRY(read_file(path));
+  const char* ws = " \t\r\n";
+  size_t b = s.find_first_not_of(ws);
+  if (b == std::string::npos) return std::string();
+  return s.substr(b, s.find_last_not_of(ws) - b + 1);
+}
+
+Status write_control(const std::string& path, const std::string& value) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
+  if (!fd) return sys_error("open " + path);
+  ssize_t n;
+  do {
+    n = ::write(fd.get(), value.data(), value.size());
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return sys_error("write '" + value + "' to " + path);
+  if (static_cast<size_t>(n) != value.size()) return make_error("short write to " + path, EIO);
+  return {};
+}
+
+Status make_dir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0755) == 0) return {};
+  if (errno == EEXIST && is_dir(path)) return {};
+  return sys_error("mkdir " + path);
+}
+
+bool is_dir(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+Result<uint64_t> parse_u64(const std::string& text, const std::string& what) {
+  size_t b = text.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos || text[b] < '0' || text[b] > '9')
+    return make_error(what + ": not a number: '" + text + "'", EINVAL);
+  errno = 0;
+  char* end = nullptr;
+  unsigned long long v = std::strtoull(text.c_str() + b, &end, 10);
+  if (errno == ERANGE) return make_error(what + ": out of range: '" + text + "'", ERANGE);
+  for (; *end; ++end) {
+    if (*end != ' ' && *end != '\n' && *end != '\t' && *end != '\r')
+      return make_error(what + ": not a number: '" + text + "'", EINVAL);
+  }
+  return static_cast<uint64_t>(v);
+}
+
+Result<uint64_t> parse_cpu_stat_usage_ns(const std::string& content, const std::string& what) {
+  std::istringstream in(content);
+  std::string key, value;
+  while (in >> key >> value) {
+    if (key == "usage_usec") return TRY(parse_u64(value, what)) * 1000;
+  }
+  return make_error(what + ": no usage_usec line", ENODATA);
+}
+
+Result<std::vector<pid_t>> read_procs(const std::string& dir) {
+  auto content = read_file(join(dir, "cgroup.procs"));
+  if (!content) {
+    if (content.error().code == ENOENT || content.error().code == ENODEV) return std::vector<pid_t>{};
+    return std::move(content).error();
+  }
+  std::vector<pid_t> out;
+  std::istringstream in(*content);
+  for (long p; in >> p;) out.push_back(static_cast<pid_t>(p));
+  return out;
+}
+
+namespace {
+
+void collect_dirs(const std::string& dir, std::vector<std::string>& out) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return;
+  out.push_back(dir);
+  std::vector<std::string> subs;
+  while (struct dirent* de = ::readdir(d)) {
+    std::string n = de->d_name;
+    if (n == "." || n == "..") continue;
+    std::string p = join(dir, n);
+    if (de->d_type == DT_DIR || (de->d_type == DT_UNKNOWN && is_dir(p))) subs.push_back(p);
+  }
+  ::closedir(d);
+  for (const std::string& s : subs) collect_dirs(s, out);
+}
+
+}  // namespace
+
+std::vector<std::string> subtree_dirs(const std::string& dir) {
+  std::vector<std::string> out;
+  collect_dirs(dir, out);
+  return out;
+}
+
+std::vector<pid_t> subtree_procs(const std::string& dir) {
+  std::vector<pid_t> out;
+  for (const std::string& d : subtree_dirs(dir)) {
+    auto pids = read_procs(d);
+    if (pids) out.insert(out.end(), pids->begin(), pids->end());
+  }
+  return out;
+}
+
+size_t kill_pids(const std::vector<pid_t>& pids) {
+  size_t n = 0;
+  const pid_t self = ::getpid();
+  for (pid_t p : pids) {
+    // Never signal init or ourselves: a caller inside the cgroup is a bug, not a target.
+    if (p <= 1 || p == self) continue;
+    if (::kill(p, SIGKILL) == 0) ++n;
+  }
+  return n;
+}
+
+Status remove_subtree(const std::string& dir, Clock::time_point deadline) {
+  std::vector<std::string> dirs = subtree_dirs(dir);
+  for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) {
+    for (;;) {
+      if (::rmdir(it->c_str()) == 0 || errno == ENOENT) break;
+      // EBUSY: the last tasks are still being released by the kernel.
+      if (errno != EBUSY || Clock::now() >= deadline) return sys_error("rmdir " + *it);
+      sleep_poll();
+    }
+  }
+  return {};
+}
+
+void sleep_poll() { std::this_thread::sleep_for(kPollInterval); }
+
+}  // namespace detail
+}  // namespace sysc::cgroup

@@ -1,0 +1,53 @@
+// Private helpers shared by the cgroup v1 and v2 drivers: REL checks, control-file I/O,
+// subtree walks and process killing. Host side only.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+#include "common/result.h"
+
+namespace sysc::cgroup::detail {
+
+using Clock = std::chrono::steady_clock;
+// How long destroy() waits in total for a cgroup to empty and be removed.
+inline constexpr std::chrono::milliseconds kDestroyTimeout{5000};
+// Poll interval while waiting for processes to exit.
+inline constexpr std::chrono::milliseconds kPollInterval{10};
+
+// REL must be relative, non-empty, without "", "." or ".." components: destroy("") or
+// destroy("..") would otherwise reach cgroups we do not own.
+Status check_rel(const std::string& rel);
+// "a/b/c" -> {"a", "a/b", "a/b/c"}.
+std::vector<std::string> rel_levels(const std::string& rel);
+std::string join(const std::string& dir, const std::string& rel);
+std::string basename_of(const std::string& path);
+
+// Whole control file, whitespace-trimmed at both ends.
+Result<std::string> read_trimmed(const std::string& path);
+// Write VALUE to an existing control file (never creates one: cgroupfs files come from the kernel).
+Status write_control(const std::string& path, const std::string& value);
+// mkdir; an existing directory is fine.
+Status make_dir(const std::string& path);
+bool is_dir(const std::string& path);
+
+Result<uint64_t> parse_u64(const std::string& text, const std::string& what);
+// "usage_usec N" line of cpu.stat, in nanoseconds.
+Result<uint64_t> parse_cpu_stat_usage_ns(const std::string& content, const std::string& what);
+
+// Pids listed in DIR/cgroup.procs; a vanished DIR reads as empty.
+Result<std::vector<pid_t>> read_procs(const std::string& dir);
+// DIR and every directory below it, parents before children. A missing DIR gives {}.
+std::vector<std::string> subtree_dirs(const std::string& dir);
+// Pids in DIR's whole subtree.
+std::vector<pid_t> subtree_procs(const std::string& dir);
+// SIGKILL each pid, skipping pid 1 and the caller itself. Returns how many were signalled.
+size_t kill_pids(const std::vector<pid_t>& pids);
+// rmdir DIR's subtree, children first; EBUSY is retried until DEADLINE. Missing is success.
+Status remove_subtree(const std::string& dir, Clock::time_point deadline);
+void sleep_poll();
+
+}  // namespace sysc::cgroup::detail

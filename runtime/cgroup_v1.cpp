@@ -1,0 +1,244 @@
+// Cgroup v1 driver for legacy and hybrid hosts: every controller hierarchy, name=systemd and,
+// on hybrid hosts, the cgroup2 "unified" mount (through a v2 driver). Host side only.
+#include <algorithm>
+#include <optional>
+#include <sys/mount.h>
+
+#include "common/fs.h"
+#include "runtime/cgroup.h"
+#include "runtime/cgroup_internal.h"
+
+namespace sysc::cgroup {
+namespace {
+
+using namespace detail;
+using runtime::MountStep;
+
+bool has_controller(const Hierarchy& h, const std::string& c) {
+  return std::find(h.controllers.begin(), h.controllers.end(), c) != h.controllers.end();
+}
+
+std::string comma_join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const std::string& s : v) out += (out.empty() ? "" : ",") + s;
+  return out;
+}
+
+// A new cpuset cgroup starts with empty cpus/mems and refuses tasks until they are set.
+Status copy_cpuset_from_parent(const std::string& parent, const std::string& dir) {
+  for (const char* file : {"cpuset.cpus", "cpuset.mems"}) {
+    std::string cur = TRY(read_trimmed(join(dir, file)));
+    if (!cur.empty()) continue;
+    std::string value = TRY(read_trimmed(join(parent, file)));
+    TRY(write_control(join(dir, file), value));
+  }
+  return {};
+}
+
+MountStep step(MountStep::Op op, std::string target) {
+  MountStep s;
+  s.op = op;
+  s.target = std::move(target);
+  return s;
+}
+
+// Mkdir + Mount of one hierarchy inside the container's /sys/fs/cgroup tmpfs, plus links for
+// co-mounted controllers ("cpu" -> "cpu,cpuacct") that systemd and tools expect.
+void add_hierarchy_steps(const Hierarchy& h, runtime::MountPlan& plan) {
+  const unsigned long base = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  const std::string dir = h.v2 ? "unified" : basename_of(h.mount_point);
+  const std::string target = "sys/fs/cgroup/" + dir;
+  plan.push_back(step(MountStep::Op::Mkdir, target));
+  MountStep m = step(MountStep::Op::Mount, target);
+  if (h.v2) {
+    m.source = m.fstype = "cgroup2";
+    m.flags = base;
+    plan.push_back(m);
+    return;
+  }
+  m.source = m.fstype = "cgroup";
+  m.data = comma_join(h.controllers);
+  if (!h.name.empty()) m.data += (m.data.empty() ? "name=" : ",name=") + h.name;
+  // Controllers are read-only inside; the named (systemd) hierarchy is the container's to manage.
+  m.flags = base | (h.controllers.empty() ? 0 : MS_RDONLY);
+  plan.push_back(m);
+  for (const std::string& c : h.controllers) {
+    if (c == dir) continue;
+    MountStep l = step(MountStep::Op::Symlink, "sys/fs/cgroup/" + c);
+    l.source = dir;
+    l.optional = true;
+    plan.push_back(l);
+  }
+}
+
+class V1Driver final : public Driver {
+ public:
+  V1Driver(std::vector<Hierarchy> hs, Layout layout) : layout_(layout) {
+    for (Hierarchy& h : hs) {
+      if (!h.v2) {
+        v1_.push_back(h);
+      } else if (layout == Layout::Hybrid && (!unified_ || basename_of(h.mount_point) == "unified")) {
+        unified_ = h;
+      }
+    }
+    if (unified_) v2_ = make_v2_driver(unified_->mount_point);
+  }
+
+  Layout layout() const override { return layout_; }
+
+  Status create(const std::string& rel) override {
+    TRY(check_rel(rel));
+    for (const Hierarchy& h : v1_) {
+      std::string parent = h.mount_point;
+      for (const std::string& level : rel_levels(rel)) {
+        std::string dir = join(h.mount_point, level);
+        TRY_CTX(make_dir(dir), "cgroup " + rel);
+        if (has_controller(h, "cpuset")) TRY_CTX(copy_cpuset_from_parent(parent, dir), "cgroup " + rel);
+        parent = dir;
+      }
+    }
+    if (v2_) TRY(v2_->create(rel));
+    return {};
+  }
+
+  Status attach(const std::string& rel, pid_t pid) override {
+    TRY(check_rel(rel));
+    for (const Hierarchy& h : v1_)
+      TRY_CTX(write_control(join(join(h.mount_point, rel), "cgroup.procs"), std::to_string(pid)), "cgroup " + rel);
+    if (v2_) TRY(v2_->attach(rel, pid));
+    return {};
+  }
+
+  Status destroy(const std::string& rel) override {
+    TRY(check_rel(rel));
+    // The unified hierarchy first: its cgroup.kill takes every process at once.
+    Status first = v2_ ? v2_->destroy(rel) : Status{};
+    const auto deadline = Clock::now() + kDestroyTimeout;
+    Status killed = kill_all(rel, deadline);
+    if (!killed && first) first = killed;
+    for (const Hierarchy& h : v1_) {
+      Status s = remove_subtree(join(h.mount_point, rel), deadline);
+      if (!s && first) first = std::move(s).error().context("cgroup " + rel);
+    }
+    return first;
+  }
+
+  bool exists(const std::string& rel) const override {
+    if (!check_rel(rel)) return false;
+    for (const std::string& p : paths(rel)) {
+      if (is_dir(p)) return true;
+    }
+    return false;
+  }
+
+  Result<std::vector<pid_t>> procs(const std::string& rel) const override {
+    TRY(check_rel(rel));
+    if (v2_) return v2_->procs(rel);
+    const std::string dir = path(rel);
+    if (!is_dir(dir)) return make_error("cgroup " + rel + ": " + dir + " does not exist", ENOENT);
+    return TRY_CTX(read_procs(dir), "cgroup " + rel);
+  }
+
+  Result<uint64_t> memory_current(const std::string& rel) const override {
+    TRY(check_rel(rel));
+    const Hierarchy* h = find("memory");
+    if (!h) return make_error("cgroup " + rel + ": memory controller not available", ENOENT);
+    return read_counter(rel, join(join(h->mount_point, rel), "memory.usage_in_bytes"));
+  }
+
+  Result<uint64_t> cpu_usage_ns(const std::string& rel) const override {
+    TRY(check_rel(rel));
+    const Hierarchy* h = find("cpuacct");
+    if (h) return read_counter(rel, join(join(h->mount_point, rel), "cpuacct.usage"));
+    if (v2_) return v2_->cpu_usage_ns(rel);
+    return make_error("cgroup " + rel + ": cpuacct controller not available", ENOENT);
+  }
+
+  std::string path(const std::string& rel) const override {
+    if (v2_) return v2_->path(rel);
+    return v1_.empty() ? std::string() : join(v1_.front().mount_point, rel);
+  }
+
+  std::vector<std::string> paths(const std::string& rel) const override {
+    std::vector<std::string> out;
+    for (const Hierarchy& h : v1_) out.push_back(join(h.mount_point, rel));
+    if (v2_) out.push_back(v2_->path(rel));
+    return out;
+  }
+
+  runtime::MountPlan container_mounts() const override {
+    runtime::MountPlan plan;
+    MountStep tmpfs = step(MountStep::Op::Mount, "sys/fs/cgroup");
+    tmpfs.source = tmpfs.fstype = "tmpfs";
+    tmpfs.data = "mode=755,size=64k";
+    tmpfs.flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    plan.push_back(tmpfs);
+    for (const Hierarchy& h : v1_) add_hierarchy_steps(h, plan);
+    if (unified_) add_hierarchy_steps(*unified_, plan);
+    // Last: nothing can be created next to the hierarchies once the tmpfs is read-only.
+    plan.push_back(step(MountStep::Op::RemountRO, "sys/fs/cgroup"));
+    return plan;
+  }
+
+ private:
+  const Hierarchy* find(const std::string& controller) const {
+    for (const Hierarchy& h : v1_) {
+      if (has_controller(h, controller)) return &h;
+    }
+    return nullptr;
+  }
+
+  static Result<uint64_t> read_counter(const std::string& rel, const std::string& file) {
+    std::string text = TRY_CTX(read_file(file), "cgroup " + rel);
+    return TRY_CTX(parse_u64(text, file), "cgroup " + rel);
+  }
+
+  std::vector<pid_t> all_procs(const std::string& rel) const {
+    std::vector<pid_t> out;
+    for (const Hierarchy& h : v1_) {
+      std::vector<pid_t> p = subtree_procs(join(h.mount_point, rel));
+      out.insert(out.end(), p.begin(), p.end());
+    }
+    return out;
+  }
+
+  // Freeze (so nothing forks while we kill), SIGKILL everything, thaw (frozen tasks cannot
+  // die), then keep killing until every hierarchy's subtree is empty or DEADLINE passes.
+  Status kill_all(const std::string& rel, Clock::time_point deadline) {
+    const Hierarchy* fz = find("freezer");
+    const std::string state = fz ? join(join(fz->mount_point, rel), "freezer.state") : std::string();
+    bool frozen = fz && is_dir(join(fz->mount_point, rel)) && write_control(state, "FROZEN").ok();
+    if (frozen) {
+      const auto freeze_deadline = std::min(deadline, Clock::now() + std::chrono::milliseconds(500));
+      while (Clock::now() < freeze_deadline) {
+        auto s = read_trimmed(state);
+        if (!s || *s == "FROZEN") break;
+        sleep_poll();
+      }
+    }
+    kill_pids(all_procs(rel));
+    if (frozen) (void)write_control(state, "THAWED");
+    for (;;) {
+      std::vector<pid_t> left = all_procs(rel);
+      if (left.empty()) return {};
+      if (Clock::now() >= deadline)
+        return make_error("cgroup " + rel + ": " + std::to_string(left.size()) +
+                              " processes still running after 5 s", EBUSY);
+      kill_pids(left);
+      sleep_poll();
+    }
+  }
+
+  Layout layout_;
+  std::vector<Hierarchy> v1_;
+  std::optional<Hierarchy> unified_;
+  std::unique_ptr<Driver> v2_;
+};
+
+}  // namespace
+
+std::unique_ptr<Driver> make_v1_driver(std::vector<Hierarchy> hierarchies, Layout layout) {
+  return std::make_unique<V1Driver>(std::move(hierarchies), layout);
+}
+
+}  // namespace sysc::cgroup

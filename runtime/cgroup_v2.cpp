@@ -1,0 +1,145 @@
+// Cgroup v2 driver: one unified hierarchy (the host's /sys/fs/cgroup, or the "unified" mount
+// a hybrid host's v1 driver also manages). Host side only.
+#include <algorithm>
+#include <sstream>
+#include <sys/mount.h>
+
+#include "common/fs.h"
+#include "runtime/cgroup.h"
+#include "runtime/cgroup_internal.h"
+
+namespace sysc::cgroup {
+namespace {
+
+using namespace detail;
+
+std::vector<std::string> words(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  for (std::string w; in >> w;) out.push_back(w[0] == '+' ? w.substr(1) : w);
+  return out;
+}
+
+// Enable in DIR's cgroup.subtree_control every controller DIR itself has. Failures are
+// ignored per controller: a parent with processes in it, or a threaded one, cannot delegate
+// (EBUSY/EOPNOTSUPP), and the child then simply lacks that controller.
+void enable_controllers(const std::string& dir) {
+  auto avail = read_trimmed(join(dir, "cgroup.controllers"));
+  if (!avail) return;
+  auto current = read_trimmed(join(dir, "cgroup.subtree_control"));
+  std::vector<std::string> enabled = current ? words(*current) : std::vector<std::string>{};
+  std::vector<std::string> missing;
+  for (const std::string& c : words(*avail)) {
+    if (std::find(enabled.begin(), enabled.end(), c) == enabled.end()) missing.push_back(c);
+  }
+  if (missing.empty()) return;
+  std::string all;
+  for (const std::string& c : missing) all += (all.empty() ? "+" : " +") + c;
+  if (write_control(join(dir, "cgroup.subtree_control"), all)) return;
+  for (const std::string& c : missing) (void)write_control(join(dir, "cgroup.subtree_control"), "+" + c);
+}
+
+// cgroup.events "populated 0|1"; without the file (not cgroupfs), look at the procs instead.
+bool populated(const std::string& dir) {
+  auto events = read_file(join(dir, "cgroup.events"));
+  if (!events) return !subtree_procs(dir).empty();
+  std::istringstream in(*events);
+  std::string key, value;
+  while (in >> key >> value) {
+    if (key == "populated") return value != "0";
+  }
+  return !subtree_procs(dir).empty();
+}
+
+class V2Driver final : public Driver {
+ public:
+  explicit V2Driver(std::string mount_point) : mp_(std::move(mount_point)) {}
+
+  Layout layout() const override { return Layout::Unified; }
+
+  Status create(const std::string& rel) override {
+    TRY(check_rel(rel));
+    // The mount root is the host's (systemd's) to configure: delegation starts below it, in
+    // the levels we create, so its subtree_control is never written.
+    std::string parent;
+    for (const std::string& level : rel_levels(rel)) {
+      if (!parent.empty()) enable_controllers(parent);
+      parent = join(mp_, level);
+      TRY_CTX(make_dir(parent), "cgroup " + rel);
+    }
+    return {};
+  }
+
+  Status attach(const std::string& rel, pid_t pid) override {
+    TRY(check_rel(rel));
+    TRY_CTX(write_control(join(path(rel), "cgroup.procs"), std::to_string(pid)), "cgroup " + rel);
+    return {};
+  }
+
+  Status destroy(const std::string& rel) override {
+    TRY(check_rel(rel));
+    const std::string dir = path(rel);
+    if (!is_dir(dir)) return {};
+    const auto deadline = Clock::now() + kDestroyTimeout;
+    // cgroup.kill (5.14+) kills the whole subtree and wins against forks; before it, kill by pid.
+    bool have_kill = write_control(join(dir, "cgroup.kill"), "1").ok();
+    while (populated(dir)) {
+      if (Clock::now() >= deadline)
+        return make_error("cgroup " + rel + ": " + dir + ": processes still running after 5 s", EBUSY);
+      if (!have_kill) kill_pids(subtree_procs(dir));
+      sleep_poll();
+    }
+    TRY_CTX(remove_subtree(dir, deadline), "cgroup " + rel);
+    return {};
+  }
+
+  bool exists(const std::string& rel) const override { return check_rel(rel) && is_dir(path(rel)); }
+
+  Result<std::vector<pid_t>> procs(const std::string& rel) const override {
+    TRY(check_rel(rel));
+    const std::string dir = path(rel);
+    if (!is_dir(dir)) return make_error("cgroup " + rel + ": " + dir + " does not exist", ENOENT);
+    return TRY_CTX(read_procs(dir), "cgroup " + rel);
+  }
+
+  Result<uint64_t> memory_current(const std::string& rel) const override {
+    TRY(check_rel(rel));
+    const std::string file = join(path(rel), "memory.current");
+    auto text = read_file(file);
+    if (!text && text.error().code == ENOENT)
+      return make_error("cgroup " + rel + ": memory controller not available (no " + file + ")", ENOENT);
+    if (!text) return std::move(text).error().context("cgroup " + rel);
+    return TRY_CTX(parse_u64(*text, file), "cgroup " + rel);
+  }
+
+  Result<uint64_t> cpu_usage_ns(const std::string& rel) const override {
+    TRY(check_rel(rel));
+    const std::string file = join(path(rel), "cpu.stat");
+    std::string text = TRY_CTX(read_file(file), "cgroup " + rel);
+    return TRY_CTX(parse_cpu_stat_usage_ns(text, file), "cgroup " + rel);
+  }
+
+  std::string path(const std::string& rel) const override { return join(mp_, rel); }
+  std::vector<std::string> paths(const std::string& rel) const override { return {path(rel)}; }
+
+  runtime::MountPlan container_mounts() const override {
+    runtime::MountStep m;
+    m.op = runtime::MountStep::Op::Mount;
+    m.source = "cgroup2";
+    m.target = "sys/fs/cgroup";
+    m.fstype = "cgroup2";
+    m.flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    return {m};
+  }
+
+ private:
+  std::string mp_;
+};
+
+}  // namespace
+
+std::unique_ptr<Driver> make_v2_driver(const std::string& mount_point) {
+  return std::make_unique<V2Driver>(mount_point);
+}
+
+}  // namespace sysc::cgroup
