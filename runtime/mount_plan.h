@@ -16,6 +16,7 @@ struct MountStep {
     Mkdir,       // mkdir ROOT/target with mode (existing is fine)
     Symlink,     // symlink(source, ROOT/target) (existing is fine)
     Mknod,       // mknod(ROOT/target, mode, dev)
+    BindFile,    // create an empty file at ROOT/target, bind the host path `source` onto it
   };
   Op op = Op::Mount;
   std::string source;

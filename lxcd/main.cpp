@@ -1,0 +1,94 @@
+// lxcd: the sysc manager daemon. One instance per root (flock), owns the database and config,
+// re-adopts running shims, then serves the API. Never clones containers itself.
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <string>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/fs.h"
+#include "common/paths.h"
+#include "lxcd/manager.h"
+#include "lxcd/server.h"
+
+using namespace sysc;
+
+namespace {
+
+void usage(FILE* f) {
+  fprintf(f,
+          "usage: lxcd [--root DIR]\n"
+          "The sysc manager daemon. `sysc` starts it on demand; on hosts with systemd it runs as a unit.\n"
+          "  --root DIR   keep all state under DIR (default: $SYSC_ROOT, else the host's /etc, /var, /run)\n");
+}
+
+Result<config::GlobalConfig> load_global(const Paths& paths) {
+  TRY(mkdir_p(paths.config_dir, 0755));
+  if (!path_exists(paths.global_conf)) TRY(write_file_atomic(paths.global_conf, config::default_global_text()));
+  return config::parse_global(TRY(read_file(paths.global_conf)), paths.global_conf);
+}
+
+Result<int> run(const Paths& paths) {
+  for (const auto& d : {paths.run_dir, paths.state_dir, paths.log_dir, paths.cache_dir, paths.container_conf_dir})
+    TRY(mkdir_p(d, 0755));
+  ::chmod(paths.run_dir.c_str(), 0711);
+  // One lxcd per root: a second one (two CLIs racing to start it) leaves quietly.
+  UniqueFd lock(::open(paths.lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!lock) return sys_error("open " + paths.lock_path);
+  if (flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) return 0;
+    return sys_error("lock " + paths.lock_path);
+  }
+  // The lock file names the holder, for scripts and tests.
+  std::string pid = std::to_string(getpid()) + "\n";
+  if (ftruncate(lock.get(), 0) != 0 || pwrite(lock.get(), pid.data(), pid.size(), 0) < 0)
+    return sys_error("write " + paths.lock_path);
+  auto global = TRY(load_global(paths));
+  auto store = TRY(db::Store::open(paths.db_path));
+  auto cg = TRY(cgroup::make_driver());
+  std::string shim = self_exe_dir() + "/sysc-shim";
+  if (access(shim.c_str(), X_OK) != 0) return make_error("supervisor binary not found: " + shim, ENOENT);
+  UniqueFd log(::open(paths.daemon_log().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+  if (!log) return sys_error("open " + paths.daemon_log());
+  lxcd::Manager manager(paths, global, std::move(store), std::move(cg), shim, log.get());
+  manager.reconcile();
+  fprintf(stderr, "lxcd: serving on %s (cgroups: %s)\n", paths.socket_path.c_str(), "ready");
+  TRY(lxcd::serve(paths.socket_path, manager));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string root;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      usage(stdout);
+      return 0;
+    } else if (a == "--root" && i + 1 < argc) {
+      root = argv[++i];
+    } else if (a.rfind("--root=", 0) == 0) {
+      root = a.substr(7);
+    } else {
+      fprintf(stderr, "lxcd: unknown argument '%s'\n", a.c_str());
+      usage(stderr);
+      return 2;
+    }
+  }
+  if (geteuid() != 0) {
+    fprintf(stderr, "lxcd: must run as root\n");
+    return 1;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  setvbuf(stderr, nullptr, _IOLBF, 0);
+  auto r = run(Paths::from_cli(root));
+  if (!r) {
+    fprintf(stderr, "lxcd: %s\n", r.error().message.c_str());
+    return 1;
+  }
+  return *r;
+}

@@ -1,0 +1,385 @@
+// Container operations of lxcd (runs on the API threads and the monitor thread). Every operation
+// on one container holds that container's lock; the database is the record, shims are the truth.
+#include "lxcd/manager.h"
+
+#include <csignal>
+#include <ctime>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/fs.h"
+#include "common/names.h"
+#include "lxcd/shim_client.h"
+#include "lxcd/templates.h"
+#include "runtime/security.h"
+#include "runtime/spec.h"
+
+namespace sysc::lxcd {
+
+namespace {
+
+constexpr int kShimStatusTimeoutMs = 5000;
+
+// Reap a shim that is our child (spawned by this lxcd); adopted shims are reaped by init.
+void reap_if_child(int pid) {
+  if (pid <= 0) return;
+  int st;
+  for (int i = 0; i < 200; ++i) {
+    pid_t r = waitpid(pid, &st, WNOHANG);
+    if (r == pid || (r < 0 && errno == ECHILD)) return;
+    usleep(5000);
+  }
+}
+
+// A container's config file, or "" when it does not exist yet (all defaults).
+std::string read_or_empty(const std::string& path) {
+  auto text = read_file(path);
+  return text ? std::move(*text) : std::string();
+}
+
+std::string read_exit_reason(const std::string& path) {
+  auto text = read_file(path);
+  if (!text) return "";
+  json j = json::parse(*text, nullptr, false);
+  return j.is_object() ? j.value("reason", "") : "";
+}
+
+}  // namespace
+
+Manager::Manager(Paths paths, config::GlobalConfig global, db::Store store, std::unique_ptr<cgroup::Driver> cg,
+                 std::string shim_path, int log_fd)
+    : paths_(std::move(paths)), global_(std::move(global)), store_(std::move(store)), cg_(std::move(cg)),
+      shim_path_(std::move(shim_path)), log_fd_(log_fd),
+      monitor_([this](const std::string& n, int pid, const json& ev) { on_shim_event(n, pid, ev); },
+               [this](const std::string& n, int pid) { on_shim_gone(n, pid); }) {}
+
+std::shared_ptr<std::mutex> Manager::lock_for(const std::string& name) {
+  std::lock_guard<std::mutex> g(locks_mu_);
+  auto& m = locks_[name];
+  if (!m) m = std::make_shared<std::mutex>();
+  return m;
+}
+
+Result<db::ContainerRecord> Manager::record(const std::string& name) {
+  TRY(validate_name(name));
+  auto rec = TRY(store_.get(name));
+  if (!rec) return make_error(name + ": no such container", ENOENT);
+  return *rec;
+}
+
+Result<config::ContainerConfig> Manager::load_config(const std::string& name) {
+  std::string path = paths_.container_conf(name);
+  auto text = read_file(path);
+  if (!text) {
+    if (text.error().code == ENOENT) return config::ContainerConfig{};  // all defaults
+    return std::move(text).error().context(name);
+  }
+  return TRY_CTX(config::parse_container(*text, path), name + ": invalid configuration");
+}
+
+json Manager::to_json(const db::ContainerRecord& r) const {
+  return json{{"name", r.name},           {"template", r.template_name}, {"state", db::to_string(r.state)},
+              {"init_pid", r.init_pid},   {"shim_pid", r.shim_pid},      {"created_at", r.created_at},
+              {"started_at", r.started_at}, {"last_exit", r.last_exit},  {"rootfs", r.rootfs}};
+}
+
+Result<json> Manager::list() {
+  json arr = json::array();
+  for (const auto& r : TRY(store_.list())) arr.push_back(to_json(r));
+  return json{{"containers", arr}};
+}
+
+Result<json> Manager::info(const std::string& name) {
+  auto rec = TRY(record(name));
+  json j = to_json(rec);
+  j["config_path"] = paths_.container_conf(name);
+  j["cgroup"] = cg_->path(cgroup_rel(name));
+  if (auto cfg = load_config(name); cfg) {
+    int sig = cfg->halt_signal ? *cfg->halt_signal : runtime::detect_halt_signal(rec.rootfs, cfg->init[0]);
+    j["halt_signal"] = config::signal_name(sig);
+  }
+  if (rec.state == db::State::Running) {
+    if (auto m = cg_->memory_current(cgroup_rel(name)); m) j["memory_bytes"] = *m;
+    if (auto c = cg_->cpu_usage_ns(cgroup_rel(name)); c) j["cpu_ns"] = *c;
+  }
+  return j;
+}
+
+Result<json> Manager::create(const std::string& name, const std::string& tmpl, const std::vector<std::string>& args) {
+  TRY(validate_name(name));
+  if (!validate_name(tmpl)) return make_error(name + ": invalid template name '" + tmpl + "'", EINVAL);
+  auto lock = lock_for(name);
+  std::lock_guard<std::mutex> g(*lock);
+  if (TRY(store_.get(name))) return make_error(name + ": already exists", EEXIST);
+  std::string tpath = template_dir() + "/" + tmpl;
+  struct stat tst;
+  if (::stat(tpath.c_str(), &tst) != 0 || !S_ISREG(tst.st_mode) || access(tpath.c_str(), X_OK) != 0) return make_error(name + ": no template named '" + tmpl + "' in " + template_dir(), EINVAL);
+  std::string dir = paths_.container_dir(name);
+  if (path_exists(dir)) return make_error(name + ": " + dir + " already exists (left over from an earlier container?)", EEXIST);
+  TRY_CTX(mkdir_p(paths_.containers_dir, 0711), name);
+  if (::mkdir(dir.c_str(), 0700) != 0 || ::mkdir(paths_.rootfs(name).c_str(), 0755) != 0)
+    return sys_error(name + ": create " + dir);
+  // From here every failure removes what this create made: no half-created container.
+  std::string conf = paths_.container_conf(name);
+  bool wrote_conf = false;
+  auto undo = [&](Error e) {
+    (void)remove_tree(dir);
+    if (wrote_conf) ::unlink(conf.c_str());
+    return e;
+  };
+  TemplateRun run{tpath, name, paths_.rootfs(name), paths_.cache_dir + "/" + tmpl, args};
+  if (auto st = mkdir_p(run.cache_dir, 0700); !st) return undo(std::move(st).error().context(name));
+  if (auto st = run_template(run, nullptr); !st) return undo(std::move(st).error().context(name + ": create failed"));
+  if (auto st = mkdir_p(paths_.container_conf_dir, 0755); !st) return undo(std::move(st).error().context(name));
+  if (!path_exists(conf)) {
+    if (auto st = write_file_atomic(conf, config::default_container_text(name, tmpl)); !st)
+      return undo(std::move(st).error().context(name));
+    wrote_conf = true;
+  }
+  db::ContainerRecord rec;
+  rec.name = name;
+  rec.template_name = tmpl;
+  rec.rootfs = paths_.rootfs(name);
+  rec.created_at = time(nullptr);
+  if (auto st = store_.insert(rec); !st) return undo(std::move(st).error());
+  return to_json(rec);
+}
+
+Result<json> Manager::start(const std::string& name) {
+  auto lock = lock_for(name);
+  std::lock_guard<std::mutex> g(*lock);
+  auto rec = TRY(record(name));
+  if (rec.state != db::State::Stopped) return make_error(name + ": already running", EALREADY);
+  return start_locked(rec);
+}
+
+Result<json> Manager::start_locked(const db::ContainerRecord& rec) {
+  const std::string& name = rec.name;
+  auto cfg = TRY(load_config(name));
+  auto policy = TRY_CTX(runtime::make_policy(cfg.cap_drop, cfg.cap_keep), name + ": invalid configuration");
+  runtime::RuntimeSpec spec;
+  spec.name = name;
+  spec.rootfs = rec.rootfs;
+  spec.init_argv = cfg.init;
+  for (const auto& [k, v] : cfg.environment) spec.init_env.push_back(k + "=" + v);
+  spec.init_env.push_back("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  spec.init_env.push_back("TERM=linux");
+  std::string ttys;
+  for (int i = 1; i <= cfg.ttys; ++i) ttys += (i > 1 ? " pts/" : "pts/") + std::to_string(i);
+  spec.init_env.push_back("container_ttys=" + ttys);
+  spec.halt_signal = cfg.halt_signal ? *cfg.halt_signal : runtime::detect_halt_signal(rec.rootfs, cfg.init[0]);
+  spec.stop_timeout = cfg.stop_timeout ? *cfg.stop_timeout : global_.default_stop_timeout;
+  spec.cgroup = cgroup_rel(name);
+  spec.cap_drop = runtime::cap_names(policy.cap_drop);
+  spec.seccomp_deny = policy.seccomp_deny;
+  spec.run_dir = paths_.shim_dir(name);
+  spec.console_log = paths_.console_log(name);
+
+  (void)remove_tree(spec.run_dir);  // stale files of a supervisor that is gone
+  TRY_CTX(mkdir_p(spec.run_dir, 0700), name);
+  TRY_CTX(mkdir_p(paths_.log_dir, 0750), name);
+  TRY_CTX(write_file_atomic(paths_.shim_spec_file(name), runtime::to_json(spec), 0600), name);
+  TRY(store_.set_state(name, db::State::Starting));
+  auto spawned = spawn_shim(shim_path_, paths_.shim_spec_file(name), log_fd_);
+  std::string failure;
+  if (!spawned) failure = spawned.error().message;
+  else if (!spawned->status.value("ok", false)) failure = spawned->status.value("error", "start failed");
+  if (!failure.empty()) {
+    if (spawned) reap_if_child(spawned->pid);
+    (void)store_.record_exit(name, failure);
+    (void)remove_tree(spec.run_dir);
+    return make_error(name + ": " + failure, EIO);
+  }
+  int init_pid = spawned->status.value("init_pid", 0);
+  long long started = spawned->status.value("started_at", 0LL);
+  TRY(store_.set_running(name, db::State::Running, init_pid, spawned->pid, started));
+  if (auto conn = ShimConnection::connect(paths_.shim_socket(name)); conn && conn->send({{"op", "watch"}}))
+    monitor_.watch(name, spawned->pid, std::move(*conn));
+  return to_json(TRY(record(name)));
+}
+
+Result<json> Manager::stop(const std::string& name, std::optional<int> timeout, bool force) {
+  auto lock = lock_for(name);
+  std::lock_guard<std::mutex> g(*lock);
+  auto rec = TRY(record(name));
+  if (rec.state == db::State::Stopped) return make_error(name + ": not running", ESRCH);
+  return stop_locked(rec, timeout, force);
+}
+
+Result<json> Manager::stop_locked(const db::ContainerRecord& rec, std::optional<int> timeout, bool force) {
+  const std::string& name = rec.name;
+  int t = timeout ? *timeout : global_.default_stop_timeout;
+  if (!timeout)
+    if (auto cfg = load_config(name); cfg && cfg->stop_timeout) t = *cfg->stop_timeout;
+  auto conn = ShimConnection::connect(paths_.shim_socket(name));
+  if (conn) {
+    TRY_CTX(conn->send({{"op", "stop"}, {"timeout", t}, {"force", force}}), name + ": stop");
+    (void)store_.set_state(name, db::State::Stopping);
+    // The supervisor answers once init is gone: after the timeout it SIGKILLs, so this ends.
+    for (;;) {
+      auto ev = conn->read((t + 15) * 1000);
+      if (!ev) break;  // supervisor gone: its exit record says why
+      if (ev->value("event", "") == "stopped") {
+        settle_exit(name, rec.shim_pid, ev->value("reason", "stopped"));
+        return to_json(TRY(record(name)));
+      }
+    }
+  }
+  std::string reason = read_exit_reason(paths_.shim_exit_file(name));
+  settle_exit(name, rec.shim_pid, reason.empty() ? "supervisor vanished" : reason);
+  return to_json(TRY(record(name)));
+}
+
+Result<json> Manager::restart(const std::string& name, std::optional<int> timeout, bool force) {
+  auto lock = lock_for(name);
+  std::lock_guard<std::mutex> g(*lock);
+  auto rec = TRY(record(name));
+  if (rec.state != db::State::Stopped) TRY(stop_locked(rec, timeout, force));
+  return start_locked(TRY(record(name)));
+}
+
+void Manager::settle_exit(const std::string& name, int shim_pid, const std::string& reason) {
+  auto rec = store_.get(name);
+  if (!rec || !*rec || (*rec)->shim_pid != shim_pid || (*rec)->state == db::State::Stopped) return;
+  (void)store_.record_exit(name, reason);
+  cleanup_run_state(name, shim_pid);
+}
+
+void Manager::cleanup_run_state(const std::string& name, int shim_pid) {
+  reap_if_child(shim_pid);
+  // The supervisor removed the cgroup; a supervisor killed with -9 could not.
+  (void)cg_->destroy(cgroup_rel(name));
+  (void)remove_tree(paths_.shim_dir(name));
+}
+
+void Manager::on_shim_event(const std::string& name, int shim_pid, const json& ev) {
+  auto lock = lock_for(name);
+  std::lock_guard<std::mutex> g(*lock);
+  std::string kind = ev.value("event", "");
+  if (kind == "stopped") {
+    settle_exit(name, shim_pid, ev.value("reason", "stopped"));
+  } else if (kind == "state" && ev.value("init_pid", 0) > 0) {
+    auto rec = store_.get(name);
+    if (rec && *rec && (*rec)->shim_pid == shim_pid && (*rec)->state != db::State::Stopped)
+      (void)store_.set_running(name, (*rec)->state, ev.value("init_pid", 0), shim_pid, ev.value("started_at", 0LL));
+  }
+}
+
+void Manager::on_shim_gone(const std::string& name, int shim_pid) {
+  auto lock = lock_for(name);
+  std::lock_guard<std::mutex> g(*lock);
+  std::string reason = read_exit_reason(paths_.shim_exit_file(name));
+  settle_exit(name, shim_pid, reason.empty() ? "supervisor vanished (killed?); container processes killed" : reason);
+}
+
+void Manager::reconcile() {
+  auto all = store_.list();
+  if (!all) return;
+  for (const auto& rec : *all) {
+    if (rec.state == db::State::Stopped) continue;
+    auto lock = lock_for(rec.name);
+    std::lock_guard<std::mutex> g(*lock);
+    auto conn = ShimConnection::connect(paths_.shim_socket(rec.name));
+    if (conn && conn->send({{"op", "watch"}})) {
+      auto ev = conn->read(kShimStatusTimeoutMs);
+      if (ev && ev->value("event", "") == "state") {
+        (void)store_.set_running(rec.name, db::State::Running, ev->value("init_pid", 0), rec.shim_pid,
+                                 ev->value("started_at", 0LL));
+        monitor_.watch(rec.name, rec.shim_pid, std::move(*conn));
+        continue;
+      }
+    }
+    std::string reason = read_exit_reason(paths_.shim_exit_file(rec.name));
+    settle_exit(rec.name, rec.shim_pid, reason.empty() ? "supervisor vanished while lxcd was down" : reason);
+  }
+}
+
+Status Manager::destroy(const std::string& name, bool force) {
+  auto lock = lock_for(name);
+  std::lock_guard<std::mutex> g(*lock);
+  auto rec = TRY(record(name));
+  if (rec.state != db::State::Stopped) {
+    if (!force) return make_error(name + ": is running; stop it first or use --force", EBUSY);
+    TRY(stop_locked(rec, 0, /*force=*/true));
+  }
+  TRY_CTX(cg_->destroy(cgroup_rel(name)), name + ": destroy");
+  TRY_CTX(remove_tree(paths_.container_dir(name)), name + ": destroy");
+  if (::unlink(paths_.container_conf(name).c_str()) != 0 && errno != ENOENT)
+    return sys_error(name + ": destroy: remove " + paths_.container_conf(name));
+  ::unlink(paths_.console_log(name).c_str());
+  ::unlink((paths_.console_log(name) + ".1").c_str());
+  (void)remove_tree(paths_.shim_dir(name));
+  return store_.remove(name);
+}
+
+Result<json> Manager::attach_info(const std::string& name) {
+  auto rec = TRY(record(name));
+  if (rec.state != db::State::Running || rec.init_pid <= 0) return make_error(name + ": not running", ESRCH);
+  auto cfg = TRY(load_config(name));
+  auto policy = TRY_CTX(runtime::make_policy(cfg.cap_drop, cfg.cap_keep), name + ": invalid configuration");
+  json env = json::array();
+  for (const auto& [k, v] : cfg.environment) env.push_back(k + "=" + v);
+  return json{{"name", name},
+              {"init_pid", rec.init_pid},
+              {"env", env},
+              {"cap_drop", runtime::cap_names(policy.cap_drop)},
+              {"seccomp_deny", policy.seccomp_deny}};
+}
+
+Status Manager::console(const std::string& name, int client_fd) {
+  auto rec = TRY(record(name));
+  if (rec.state != db::State::Running) return make_error(name + ": not running", ESRCH);
+  auto conn = TRY_CTX(ShimConnection::connect(paths_.shim_socket(name)), name + ": console");
+  TRY_CTX(conn.send({{"op", "console"}}, client_fd), name + ": console");
+  auto ack = TRY_CTX(conn.read(kShimStatusTimeoutMs), name + ": console");
+  if (!ack.value("ok", false)) return make_error(name + ": console: refused by the supervisor", EIO);
+  return {};
+}
+
+Result<std::string> Manager::console_log(const std::string& name) {
+  TRY(record(name));
+  std::string out;
+  if (auto old = read_file(paths_.console_log(name) + ".1"); old) out = *old;
+  if (auto cur = read_file(paths_.console_log(name)); cur) out += *cur;
+  return out;
+}
+
+Result<json> Manager::config_show(const std::string& name) {
+  TRY(record(name));
+  std::string path = paths_.container_conf(name);
+  auto text = read_file(path);
+  return json{{"path", path}, {"content", text ? *text : std::string()}};
+}
+
+Result<json> Manager::config_get(const std::string& name, const std::string& key) {
+  TRY(record(name));
+  std::string path = paths_.container_conf(name);
+  std::string text = read_or_empty(path);
+  auto v = TRY_CTX(config::get_value(text, path, key), name);
+  return json{{"key", key}, {"value", v}};
+}
+
+Result<json> Manager::config_set(const std::string& name, const std::string& key, const std::string& value) {
+  auto lock = lock_for(name);
+  std::lock_guard<std::mutex> g(*lock);
+  TRY(record(name));
+  std::string path = paths_.container_conf(name);
+  std::string text = read_or_empty(path);
+  auto updated = TRY_CTX(config::set_value(text, path, key, value), name);
+  TRY_CTX(write_file_atomic(path, updated), name);
+  return json{{"key", key}, {"value", value}};
+}
+
+Status Manager::config_unset(const std::string& name, const std::string& key) {
+  auto lock = lock_for(name);
+  std::lock_guard<std::mutex> g(*lock);
+  TRY(record(name));
+  std::string path = paths_.container_conf(name);
+  std::string text = read_or_empty(path);
+  auto updated = TRY_CTX(config::unset_value(text, path, key), name);
+  return write_file_atomic(path, updated);
+}
+
+}  // namespace sysc::lxcd

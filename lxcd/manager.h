@@ -1,0 +1,76 @@
+// Manager: lxcd's container operations (create, start, stop, destroy, info, attach, console,
+// config), per-container locking, reconciliation with running shims. Thread-safe.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/paths.h"
+#include "common/result.h"
+#include "config/config.h"
+#include "db/store.h"
+#include "lxcd/monitor.h"
+#include "runtime/cgroup.h"
+
+namespace sysc::lxcd {
+
+using nlohmann::json;
+
+// Error codes map to HTTP statuses at the API edge: EINVAL 400, ENOENT 404,
+// EEXIST/EALREADY/ESRCH/EBUSY 409, anything else 500.
+class Manager {
+ public:
+  Manager(Paths paths, config::GlobalConfig global, db::Store store, std::unique_ptr<cgroup::Driver> cg,
+          std::string shim_path, int log_fd);
+
+  // At daemon start: re-adopt running shims, record containers that died meanwhile.
+  void reconcile();
+
+  Result<json> list();
+  Result<json> info(const std::string& name);
+  Result<json> create(const std::string& name, const std::string& tmpl, const std::vector<std::string>& args);
+  Result<json> start(const std::string& name);
+  Result<json> stop(const std::string& name, std::optional<int> timeout, bool force);
+  Result<json> restart(const std::string& name, std::optional<int> timeout, bool force);
+  Status destroy(const std::string& name, bool force);
+  Result<json> attach_info(const std::string& name);
+  // Hands the client's socket to the container's supervisor as a console client.
+  Status console(const std::string& name, int client_fd);
+  Result<std::string> console_log(const std::string& name);
+  Result<json> config_show(const std::string& name);
+  Result<json> config_get(const std::string& name, const std::string& key);
+  Result<json> config_set(const std::string& name, const std::string& key, const std::string& value);
+  Status config_unset(const std::string& name, const std::string& key);
+  std::string root() const { return paths_.root; }
+
+ private:
+  std::shared_ptr<std::mutex> lock_for(const std::string& name);
+  Result<db::ContainerRecord> record(const std::string& name);
+  Result<config::ContainerConfig> load_config(const std::string& name);
+  Result<json> start_locked(const db::ContainerRecord& rec);
+  Result<json> stop_locked(const db::ContainerRecord& rec, std::optional<int> timeout, bool force);
+  void on_shim_event(const std::string& name, int shim_pid, const json& ev);
+  void on_shim_gone(const std::string& name, int shim_pid);
+  // After a shim ended: record the reason (if this shim is still the recorded one) and clean up.
+  void settle_exit(const std::string& name, int shim_pid, const std::string& reason);
+  void cleanup_run_state(const std::string& name, int shim_pid);
+  std::string cgroup_rel(const std::string& name) const { return global_.cgroup_parent + "/" + name; }
+  json to_json(const db::ContainerRecord& r) const;
+
+  Paths paths_;
+  config::GlobalConfig global_;
+  db::Store store_;
+  std::unique_ptr<cgroup::Driver> cg_;
+  std::string shim_path_;
+  int log_fd_;
+  std::mutex locks_mu_;
+  std::map<std::string, std::shared_ptr<std::mutex>> locks_;
+  Monitor monitor_;
+};
+
+}  // namespace sysc::lxcd

@@ -1,0 +1,205 @@
+// lxcd's HTTP edge: Beast parsing, routing to Manager, errors to status codes. API threads.
+#include "lxcd/server.h"
+
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
+
+namespace sysc::lxcd {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using local = asio::local::stream_protocol;
+
+namespace {
+
+struct Reply {
+  http::status status = http::status::ok;
+  json body = json::object();
+  std::string text;  // non-empty: a text/plain body instead of JSON
+};
+
+http::status status_for(int code) {
+  switch (code) {
+    case EINVAL: return http::status::bad_request;
+    case ENOENT: return http::status::not_found;
+    case EEXIST: case EALREADY: case ESRCH: case EBUSY: return http::status::conflict;
+    default: return http::status::internal_server_error;
+  }
+}
+
+Reply error_reply(const Error& e) { return Reply{status_for(e.code), json{{"error", e.message}}, ""}; }
+Reply from(Result<json> r, http::status ok = http::status::ok) {
+  return r ? Reply{ok, std::move(*r), ""} : error_reply(r.error());
+}
+Reply from(Status s) { return s ? Reply{} : error_reply(s.error()); }
+
+std::vector<std::string> split_path(const std::string& target, std::string* query) {
+  std::string path = target;
+  if (auto q = path.find('?'); q != std::string::npos) {
+    *query = path.substr(q + 1);
+    path.resize(q);
+  }
+  std::vector<std::string> parts;
+  size_t pos = 0;
+  while (pos < path.size()) {
+    size_t next = path.find('/', pos);
+    if (next == std::string::npos) next = path.size();
+    if (next > pos) parts.push_back(path.substr(pos, next - pos));
+    pos = next + 1;
+  }
+  return parts;
+}
+
+bool query_flag(const std::string& query, const std::string& key) {
+  return ("&" + query + "&").find("&" + key + "=1&") != std::string::npos ||
+         ("&" + query + "&").find("&" + key + "=true&") != std::string::npos;
+}
+
+std::optional<int> opt_int(const json& body, const char* key) {
+  if (body.is_object() && body.contains(key) && body[key].is_number_integer()) return body[key].get<int>();
+  return std::nullopt;
+}
+
+Reply route_container(Manager& m, http::verb verb, const std::vector<std::string>& p, const std::string& query,
+                      const json& body) {
+  const std::string& name = p[2];
+  std::string sub = p.size() > 3 ? p[3] : "";
+  bool force = body.is_object() && body.value("force", false);
+  if (sub.empty() && verb == http::verb::get) return from(m.info(name));
+  if (sub.empty() && verb == http::verb::delete_) return from(m.destroy(name, query_flag(query, "force")));
+  if (sub == "start" && verb == http::verb::post) return from(m.start(name));
+  if (sub == "stop" && verb == http::verb::post) return from(m.stop(name, opt_int(body, "timeout"), force));
+  if (sub == "restart" && verb == http::verb::post) return from(m.restart(name, opt_int(body, "timeout"), force));
+  if (sub == "attach" && verb == http::verb::get) return from(m.attach_info(name));
+  if (sub == "console" && p.size() == 5 && p[4] == "log" && verb == http::verb::get) {
+    auto log = m.console_log(name);
+    if (!log) return error_reply(log.error());
+    return Reply{http::status::ok, {}, log->empty() ? std::string(" ") : *log};
+  }
+  if (sub == "config" && p.size() == 4 && verb == http::verb::get) return from(m.config_show(name));
+  if (sub == "config" && p.size() == 5) {
+    if (verb == http::verb::get) return from(m.config_get(name, p[4]));
+    if (verb == http::verb::delete_) return from(m.config_unset(name, p[4]));
+    if (verb == http::verb::put) {
+      if (!body.is_object() || !body.contains("value") || !body["value"].is_string())
+        return error_reply(make_error("config: body must be {\"value\": \"...\"}", EINVAL));
+      return from(m.config_set(name, p[4], body["value"].get<std::string>()));
+    }
+  }
+  return error_reply(make_error("no such endpoint", ENOENT));
+}
+
+Reply route(Manager& m, const http::request<http::string_body>& req) {
+  std::string query;
+  auto p = split_path(std::string(req.target()), &query);
+  json body = json::object();
+  if (!req.body().empty()) {
+    body = json::parse(req.body(), nullptr, false);
+    if (body.is_discarded()) return error_reply(make_error("malformed JSON body", EINVAL));
+  }
+  if (p.empty() || p[0] != "1.0") return error_reply(make_error("unknown API version (this lxcd speaks 1.0)", ENOENT));
+  if (p.size() == 1) return Reply{http::status::ok, {{"api_version", "1.0"}, {"version", SYSC_VERSION}, {"root", m.root()}}, ""};
+  if (p[1] != "containers") return error_reply(make_error("no such endpoint", ENOENT));
+  if (p.size() == 2 && req.method() == http::verb::get) return from(m.list());
+  if (p.size() == 2 && req.method() == http::verb::post) {
+    if (!body.is_object() || !body.contains("name") || !body.contains("template"))
+      return error_reply(make_error("create: body needs \"name\" and \"template\"", EINVAL));
+    try {
+      return from(m.create(body["name"].get<std::string>(), body["template"].get<std::string>(),
+                           body.value("template_args", std::vector<std::string>{})),
+                  http::status::created);
+    } catch (const json::exception& e) {
+      return error_reply(make_error(std::string("create: ") + e.what(), EINVAL));
+    }
+  }
+  return route_container(m, req.method(), p, query, body);
+}
+
+bool peer_is_root(int fd) {
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.uid == 0;
+}
+
+void handle(local::socket sock, Manager& m) {
+  boost::beast::flat_buffer buf;
+  http::request<http::string_body> req;
+  boost::system::error_code ec;
+  http::read(sock, buf, req, ec);
+  if (ec) return;
+  Reply reply;
+  bool upgrade = false;
+  if (!peer_is_root(sock.native_handle())) {
+    reply = error_reply(make_error("permission denied: only root may use lxcd", EACCES));
+    reply.status = http::status::forbidden;
+  } else {
+    std::string query;
+    auto p = split_path(std::string(req.target()), &query);
+    upgrade = p.size() == 4 && p[0] == "1.0" && p[1] == "containers" && p[3] == "console" &&
+              req[http::field::upgrade] == "sysc-console";
+    if (upgrade) {
+      auto rec = m.info(p[2]);
+      if (rec && (*rec)["state"] == "RUNNING") {
+        // Confirm first, then hand a duplicate of this socket to the supervisor, which owns the
+        // byte stream from then on; this thread steps out of the way.
+        http::response<http::empty_body> res{http::status::switching_protocols, req.version()};
+        res.set(http::field::connection, "Upgrade");
+        res.set(http::field::upgrade, "sysc-console");
+        http::write(sock, res, ec);
+        if (ec) return;
+        int dup = ::fcntl(sock.native_handle(), F_DUPFD_CLOEXEC, 0);
+        Status st = m.console(p[2], dup);
+        ::close(dup);
+        if (!st) {
+          std::string msg = "sysc: " + st.error().message + "\r\n";
+          asio::write(sock, asio::buffer(msg), ec);
+        }
+        return;
+      }
+      reply = rec ? error_reply(make_error(p[2] + ": not running", ESRCH)) : error_reply(rec.error());
+    } else {
+      reply = route(m, req);
+    }
+  }
+  http::response<http::string_body> res{reply.status, req.version()};
+  res.set(http::field::server, "lxcd/" SYSC_VERSION);
+  res.set(http::field::connection, "close");
+  if (!reply.text.empty()) {
+    res.set(http::field::content_type, "text/plain; charset=utf-8");
+    res.body() = reply.text;
+  } else {
+    res.set(http::field::content_type, "application/json");
+    res.body() = reply.body.dump() + "\n";
+  }
+  res.prepare_payload();
+  http::write(sock, res, ec);
+}
+
+}  // namespace
+
+Status serve(const std::string& socket_path, Manager& manager) {
+  asio::io_context io;
+  ::unlink(socket_path.c_str());
+  boost::system::error_code ec;
+  local::acceptor acceptor(io);
+  acceptor.open(local(), ec);
+  if (!ec) acceptor.bind(local::endpoint(socket_path), ec);
+  if (!ec) acceptor.listen(512, ec);
+  if (ec) return make_error("listen on " + socket_path + ": " + ec.message(), ec.value());
+  ::chmod(socket_path.c_str(), 0660);
+  for (;;) {
+    local::socket sock(io);
+    acceptor.accept(sock, ec);
+    if (ec) continue;
+    std::thread([s = std::move(sock), &manager]() mutable { handle(std::move(s), manager); }).detach();
+  }
+}
+
+}  // namespace sysc::lxcd

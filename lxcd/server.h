@@ -1,0 +1,15 @@
+// The API server: HTTP/1.1 on a unix socket (Boost.Beast), one thread per connection, JSON
+// bodies, versioned routes (/1.0/...). Only root may talk to it (SO_PEERCRED).
+#pragma once
+
+#include <string>
+
+#include "common/result.h"
+#include "lxcd/manager.h"
+
+namespace sysc::lxcd {
+
+// Binds socket_path (mode 0660) and serves until the process ends.
+Status serve(const std::string& socket_path, Manager& manager);
+
+}  // namespace sysc::lxcd

@@ -1,0 +1,25 @@
+// Running template scripts (templates/README.md has the contract) for `sysc create`.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace sysc::lxcd {
+
+// The directory holding the templates: $SYSC_TEMPLATE_DIR, else ../share/sysc/templates next to
+// the lxcd executable (build tree), else the installed one.
+std::string template_dir();
+
+struct TemplateRun {
+  std::string template_path;
+  std::string name, rootfs, cache_dir;
+  std::vector<std::string> extra_args;  // after "--"
+};
+
+// Runs it to completion; progress lines go to on_progress. Error: "template NAME failed (exit N): <last stderr lines>".
+Status run_template(const TemplateRun& run, const std::function<void(int, const std::string&)>& on_progress);
+
+}  // namespace sysc::lxcd

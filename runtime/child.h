@@ -1,0 +1,47 @@
+// The container child: a fully resolved plan (built before clone) and the ordered setup that
+// runs in the new namespaces up to execve(init). Errors travel to the parent as {step, errno}.
+#pragma once
+
+#include <linux/filter.h>
+#include <string>
+#include <vector>
+
+#include "runtime/mount_plan.h"
+#include "runtime/security.h"
+
+namespace sysc::runtime {
+
+// Everything the child reads. Built on the host side; the child only reads it (no allocation).
+struct ChildPlan {
+  std::string name;    // hostname
+  std::string rootfs;  // host path
+  MountPlan mounts;
+  std::vector<std::string> argv_storage, env_storage;
+  std::vector<char*> argv, envp;  // null-terminated, pointing into the storage vectors
+  SecurityPolicy security;
+  SeccompProgram seccomp;
+  sock_fprog seccomp_prog{};
+
+  void finalize();  // fills argv/envp/seccomp_prog from the storage; call after the last change
+};
+
+// The fixed record a failing child writes on the sync socket before _exit.
+struct ChildFailure {
+  int step = 0;        // index into kChildSteps
+  int err = 0;         // errno
+  char detail[96] = {};  // e.g. the mount target or the init path
+};
+
+// Sync protocol on a SOCK_SEQPACKET pair (parent side in container.cpp):
+//   sync 1. parent -> child: one byte "cgroup ready" after placing the child in its cgroups
+//   sync 2. child -> parent: a ChildFailure record, or EOF when execve closed the CLOEXEC socket
+enum ChildStep {
+  kStepSync, kStepCgroupNs, kStepHostname, kStepPropagation, kStepRootfsBind, kStepMount,
+  kStepPivotRoot, kStepOldRoot, kStepConsole, kStepLoopback, kStepSecurity, kStepExec,
+};
+const char* child_step_name(int step);
+
+// Runs in the child right after clone3. Never returns.
+[[noreturn]] void run_child(const ChildPlan& plan, int sync_fd);
+
+}  // namespace sysc::runtime

@@ -1,0 +1,88 @@
+// Parent side of a container start (sysc-shim, single-threaded): clone3, cgroup placement,
+// sync protocol (see child.h), cleanup of a half-started child.
+#include "runtime/container.h"
+
+#include <csignal>
+#include <cstring>
+#include <linux/sched.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace sysc::runtime {
+
+namespace {
+
+constexpr unsigned long long kNamespaces =
+    CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET;
+
+Error child_error(const ChildFailure& f) {
+  std::string where = child_step_name(f.step);
+  if (f.detail[0]) where += std::string(" ") + (f.step == kStepMount ? "/" : "") + f.detail;
+  return Error{f.err, "start failed at " + where + ": " + std::strerror(f.err)};
+}
+
+// Kill and reap a child that did not make it to exec, then drop its cgroup.
+void abort_child(pid_t pid, int pidfd, cgroup::Driver& cg, const std::string& rel) {
+  syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+  siginfo_t info;
+  while (waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED) != 0 && errno == EINTR) {
+  }
+  (void)pid;
+  (void)cg.destroy(rel);
+}
+
+}  // namespace
+
+Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, const std::string& rel) {
+  TRY_CTX(cg.create(rel), "start failed at cgroup");
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+    (void)cg.destroy(rel);
+    return sys_error("start failed at sync socketpair");
+  }
+  UniqueFd parent_end(sv[0]), child_end(sv[1]);
+
+  int pidfd = -1;
+  clone_args args{};
+  args.flags = kNamespaces | CLONE_PIDFD;
+  args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+  args.exit_signal = SIGCHLD;
+  long pid = syscall(SYS_clone3, &args, sizeof args);
+  if (pid < 0) {
+    Error e = sys_error("start failed at clone3");
+    (void)cg.destroy(rel);
+    return e;
+  }
+  if (pid == 0) {
+    parent_end.release();  // no close() bookkeeping in the child; it is CLOEXEC
+    run_child(plan, child_end.get());
+  }
+  child_end.reset();
+  StartedInit started{static_cast<pid_t>(pid), UniqueFd(pidfd)};
+
+  // sync 1: place the child in its cgroups (every hierarchy), then let it go on.
+  if (auto st = cg.attach(rel, started.pid); !st) {
+    abort_child(started.pid, pidfd, cg, rel);
+    return std::move(st).error().context("start failed at cgroup attach");
+  }
+  char go = 1;
+  if (write(parent_end.get(), &go, 1) != 1) {
+    Error e = sys_error("start failed at sync");
+    abort_child(started.pid, pidfd, cg, rel);
+    return e;
+  }
+  // sync 2: a failure record, or EOF once execve closed the child's end.
+  ChildFailure f;
+  ssize_t n;
+  do n = read(parent_end.get(), &f, sizeof f);
+  while (n < 0 && errno == EINTR);
+  if (n == 0) return started;
+  Error e = n == static_cast<ssize_t>(sizeof f) ? child_error(f) : sys_error("start failed at sync");
+  abort_child(started.pid, pidfd, cg, rel);
+  return e;
+}
+
+}  // namespace sysc::runtime

@@ -1,0 +1,85 @@
+// sysc-shim: the per-container supervisor, spawned by lxcd as `sysc-shim SPEC_FILE` with a status
+// pipe on fd 3. Resolves the whole plan before clone, then runs the Supervisor loop. Host side.
+#include <csignal>
+#include <cstdio>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/fs.h"
+#include "runtime/mounts.h"
+#include "runtime/security.h"
+#include "shim/supervisor.h"
+
+using namespace sysc;
+
+namespace {
+
+constexpr int kStatusFd = 3;
+
+Result<UniqueFd> listen_on(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) return make_error("socket path too long: " + path, ENAMETOOLONG);
+  path.copy(addr.sun_path, path.size());
+  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd) return sys_error("socket");
+  ::unlink(path.c_str());
+  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return sys_error("bind " + path);
+  chmod(path.c_str(), 0600);
+  if (listen(fd.get(), 64) != 0) return sys_error("listen " + path);
+  return fd;
+}
+
+// Everything the child will read, resolved now: no parsing after clone.
+Result<runtime::ChildPlan> make_plan(const runtime::RuntimeSpec& spec, const cgroup::Driver& cg,
+                                     const std::string& console_pty) {
+  runtime::ChildPlan plan;
+  plan.name = spec.name;
+  plan.rootfs = spec.rootfs;
+  plan.mounts = runtime::base_mount_plan(console_pty, cg.container_mounts());
+  plan.argv_storage = spec.init_argv;
+  plan.env_storage = spec.init_env;
+  plan.security.cap_drop = TRY(runtime::cap_numbers(spec.cap_drop));
+  plan.security.seccomp_deny = spec.seccomp_deny;
+  plan.seccomp = TRY(runtime::compile_seccomp(plan.security));
+  return plan;
+}
+
+Result<int> run(const std::string& spec_path) {
+  runtime::RuntimeSpec spec = TRY(runtime::spec_from_json(TRY(read_file(spec_path))));
+  auto cg = TRY_CTX(cgroup::make_driver(), spec.name + ": start failed at cgroup setup");
+  auto console = TRY_CTX(shim::Console::open(spec.console_log, spec.console_log_max), spec.name + ": start failed at console");
+  auto plan = TRY_CTX(make_plan(spec, *cg, console.slave_path()), spec.name + ": start failed at plan");
+  auto listen_fd = TRY_CTX(listen_on(spec.run_dir + "/shim.sock"), spec.name + ": start failed at control socket");
+  shim::Supervisor sup(std::move(spec), std::move(plan), std::move(cg), std::move(console), std::move(listen_fd));
+  return sup.run(kStatusFd);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    fprintf(stderr, "usage: sysc-shim SPEC_FILE (started by lxcd, status pipe on fd 3)\n");
+    return 2;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  if (chdir("/") != 0) return 1;
+  auto r = run(argv[1]);
+  if (!r) {
+    // Failed before the Supervisor could report: tell lxcd on the status pipe.
+    std::string msg = r.error().message;
+    std::string line = "{\"ok\":false,\"error\":" + std::string("\"");
+    for (char c : msg) {
+      if (c == '"' || c == '\\') line += '\\';
+      if (static_cast<unsigned char>(c) >= 0x20) line += c;
+    }
+    line += "\"}\n";
+    ssize_t ignored = write(kStatusFd, line.data(), line.size());
+    (void)ignored;
+    fprintf(stderr, "sysc-shim: %s\n", msg.c_str());
+    return 1;
+  }
+  return *r;
+}

@@ -1,0 +1,240 @@
+// sysc-shim's event loop: init lifecycle (boot, reboot, halt, stop timeout), console fan-out,
+// control requests from lxcd and console clients. Host side, single-threaded.
+#include "shim/supervisor.h"
+
+#include <csignal>
+#include <cstring>
+#include <ctime>
+#include <fcntl.h>
+#include <nlohmann/json.hpp>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/fs.h"
+#include "config/config.h"
+
+namespace sysc::shim {
+
+using nlohmann::json;
+
+namespace {
+
+std::string exit_reason(const siginfo_t& info, bool stopping, bool forced) {
+  if (info.si_code == CLD_EXITED)
+    return info.si_status == 0 ? "exited" : "exited with status " + std::to_string(info.si_status);
+  int sig = info.si_status;
+  // reboot(2) in a child pid namespace ends its init: SIGINT = halt/poweroff, SIGHUP = reboot.
+  if (sig == SIGINT) return "halted";
+  if (sig == SIGKILL && forced) return "killed (forced stop)";
+  if (sig == SIGKILL && stopping) return "killed after the stop timeout";
+  return "killed by " + config::signal_name(sig);
+}
+
+}  // namespace
+
+Supervisor::Supervisor(runtime::RuntimeSpec spec, runtime::ChildPlan plan, std::unique_ptr<cgroup::Driver> cg,
+                       Console console, UniqueFd listen_fd)
+    : spec_(std::move(spec)), plan_(std::move(plan)), cg_(std::move(cg)), console_(std::move(console)),
+      listen_(std::move(listen_fd)) {}
+
+Status Supervisor::boot() {
+  plan_.finalize();
+  init_ = TRY(runtime::start_container(plan_, *cg_, spec_.cgroup));
+  started_at_ = static_cast<long long>(time(nullptr));
+  stopping_ = forced_ = false;
+  epoll_add(init_.pidfd.get());
+  return {};
+}
+
+int Supervisor::run(int status_fd) {
+  epoll_.reset(epoll_create1(EPOLL_CLOEXEC));
+  stop_timer_.reset(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+  epoll_add(listen_.get());
+  epoll_add(console_.master_fd());
+  epoll_add(stop_timer_.get());
+  Status st = boot();
+  json status = st ? json{{"ok", true}, {"init_pid", init_.pid}, {"started_at", started_at_}}
+                   : json{{"ok", false}, {"error", st.error().message}};
+  std::string line = status.dump() + "\n";
+  ssize_t ignored = write(status_fd, line.data(), line.size());
+  (void)ignored;
+  close(status_fd);
+  if (!st) {
+    (void)write_file_atomic(spec_.run_dir + "/exit.json",
+                            json{{"reason", st.error().message}, {"at", time(nullptr)}}.dump() + "\n");
+    return 1;
+  }
+  console_.log_line("container " + spec_.name + " started, init pid " + std::to_string(init_.pid));
+  loop();
+  return 0;
+}
+
+void Supervisor::loop() {
+  epoll_event evs[32];
+  while (!done_) {
+    int n = epoll_wait(epoll_.get(), evs, 32, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      finish("supervisor failure: epoll_wait: " + std::string(strerror(errno)));
+      return;
+    }
+    for (int i = 0; i < n && !done_; ++i) {
+      int fd = evs[i].data.fd;
+      if (init_.pidfd && fd == init_.pidfd.get()) {
+        on_init_exit();
+      } else if (fd == listen_.get()) {
+        int c = accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (c >= 0) {
+          clients_[c].fd.reset(c);
+          epoll_add(c);
+        }
+      } else if (fd == console_.master_fd()) {
+        console_.on_master_readable();
+      } else if (fd == stop_timer_.get()) {
+        uint64_t ticks;
+        ssize_t ignored = read(fd, &ticks, sizeof ticks);
+        (void)ignored;
+        if (init_.pidfd) syscall(SYS_pidfd_send_signal, init_.pidfd.get(), SIGKILL, nullptr, 0);
+      } else if (console_.is_client(fd)) {
+        if (!console_.on_client_readable(fd)) epoll_del(fd);
+      } else {
+        on_control(fd);
+      }
+    }
+  }
+}
+
+void Supervisor::on_init_exit() {
+  siginfo_t info{};
+  if (waitid(P_PIDFD, static_cast<id_t>(init_.pidfd.get()), &info, WEXITED | WNOHANG) != 0 || info.si_pid == 0)
+    return;
+  epoll_del(init_.pidfd.get());
+  init_.pidfd.reset();
+  init_.pid = 0;
+  console_.on_master_readable();  // last words of the init
+  // Everything left in the pid namespace was killed with its init; the cgroup empties.
+  Status cleaned = cg_->destroy(spec_.cgroup);
+  bool reboot = info.si_code == CLD_KILLED && info.si_status == SIGHUP && !stopping_;
+  if (reboot && cleaned) {
+    console_.log_line("container " + spec_.name + " is rebooting");
+    broadcast(json{{"event", "rebooting"}}.dump(), /*watchers_only=*/true);
+    if (Status st = boot(); !st) return finish("reboot failed: " + st.error().message);
+    console_.log_line("container " + spec_.name + " started, init pid " + std::to_string(init_.pid));
+    broadcast(state_event(), /*watchers_only=*/true);
+    return;
+  }
+  std::string reason = exit_reason(info, stopping_, forced_);
+  if (!cleaned) reason += "; cgroup cleanup failed: " + cleaned.error().message;
+  finish(reason);
+}
+
+void Supervisor::finish(const std::string& reason) {
+  console_.log_line("container " + spec_.name + " stopped: " + reason);
+  // The exit record first: if lxcd is not listening, it finds the reason here on its next start.
+  (void)write_file_atomic(spec_.run_dir + "/exit.json", json{{"reason", reason}, {"at", time(nullptr)}}.dump() + "\n");
+  ::unlink((spec_.run_dir + "/shim.sock").c_str());
+  std::string ev = json{{"event", "stopped"}, {"reason", reason}}.dump();
+  for (auto& [fd, c] : clients_)
+    if (c.watching || c.awaiting_stop) send(c, ev);
+  done_ = true;
+}
+
+std::string Supervisor::state_event() const {
+  json j{{"event", "state"}, {"state", stopping_ ? "STOPPING" : "RUNNING"}, {"init_pid", init_.pid},
+         {"started_at", started_at_}};
+  return j.dump();
+}
+
+void Supervisor::request_stop(int timeout, bool force) {
+  if (!init_.pidfd) return;
+  stopping_ = true;
+  forced_ = forced_ || force || timeout <= 0;
+  int sig = forced_ ? SIGKILL : spec_.halt_signal;
+  console_.log_line("stopping container " + spec_.name + " with " + config::signal_name(sig));
+  syscall(SYS_pidfd_send_signal, init_.pidfd.get(), sig, nullptr, 0);
+  if (!forced_) {
+    itimerspec its{};
+    its.it_value.tv_sec = timeout;
+    timerfd_settime(stop_timer_.get(), 0, &its, nullptr);
+  }
+}
+
+void Supervisor::on_control(int fd) {
+  auto it = clients_.find(fd);
+  if (it == clients_.end()) return;
+  Client& c = it->second;
+  char buf[4096];
+  char cmsg[CMSG_SPACE(sizeof(int))];
+  iovec iov{buf, sizeof buf};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = cmsg;
+  msg.msg_controllen = sizeof cmsg;
+  ssize_t n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  UniqueFd passed;
+  for (cmsghdr* h = CMSG_FIRSTHDR(&msg); h; h = CMSG_NXTHDR(&msg, h))
+    if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS) passed.reset(*reinterpret_cast<int*>(CMSG_DATA(h)));
+  if (n <= 0) {
+    epoll_del(fd);
+    clients_.erase(it);
+    return;
+  }
+  c.inbuf.append(buf, static_cast<size_t>(n));
+  size_t nl;
+  while ((nl = c.inbuf.find('\n')) != std::string::npos) {
+    std::string line = c.inbuf.substr(0, nl);
+    c.inbuf.erase(0, nl + 1);
+    handle_request(c, line, std::move(passed));
+  }
+}
+
+void Supervisor::handle_request(Client& c, const std::string& line, UniqueFd passed_fd) {
+  json req = json::parse(line, nullptr, /*allow_exceptions=*/false);
+  std::string op = req.is_object() ? req.value("op", "") : "";
+  if (op == "watch") {
+    c.watching = true;
+    send(c, state_event());
+  } else if (op == "status") {
+    send(c, state_event());
+  } else if (op == "stop") {
+    c.awaiting_stop = true;
+    request_stop(req.value("timeout", spec_.stop_timeout), req.value("force", false));
+  } else if (op == "console" && passed_fd) {
+    int raw = passed_fd.get();
+    int flags = fcntl(raw, F_GETFL);
+    fcntl(raw, F_SETFL, flags | O_NONBLOCK);
+    console_.add_client(std::move(passed_fd));
+    epoll_add(raw);
+    send(c, json{{"ok", true}}.dump());
+  } else {
+    send(c, json{{"error", "unknown request"}}.dump());
+  }
+}
+
+void Supervisor::send(Client& c, const std::string& json_line) {
+  std::string l = json_line + "\n";
+  ssize_t ignored = ::send(c.fd.get(), l.data(), l.size(), MSG_NOSIGNAL);
+  (void)ignored;
+}
+
+void Supervisor::broadcast(const std::string& json_line, bool watchers_only) {
+  for (auto& [fd, c] : clients_)
+    if (!watchers_only || c.watching) send(c, json_line);
+}
+
+void Supervisor::epoll_add(int fd) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = fd;
+  epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
+}
+
+void Supervisor::epoll_del(int fd) { epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr); }
+
+}  // namespace sysc::shim

@@ -1,0 +1,68 @@
+// Supervisor: the single-threaded epoll loop of sysc-shim. It owns the container's init (its
+// parent), the console, the control socket that lxcd and `sysc console` talk to, and the exit record.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+#include "common/unique_fd.h"
+#include "runtime/cgroup.h"
+#include "runtime/child.h"
+#include "runtime/container.h"
+#include "runtime/spec.h"
+#include "shim/console.h"
+
+namespace sysc::shim {
+
+// Control protocol (one JSON object per line on ROOT/run/sysc/NAME/shim.sock):
+//   {"op":"watch"}   -> {"event":"state",...} now, then every event: "running", "rebooting", "stopped"
+//   {"op":"status"}  -> {"event":"state","state":"RUNNING","init_pid":N,"started_at":T}
+//   {"op":"stop","timeout":S,"force":B} -> {"event":"stopped","reason":"..."} when init is gone
+//   {"op":"console"} with an fd in SCM_RIGHTS -> that fd becomes a console client
+class Supervisor {
+ public:
+  Supervisor(runtime::RuntimeSpec spec, runtime::ChildPlan plan, std::unique_ptr<cgroup::Driver> cg,
+             Console console, UniqueFd listen_fd);
+  // Starts the container; `status_fd` gets one JSON line ({"ok":true,"init_pid":N} or
+  // {"ok":false,"error":"..."}) and is closed. Returns the process exit code.
+  int run(int status_fd);
+
+ private:
+  struct Client {
+    UniqueFd fd;
+    std::string inbuf;
+    bool watching = false;
+    bool awaiting_stop = false;
+  };
+
+  Status boot();
+  void loop();
+  void on_init_exit();
+  void on_control(int fd);
+  void handle_request(Client& c, const std::string& line, UniqueFd passed_fd);
+  void request_stop(int timeout, bool force);
+  void send(Client& c, const std::string& json_line);
+  void broadcast(const std::string& json_line, bool watchers_only);
+  std::string state_event() const;
+  void finish(const std::string& reason);
+  void epoll_add(int fd);
+  void epoll_del(int fd);
+
+  runtime::RuntimeSpec spec_;
+  runtime::ChildPlan plan_;
+  std::unique_ptr<cgroup::Driver> cg_;
+  Console console_;
+  UniqueFd listen_;
+  UniqueFd epoll_;
+  UniqueFd stop_timer_;
+  runtime::StartedInit init_;
+  long long started_at_ = 0;
+  bool stopping_ = false;
+  bool forced_ = false;
+  bool done_ = false;
+  std::map<int, Client> clients_;
+};
+
+}  // namespace sysc::shim

@@ -1,0 +1,72 @@
+// RuntimeSpec JSON (de)serialization and init detection; host side (lxcd and sysc-shim).
+#include "runtime/spec.h"
+
+#include <csignal>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <nlohmann/json.hpp>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/unique_fd.h"
+
+namespace sysc::runtime {
+
+using nlohmann::json;
+
+std::string to_json(const RuntimeSpec& s) {
+  json j = {{"name", s.name},           {"rootfs", s.rootfs},         {"init_argv", s.init_argv},
+            {"init_env", s.init_env},   {"halt_signal", s.halt_signal}, {"stop_timeout", s.stop_timeout},
+            {"cgroup", s.cgroup},       {"cap_drop", s.cap_drop},     {"seccomp_deny", s.seccomp_deny},
+            {"run_dir", s.run_dir},     {"console_log", s.console_log},
+            {"console_log_max", s.console_log_max}};
+  return j.dump(2);
+}
+
+Result<RuntimeSpec> spec_from_json(const std::string& text) {
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return make_error("runtime spec: not a JSON object", EINVAL);
+  try {
+    RuntimeSpec s;
+    s.name = j.at("name").get<std::string>();
+    s.rootfs = j.at("rootfs").get<std::string>();
+    s.init_argv = j.at("init_argv").get<std::vector<std::string>>();
+    s.init_env = j.at("init_env").get<std::vector<std::string>>();
+    s.halt_signal = j.at("halt_signal").get<int>();
+    s.stop_timeout = j.at("stop_timeout").get<int>();
+    s.cgroup = j.at("cgroup").get<std::string>();
+    s.cap_drop = j.at("cap_drop").get<std::vector<std::string>>();
+    s.seccomp_deny = j.at("seccomp_deny").get<std::vector<std::string>>();
+    s.run_dir = j.at("run_dir").get<std::string>();
+    s.console_log = j.at("console_log").get<std::string>();
+    s.console_log_max = j.value("console_log_max", s.console_log_max);
+    if (s.init_argv.empty()) return make_error("runtime spec: empty init command", EINVAL);
+    return s;
+  } catch (const json::exception& e) {
+    return make_error(std::string("runtime spec: ") + e.what(), EINVAL);
+  }
+}
+
+int detect_halt_signal(const std::string& rootfs, const std::string& init_path) {
+  UniqueFd root(open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  std::string target = init_path;
+  if (root) {
+    open_how how{};
+    how.flags = O_PATH | O_CLOEXEC;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    std::string rel = init_path;
+    while (!rel.empty() && rel[0] == '/') rel.erase(0, 1);
+    UniqueFd f(static_cast<int>(syscall(SYS_openat2, root.get(), rel.c_str(), &how, sizeof how)));
+    char buf[4096];
+    std::string link = "/proc/self/fd/" + std::to_string(f.get());
+    ssize_t n = f ? readlink(link.c_str(), buf, sizeof buf - 1) : -1;
+    if (n > 0) target.assign(buf, static_cast<size_t>(n));
+  }
+  std::string base = target.substr(target.rfind('/') + 1);
+  if (base == "busybox") return SIGUSR1;
+  if (base.find("systemd") != std::string::npos) return SIGRTMIN + 3;
+  if (base == "init") return SIGPWR;  // sysvinit; its template adds the powerfail line
+  return SIGTERM;
+}
+
+}  // namespace sysc::runtime

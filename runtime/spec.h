@@ -1,0 +1,34 @@
+// RuntimeSpec: everything sysc-shim needs to run one container, resolved by lxcd before spawning
+// the shim (config parsed, halt signal detected, policy chosen). Serialized as JSON in the run dir.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace sysc::runtime {
+
+struct RuntimeSpec {
+  std::string name;                    // container name = hostname
+  std::string rootfs;                  // host path of the root filesystem
+  std::vector<std::string> init_argv;  // argv of init, argv[0] a path inside the container
+  std::vector<std::string> init_env;   // "KEY=VALUE"
+  int halt_signal = 0;                 // signal that halts the init cleanly
+  int stop_timeout = 30;               // seconds before SIGKILL
+  std::string cgroup;                  // relative cgroup path: "sysc/web1"
+  std::vector<std::string> cap_drop;   // capability names
+  std::vector<std::string> seccomp_deny;
+  std::string run_dir;                 // per-container run dir (socket, exit file)
+  std::string console_log;             // console log file
+  long console_log_max = 1 << 20;      // bytes before the log is rotated to .1
+};
+
+std::string to_json(const RuntimeSpec& spec);
+Result<RuntimeSpec> spec_from_json(const std::string& text);
+
+// The halt signal for an init: busybox SIGUSR1, systemd SIGRTMIN+3, sysvinit SIGPWR, else SIGTERM.
+// Resolves init_path inside rootfs (symlinks followed within the rootfs, never outside).
+int detect_halt_signal(const std::string& rootfs, const std::string& init_path);
+
+}  // namespace sysc::runtime

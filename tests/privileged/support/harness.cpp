@@ -1,0 +1,198 @@
+// SyscEnv implementation: runs the real binaries, cleans up and reports leftovers.
+#include "support/harness.h"
+
+#include <csignal>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "common/fs.h"
+#include "runtime/cgroup.h"
+
+namespace sysc::test {
+
+namespace {
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+SyscEnv::SyscEnv() {
+  char tmpl[] = "/tmp/sysc-test-XXXXXX";
+  root_ = mkdtemp(tmpl);
+  std::random_device rd;
+  cgroup_parent_ = "sysc-test-" + std::to_string(getpid()) + "-" + std::to_string(rd() % 100000);
+  (void)mkdir_p(root_ + "/etc/sysc", 0755);
+  std::ofstream(root_ + "/etc/sysc/sysc.conf") << "[cgroup]\nparent = " << cgroup_parent_ << "\n";
+}
+
+SyscEnv::~SyscEnv() {
+  if (lxcd_pid() > 0) {
+    auto r = sysc({"list", "--format", "json"}, "", 30);
+    auto j = nlohmann::json::parse(r.out, nullptr, false);
+    if (j.is_array())
+      for (auto& c : j) sysc({"destroy", "--force", c.value("name", "")}, "", 60);
+    kill_lxcd(SIGTERM);
+  }
+  // Whatever a failed test left: kill and remove the whole cgroup parent, unmount, delete.
+  if (auto cg = cgroup::make_driver(); cg) (void)(*cg)->destroy(cgroup_parent_);
+  for (int i = 0; i < 3; ++i) {
+    std::istringstream mi(slurp("/proc/self/mountinfo"));
+    std::string line;
+    while (std::getline(mi, line)) {
+      std::istringstream ls(line);
+      std::string f[5];
+      for (auto& x : f) ls >> x;
+      if (f[4].rfind(root_ + "/", 0) == 0) umount2(f[4].c_str(), MNT_DETACH);
+    }
+  }
+  (void)remove_tree(root_);
+}
+
+RunResult SyscEnv::sysc(const std::vector<std::string>& args, const std::string& input, int timeout_s) {
+  int in[2], out[2], err[2];
+  if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) return {};
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(in[0], 0);
+    dup2(out[1], 1);
+    dup2(err[1], 2);
+    std::vector<std::string> all = {SYSC_BIN, "--root", root_};
+    all.insert(all.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : all) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(SYSC_BIN, argv.data());
+    _exit(127);
+  }
+  close(in[0]);
+  close(out[1]);
+  close(err[1]);
+  if (!input.empty()) {
+    ssize_t ignored = write(in[1], input.data(), input.size());
+    (void)ignored;
+  }
+  close(in[1]);
+  RunResult r;
+  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  int open_fds = 2;
+  while (open_fds > 0) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      kill(pid, SIGKILL);
+      r.err += "\n[harness] timed out after " + std::to_string(timeout_s) + " s";
+      break;
+    }
+    if (poll(fds, 2, static_cast<int>(left.count())) <= 0) continue;
+    for (auto& p : fds) {
+      if (p.fd < 0 || !p.revents) continue;
+      char buf[4096];
+      ssize_t n = read(p.fd, buf, sizeof buf);
+      if (n <= 0) {
+        close(p.fd);
+        p.fd = -1;
+        --open_fds;
+        continue;
+      }
+      (p.fd == out[0] ? r.out : r.err).append(buf, static_cast<size_t>(n));
+    }
+  }
+  for (auto& p : fds)
+    if (p.fd >= 0) close(p.fd);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return r;
+}
+
+std::string SyscEnv::rootfs(const std::string& name) const { return root_ + "/var/lib/sysc/containers/" + name + "/rootfs"; }
+
+void SyscEnv::create_busybox(const std::string& name) {
+  auto r = sysc({"create", "busybox", name});
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::ifstream src(SYSC_PROBE, std::ios::binary);
+  std::string dst = rootfs(name) + "/usr/bin/sysc-probe";
+  std::ofstream(dst, std::ios::binary) << src.rdbuf();
+  ASSERT_EQ(chmod(dst.c_str(), 0755), 0);
+}
+
+nlohmann::json SyscEnv::info(const std::string& name) {
+  auto r = sysc({"info", name, "--format", "json"});
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  return j.is_object() ? j : nlohmann::json::object();
+}
+
+std::string SyscEnv::state(const std::string& name) { return info(name).value("state", "?"); }
+
+bool SyscEnv::wait_state(const std::string& name, const std::string& want, int timeout_s) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (state(name) == want) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+int SyscEnv::lxcd_pid() const {
+  int pid = std::atoi(slurp(root_ + "/run/sysc/lxcd.lock").c_str());
+  if (pid <= 0 || kill(pid, 0) != 0) return 0;
+  if (slurp("/proc/" + std::to_string(pid) + "/stat").find(") Z ") != std::string::npos) return 0;  // exited, unreaped
+  // Only a process holding our lock file counts (the pid may have been reused).
+  std::string comm = slurp("/proc/" + std::to_string(pid) + "/comm");
+  return comm.rfind("lxcd", 0) == 0 ? pid : 0;
+}
+
+void SyscEnv::kill_lxcd(int sig) {
+  int pid = lxcd_pid();
+  if (pid <= 0) return;
+  kill(pid, sig);
+  for (int i = 0; i < 100 && kill(pid, 0) == 0; ++i) {
+    waitpid(pid, nullptr, WNOHANG);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::string stat = slurp("/proc/" + std::to_string(pid) + "/stat");
+    if (stat.find(") Z ") != std::string::npos) break;
+  }
+}
+
+std::vector<std::string> SyscEnv::leftovers(const std::string& name) const {
+  std::vector<std::string> out;
+  std::string prefix = name.empty() ? root_ + "/" : root_ + "/var/lib/sysc/containers/" + name + "/";
+  std::istringstream mi(slurp("/proc/self/mountinfo"));
+  std::string line;
+  while (std::getline(mi, line))
+    if (line.find(prefix) != std::string::npos) out.push_back("mount: " + line);
+  auto cg = cgroup::make_driver();
+  if (cg) {
+    std::string rel = name.empty() ? cgroup_parent_ : cgroup_parent_ + "/" + name;
+    for (const auto& p : (*cg)->paths(rel)) {
+      if (!path_exists(p)) continue;
+      if (!name.empty()) {
+        out.push_back("cgroup: " + p);
+        continue;
+      }
+      // The parent may stay; containers below it may not.
+      std::string ls = slurp(p + "/cgroup.procs");
+      if (!ls.empty()) out.push_back("processes in " + p + ": " + ls);
+    }
+  }
+  std::string run = root_ + "/run/sysc/" + name;
+  if (!name.empty() && path_exists(run)) out.push_back("run dir: " + run);
+  return out;
+}
+
+}  // namespace sysc::test

@@ -1,0 +1,49 @@
+// Test harness for privileged tests: a private sysc root (state, config, run dir, cgroup parent)
+// driven through the real `sysc` binary, torn down with leftover checks even when a test fails.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace sysc::test {
+
+struct RunResult {
+  int status = -1;  // exit code, or 128+N when killed by signal N
+  std::string out, err;
+};
+
+class SyscEnv {
+ public:
+  SyscEnv();   // makes the root; lxcd starts on the first command
+  ~SyscEnv();  // destroys every container, stops lxcd, removes the root and the cgroup parent
+
+  const std::string& root() const { return root_; }
+  const std::string& cgroup_parent() const { return cgroup_parent_; }
+  // Runs `sysc --root ROOT ARGS...` with optional stdin; bounded by timeout_s.
+  RunResult sysc(const std::vector<std::string>& args, const std::string& input = "", int timeout_s = 60);
+  // create busybox NAME, then put the static probe at /usr/bin/sysc-probe inside it.
+  void create_busybox(const std::string& name);
+  std::string rootfs(const std::string& name) const;
+  nlohmann::json info(const std::string& name);
+  std::string state(const std::string& name);
+  int lxcd_pid() const;  // 0 if not running
+  void kill_lxcd(int sig);
+  // Mounts below the root, cgroup dirs below the parent, live shims: empty when clean.
+  std::vector<std::string> leftovers(const std::string& name = "") const;
+  // Waits until state(name) == want (polling), up to timeout_s.
+  bool wait_state(const std::string& name, const std::string& want, int timeout_s = 20);
+
+ private:
+  std::string root_;
+  std::string cgroup_parent_;
+};
+
+// Skip unless root; skip with a reason when a kernel feature is missing (CI turns those into failures).
+#define SYSC_REQUIRE_ROOT()                                         \
+  do {                                                              \
+    if (geteuid() != 0) GTEST_SKIP() << "needs root (privileged test)"; \
+  } while (0)
+
+}  // namespace sysc::test

@@ -1,0 +1,472 @@
+// Privileged test of attach_run against a throw-away container built here without lxcd (host
+// side; the container's processes are forked from the test and exec a static busybox).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <poll.h>
+#include <sched.h>
+#include <sstream>
+#include <string>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+#include <vector>
+
+#include "common/fs.h"
+#include "runtime/attach.h"
+
+namespace {
+
+using sysc::runtime::AttachSpec;
+using sysc::runtime::attach_run;
+
+constexpr const char* kBusybox = "/bin/busybox";
+constexpr const char* kHostname = "attach-test";
+constexpr int kCapSysModule = 16;
+const char* const kApplets[] = {"sh", "cat", "ps", "echo", "sleep", "grep", "hostname", "kill", "tty",
+                                "ls", "stty", "id", "env", "wc"};
+
+struct Outcome {
+  int code = -1;     // attach_run's value; 250 when it returned an error (message in err)
+  std::string out;   // stdout (with a pty: everything the terminal showed)
+  std::string err;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void write_text(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+// Reads the fds until all hit EOF/EIO or the deadline passes; returns whether all finished.
+bool drain(std::vector<std::pair<int, std::string*>> fds, std::chrono::seconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!fds.empty()) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    std::vector<pollfd> p;
+    for (auto& f : fds) p.push_back({f.first, POLLIN, 0});
+    if (poll(p.data(), p.size(), static_cast<int>(left.count())) < 0 && errno != EINTR) return false;
+    for (size_t i = p.size(); i-- > 0;) {
+      if (!p[i].revents) continue;
+      char buf[4096];
+      ssize_t n = read(p[i].fd, buf, sizeof buf);
+      if (n > 0) fds[i].second->append(buf, static_cast<size_t>(n));
+      else if (n == 0 || errno != EINTR) fds.erase(fds.begin() + static_cast<long>(i));
+    }
+  }
+  return true;
+}
+
+int wait_exit(pid_t pid, bool timed_out) {
+  if (timed_out) kill(pid, SIGKILL);
+  int st = 0;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  if (timed_out) return -2;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+// The forked helper's end: run attach_run and turn its result into an exit code.
+[[noreturn]] void helper_attach(const AttachSpec& spec) {
+  auto r = attach_run(spec);
+  if (!r.ok()) {
+    std::string msg = r.error().message + "\n";
+    ssize_t n = write(STDERR_FILENO, msg.data(), msg.size());
+    (void)n;
+    _exit(250);
+  }
+  _exit(*r);
+}
+
+// A forked helper running attach_run with its stdio on pipes (or a pty) of the test's.
+struct Helper {
+  pid_t pid = -1;
+  int in = -1, out = -1, err = -1;  // with a pty: in == out == the master, err == -1
+  std::string seen;                 // output read so far by expect()
+
+  void send(const std::string& s) const {
+    EXPECT_EQ(write(in, s.data(), s.size()), static_cast<ssize_t>(s.size()));
+  }
+  // Reads output until it contains `text` (after what was already matched) or 10 s pass.
+  bool expect(const std::string& text) {
+    size_t from = seen.size();
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (seen.find(text, from) == std::string::npos) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      pollfd p{out, POLLIN, 0};
+      if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+      char buf[4096];
+      ssize_t n = read(out, buf, sizeof buf);
+      if (n <= 0) return false;
+      seen.append(buf, static_cast<size_t>(n));
+    }
+    return true;
+  }
+  // Closes stdin, collects the rest of the output, reaps the helper.
+  Outcome finish() {
+    Outcome o;
+    o.out = seen;
+    if (in != out) close(in);
+    std::vector<std::pair<int, std::string*>> fds = {{out, &o.out}};
+    if (err >= 0) fds.push_back({err, &o.err});
+    bool done = drain(fds, std::chrono::seconds(30));  // a pty master reads EIO once the helper is gone
+    close(out);
+    if (err >= 0) close(err);
+    o.code = wait_exit(pid, !done);
+    return o;
+  }
+};
+
+// stdin, stdout and stderr are pipes: the test's own stdio is never touched.
+Helper start_piped(const AttachSpec& spec) {
+  int in[2], out[2], err[2];
+  if (pipe(in) || pipe(out) || pipe(err)) return {};
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(in[0], 0);
+    dup2(out[1], 1);
+    dup2(err[1], 2);
+    for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]}) close(fd);
+    helper_attach(spec);
+  }
+  close(in[0]);
+  close(out[1]);
+  close(err[1]);
+  return Helper{pid, in[1], out[0], err[0]};
+}
+
+Outcome run_piped(const AttachSpec& spec, const std::string& input = "") {
+  Helper h = start_piped(spec);
+  if (!input.empty()) h.send(input);
+  return h.finish();
+}
+
+// The helper's controlling terminal is a host pty (33x101, TERM=xterm-test) whose master the
+// test holds. Exit code 251: attach_run did not restore the terminal's settings.
+Helper start_on_terminal(const AttachSpec& spec) {
+  int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0 || grantpt(master) || unlockpt(master)) return {};
+  std::string slave = ptsname(master);
+  winsize ws{33, 101, 0, 0};
+  pid_t pid = fork();
+  if (pid == 0) {
+    setsid();
+    int fd = open(slave.c_str(), O_RDWR);  // the first tty a session leader opens: its ctty
+    for (int i = 0; i < 3; ++i) dup2(fd, i);
+    if (fd > 2) close(fd);
+    ioctl(0, TIOCSWINSZ, &ws);
+    setenv("TERM", "xterm-test", 1);
+    termios before{}, after{};
+    tcgetattr(0, &before);
+    auto r = attach_run(spec);
+    tcgetattr(0, &after);
+    if (before.c_lflag != after.c_lflag || before.c_iflag != after.c_iflag) _exit(251);
+    if (!r.ok()) {
+      std::string msg = r.error().message + "\n";
+      ssize_t n = write(STDERR_FILENO, msg.data(), msg.size());
+      (void)n;
+      _exit(250);
+    }
+    _exit(*r);
+  }
+  return Helper{pid, master, master, -1};
+}
+
+// Our own cgroup path in one hierarchy, from /proc/self/cgroup.
+std::string own_cgroup(const std::string& key) {
+  std::istringstream in(slurp("/proc/self/cgroup"));
+  for (std::string line; std::getline(in, line);) {
+    auto a = line.find(':'), b = line.find(':', a + 1);
+    if (line.substr(a + 1, b - a - 1) == key) return line.substr(b + 1);
+  }
+  return "";
+}
+
+class AttachRaw : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root (namespaces, mounts, cgroups)";
+    if (access(kBusybox, X_OK) != 0) GTEST_SKIP() << "needs a static busybox at " << kBusybox << " (busybox-static)";
+    char tmpl[] = "/tmp/sysc-attach-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    rootfs_ = dir_ + "/rootfs";
+    make_rootfs();
+    make_cgroups();
+    start_container();
+  }
+
+  void TearDown() override {
+    if (init_pidfd_ >= 0) {
+      syscall(SYS_pidfd_send_signal, init_pidfd_, SIGKILL, nullptr, 0);
+      close(init_pidfd_);
+    }
+    if (holder_ > 0) wait_exit(holder_, false);  // exits once its child, the init, is gone
+    for (auto it = cgroups_.rbegin(); it != cgroups_.rend(); ++it) {
+      for (int i = 0; i < 100 && rmdir(it->c_str()) != 0 && errno == EBUSY; ++i) usleep(20000);
+      EXPECT_FALSE(sysc::path_exists(*it)) << "cgroup left behind: " << *it;
+    }
+    if (dir_.empty()) return;
+    EXPECT_EQ(slurp("/proc/self/mountinfo").find(dir_), std::string::npos) << "mount left behind under " << dir_;
+    auto rm = sysc::remove_tree(dir_);
+    EXPECT_TRUE(rm.ok()) << rm.error().message;
+  }
+
+  void make_rootfs() {
+    for (const char* d : {"", "/bin", "/etc", "/proc", "/dev", "/root", "/tmp"})
+      ASSERT_EQ(mkdir((rootfs_ + d).c_str(), 0755), 0) << d;
+    auto bb = sysc::read_file(kBusybox);
+    ASSERT_TRUE(bb.ok());
+    write_text(rootfs_ + "/bin/busybox", *bb);
+    ASSERT_EQ(chmod((rootfs_ + "/bin/busybox").c_str(), 0755), 0);
+    for (const char* a : kApplets) ASSERT_EQ(symlink("busybox", (rootfs_ + "/bin/" + a).c_str()), 0);
+    write_text(rootfs_ + "/etc/passwd", "daemon:x:1:1:daemon:/:/bin/false\nroot:x:0:0:root:/root:/bin/sh\n");
+    write_text(rootfs_ + "/etc/group", "root:x:0:\ntty:x:5:\n");
+  }
+
+  // A cgroup of the test's own in the pids, name=systemd and cgroup2 hierarchies (where
+  // mounted), so joining the init's cgroups is observable from inside.
+  void make_cgroups() {
+    std::istringstream in(slurp("/proc/self/mountinfo"));
+    std::string leaf = "/sysc-attach-test-" + std::to_string(getpid());
+    for (std::string line; std::getline(in, line);) {
+      std::istringstream f(line);
+      std::vector<std::string> w;
+      for (std::string s; f >> s;) w.push_back(s);
+      auto dash = std::find(w.begin(), w.end(), "-") - w.begin();
+      if (dash + 3 >= static_cast<long>(w.size()) || w[3] != "/") continue;
+      std::string type = w[dash + 1], opts = "," + w[dash + 3] + ",", key;
+      if (type == "cgroup2") key = "";
+      else if (type == "cgroup" && opts.find(",pids,") != std::string::npos) key = "pids";
+      else if (type == "cgroup" && opts.find(",name=systemd,") != std::string::npos) key = "name=systemd";
+      else continue;
+      std::string base = own_cgroup(key);
+      std::string path = w[4] + (base == "/" ? "" : base) + leaf;
+      if (mkdir(path.c_str(), 0755) == 0) cgroups_.push_back(path);
+    }
+  }
+
+  // holder: unshares the namespaces and forks the init; init (PID 1 inside): mounts, pivots,
+  // execs `sh -c 'sleep 1000'`. The ready pipe reaches EOF at the exec, or carries an errno.
+  void start_container() {
+    int pid_pipe[2], ready[2];
+    ASSERT_EQ(pipe2(pid_pipe, O_CLOEXEC), 0);
+    ASSERT_EQ(pipe2(ready, O_CLOEXEC), 0);
+    holder_ = fork();
+    ASSERT_GE(holder_, 0);
+    if (holder_ == 0) run_holder(pid_pipe[1], ready[1]);
+    close(pid_pipe[1]);
+    close(ready[1]);
+    pid_t init = -1;
+    ASSERT_EQ(read(pid_pipe[0], &init, sizeof init), static_cast<ssize_t>(sizeof init));
+    close(pid_pipe[0]);
+    init_ = init;
+    init_pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, init_, 0));
+    ASSERT_GE(init_pidfd_, 0);
+    int err[2] = {0, 0};
+    ssize_t n = read(ready[0], err, sizeof err);
+    close(ready[0]);
+    ASSERT_EQ(n, 0) << "container setup step " << err[0] << ": " << strerror(err[1]);
+  }
+
+  [[noreturn]] void run_holder(int pid_fd, int ready_fd) {
+    for (const auto& cg : cgroups_) write_text(cg + "/cgroup.procs", "0");
+    if (unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWCGROUP) != 0 ||
+        mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 || sethostname(kHostname, strlen(kHostname)) != 0) {
+      int e[2] = {0, errno};
+      (void)!write(ready_fd, e, sizeof e);
+      _exit(1);
+    }
+    pid_t init = fork();
+    if (init == 0) run_init(ready_fd);
+    (void)!write(pid_fd, &init, sizeof init);
+    close(ready_fd);
+    int st;
+    waitpid(init, &st, 0);
+    _exit(0);
+  }
+
+  [[noreturn]] void run_init(int ready_fd) {
+    const std::string r = rootfs_;
+    int step = 0;
+    auto check = [&](bool ok) {
+      ++step;
+      if (ok) return;
+      int e[2] = {step, errno};
+      (void)!write(ready_fd, e, sizeof e);
+      _exit(1);
+    };
+    check(mount(r.c_str(), r.c_str(), nullptr, MS_BIND | MS_REC, nullptr) == 0);
+    check(mount("proc", (r + "/proc").c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) == 0);
+    check(mount("tmpfs", (r + "/dev").c_str(), "tmpfs", MS_NOSUID, "mode=0755") == 0);
+    check(mkdir((r + "/dev/pts").c_str(), 0755) == 0);
+    check(mount("devpts", (r + "/dev/pts").c_str(), "devpts", MS_NOSUID | MS_NOEXEC,
+                "newinstance,ptmxmode=0666,mode=0620,gid=5") == 0);
+    check(symlink("pts/ptmx", (r + "/dev/ptmx").c_str()) == 0);
+    check(mknod((r + "/dev/null").c_str(), S_IFCHR | 0666, makedev(1, 3)) == 0);
+    check(chdir(r.c_str()) == 0);
+    check(syscall(SYS_pivot_root, ".", ".") == 0);
+    check(umount2(".", MNT_DETACH) == 0);
+    check(chdir("/") == 0);
+    char* argv[] = {const_cast<char*>("sh"), const_cast<char*>("-c"), const_cast<char*>("sleep 1000"), nullptr};
+    char* envp[] = {const_cast<char*>("PATH=/bin"), nullptr};
+    execve("/bin/sh", argv, envp);
+    check(false);
+    _exit(1);
+  }
+
+  AttachSpec spec(std::vector<std::string> argv) const {
+    AttachSpec s;
+    s.name = "t1";
+    s.init_pid = init_;
+    s.argv = std::move(argv);
+    s.tty = AttachSpec::Tty::Never;
+    return s;
+  }
+  AttachSpec shell(const std::string& script) const { return spec({"/bin/sh", "-c", script}); }
+
+  std::string dir_, rootfs_;
+  std::vector<std::string> cgroups_;
+  pid_t holder_ = -1, init_ = -1;
+  int init_pidfd_ = -1;
+};
+
+TEST_F(AttachRaw, ExitCodeIsTheCommands) {
+  auto o = run_piped(shell("exit 7"));
+  EXPECT_EQ(o.code, 7) << o.err;
+}
+
+TEST_F(AttachRaw, DeathBySignalIs128PlusN) {
+  auto o = run_piped(shell("kill -9 $$"));
+  EXPECT_EQ(o.code, 137) << o.err;
+}
+
+TEST_F(AttachRaw, SeesTheContainersPidNamespace) {
+  auto o = run_piped(shell("cat /proc/1/cmdline | tr '\\0' ' '; echo; ps -o pid,args | wc -l"));
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_NE(o.out.find("sleep 1000"), std::string::npos) << o.out;
+  // header, the init, the sh -c, ps and wc: nothing of the host's
+  int lines = std::stoi(o.out.substr(o.out.rfind('\n', o.out.size() - 2) + 1));
+  EXPECT_LE(lines, 5) << o.out;
+}
+
+TEST_F(AttachRaw, StdinAndStdoutPassThrough) {
+  auto o = run_piped(spec({"/bin/cat"}), "hello");
+  EXPECT_EQ(o.code, 0) << o.err;
+  EXPECT_EQ(o.out, "hello");
+}
+
+TEST_F(AttachRaw, HostnameAndPathLookup) {
+  auto o = run_piped(spec({"hostname"}));  // found through PATH inside the container
+  EXPECT_EQ(o.code, 0) << o.err;
+  EXPECT_EQ(o.out, std::string(kHostname) + "\n");
+}
+
+TEST_F(AttachRaw, CleanEnvironmentAndCwd) {
+  auto s = spec({"/bin/sh", "-c", "echo \"$container|$HOME|$PATH|${TERM-unset}|$(pwd)\""});
+  s.env = {"container=sysc"};
+  auto o = run_piped(s);
+  EXPECT_EQ(o.code, 0) << o.err;
+  EXPECT_EQ(o.out, "sysc|/root|/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin|unset|/\n");
+}
+
+TEST_F(AttachRaw, JoinsTheInitsCgroups) {
+  ASSERT_FALSE(cgroups_.empty()) << "no test cgroup could be created";
+  auto o = run_piped(shell("cat /proc/1/cgroup; echo ---; cat /proc/self/cgroup"));
+  ASSERT_EQ(o.code, 0) << o.err;
+  auto sep = o.out.find("---\n");
+  ASSERT_NE(sep, std::string::npos) << o.out;
+  EXPECT_EQ(o.out.substr(0, sep), o.out.substr(sep + 4)) << o.out;
+}
+
+TEST_F(AttachRaw, CapabilityDropAndSeccomp) {
+  auto s = shell("grep -E '^(CapBnd|Seccomp):' /proc/self/status");
+  s.security.cap_drop = {kCapSysModule};
+  s.security.seccomp_deny = {"kexec_load"};
+  auto o = run_piped(s);
+  ASSERT_EQ(o.code, 0) << o.err;
+  auto bnd = o.out.find("CapBnd:");
+  ASSERT_NE(bnd, std::string::npos) << o.out;
+  unsigned long long caps = std::stoull(o.out.substr(bnd + 7), nullptr, 16);
+  EXPECT_EQ(caps & (1ULL << kCapSysModule), 0u) << o.out;
+  EXPECT_NE(caps & (1ULL << 21), 0u) << "CAP_SYS_ADMIN should stay: " << o.out;
+  EXPECT_NE(o.out.find("Seccomp:\t2"), std::string::npos) << o.out;
+}
+
+TEST_F(AttachRaw, MissingCommandIsAnError) {
+  auto o = run_piped(spec({"/nonexistent"}));
+  EXPECT_EQ(o.code, 250);
+  EXPECT_EQ(o.err, "t1: attach: exec /nonexistent: No such file or directory\n");
+  o = run_piped(spec({"no-such-command"}));
+  EXPECT_EQ(o.err, "t1: attach: exec no-such-command: No such file or directory\n");
+}
+
+TEST_F(AttachRaw, DeadInitIsAnError) {
+  auto s = shell("true");
+  syscall(SYS_pidfd_send_signal, init_pidfd_, SIGKILL, nullptr, 0);
+  wait_exit(holder_, false);
+  holder_ = -1;
+  auto o = run_piped(s);
+  EXPECT_EQ(o.code, 250);
+  EXPECT_EQ(o.err.rfind("t1: attach: ", 0), 0u) << o.err;
+}
+
+TEST_F(AttachRaw, TerminalInTheContainersDevpts) {
+  auto s = spec({});
+  s.tty = AttachSpec::Tty::Auto;
+  Helper h = start_on_terminal(s);
+  h.send("tty; echo \"Z=$0 T=$TERM S=$(stty size) H=$((6*7))\"; exit 5\n");
+  auto o = h.finish();
+  EXPECT_EQ(o.code, 5) << o.out;
+  EXPECT_NE(o.out.find("/dev/pts/0"), std::string::npos) << o.out;  // the container's own devpts
+  EXPECT_NE(o.out.find("Z=-sh T=xterm-test S=33 101 H=42"), std::string::npos) << o.out;
+}
+
+TEST_F(AttachRaw, InteractiveTerminal) {
+  auto s = spec({"/bin/sh"});
+  s.tty = AttachSpec::Tty::Always;
+  Helper h = start_on_terminal(s);
+  h.send("echo A-$((1+1))\n");
+  ASSERT_TRUE(h.expect("A-2")) << h.seen;
+  // The caller's window changes: the kernel sends SIGWINCH, attach copies the size to its pty.
+  winsize ws{40, 120, 0, 0};
+  ASSERT_EQ(ioctl(h.in, TIOCSWINSZ, &ws), 0);
+  usleep(200000);
+  h.send("stty size\n");
+  EXPECT_TRUE(h.expect("40 120")) << h.seen;
+  // ^C is a byte in raw mode: the container's pty turns it into SIGINT for the sleep only.
+  h.send("sleep 100\n");
+  usleep(300000);
+  h.send("\x03");
+  h.send("echo B-$((2+2))\n");
+  EXPECT_TRUE(h.expect("B-4")) << h.seen;
+  h.send("exit 4\n");
+  auto o = h.finish();
+  EXPECT_EQ(o.code, 4) << o.out;
+}
+
+TEST_F(AttachRaw, TermSignalIsRelayedToTheCommand) {
+  Helper h = start_piped(shell("echo ready; sleep 100; echo not-killed"));
+  ASSERT_TRUE(h.expect("ready")) << h.seen;
+  kill(h.pid, SIGTERM);  // the CLI gets SIGTERM: child1 relays it to the command
+  auto o = h.finish();
+  EXPECT_EQ(o.code, 128 + SIGTERM) << o.out << o.err;
+}
+
+}  // namespace
