@@ -243,8 +243,9 @@ Result<json> Manager::restart(const std::string& name, std::optional<int> timeou
 void Manager::settle_exit(const std::string& name, int shim_pid, const std::string& reason) {
   auto rec = store_.get(name);
   if (!rec || !*rec || (*rec)->shim_pid != shim_pid || (*rec)->state == db::State::Stopped) return;
-  (void)store_.record_exit(name, reason);
+  // Clean first, record after: STOPPED in the database means nothing is left behind.
   cleanup_run_state(name, shim_pid);
+  (void)store_.record_exit(name, reason);
 }
 
 void Manager::cleanup_run_state(const std::string& name, int shim_pid) {

@@ -194,10 +194,14 @@ Status serve(const std::string& socket_path, Manager& manager) {
   if (!ec) acceptor.listen(512, ec);
   if (ec) return make_error("listen on " + socket_path + ": " + ec.message(), ec.value());
   ::chmod(socket_path.c_str(), 0660);
+  // Asio does not open sockets close-on-exec: without this every shim would inherit the
+  // listening socket and keep it alive after lxcd is gone (clients would hang on it).
+  ::fcntl(acceptor.native_handle(), F_SETFD, FD_CLOEXEC);
   for (;;) {
     local::socket sock(io);
     acceptor.accept(sock, ec);
     if (ec) continue;
+    ::fcntl(sock.native_handle(), F_SETFD, FD_CLOEXEC);
     std::thread([s = std::move(sock), &manager]() mutable { handle(std::move(s), manager); }).detach();
   }
 }

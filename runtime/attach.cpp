@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <grp.h>
+#include <iterator>
 #include <linux/close_range.h>
 #include <sched.h>
 #include <sstream>
@@ -23,6 +24,7 @@
 #include "common/fs.h"
 #include "common/unique_fd.h"
 #include "runtime/attach_internal.h"
+#include "runtime/cgroup.h"
 
 namespace sysc::runtime {
 
@@ -40,10 +42,11 @@ enum Step : int {
   kDumpable, kPdeathsig, kCgroup, kSetns, kFork, kSetsid, kCtty, kStdio, kChdir, kSetgroups,
   kSetgid, kSetuid, kCapBset, kCapInheritable, kSeccomp, kSecurity, kExec, kStepCount
 };
-const char* const kStepNames[kStepCount] = {
+const char* const kStepNames[] = {
     "prctl(PR_SET_DUMPABLE)", "prctl(PR_SET_PDEATHSIG)", "join cgroup", "setns", "fork",
     "setsid", "TIOCSCTTY", "dup2", "chdir /", "setgroups", "setresgid", "setresuid",
     "capability bounding set", "inheritable capabilities", "seccomp", "security", "exec"};
+static_assert(std::size(kStepNames) == kStepCount);
 
 struct ChildReport {
   int32_t step;
@@ -325,27 +328,10 @@ bool path_below(const std::string& path, const std::string& root) {
   return path.compare(0, root.size(), root) == 0 && (path.size() == root.size() || path[root.size()] == '/');
 }
 
-// One cgroup.procs per hierarchy the init is in and that is mounted here; hierarchies that are
-// not mounted here cannot be joined and are left alone.
 Result<std::vector<std::string>> cgroup_procs_files(pid_t init_pid) {
-  auto mounts = cgroup_mounts(TRY_CTX(read_file("/proc/self/mountinfo"), "cgroups"));
-  std::vector<std::string> out;
-  for (const auto& line : split(TRY_CTX(read_file(proc_path(init_pid, "cgroup")), "cgroups"), '\n')) {
-    size_t a = line.find(':'), b = a == std::string::npos ? a : line.find(':', a + 1);
-    if (b == std::string::npos) continue;
-    std::string key = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
-    auto want = split(key, ',');
-    const CgroupMount* best = nullptr;
-    for (const auto& m : mounts) {
-      if (m.v2 != key.empty() || (!m.v2 && !has_all(m.options, want)) || !path_below(path, m.root)) continue;
-      if (!best || m.root.size() > best->root.size()) best = &m;
-    }
-    if (!best) continue;
-    std::string rel = best->root == "/" ? path : path.substr(best->root.size());
-    std::string file = best->mount_point + (rel == "/" ? "" : rel) + "/cgroup.procs";
-    if (std::find(out.begin(), out.end(), file) == out.end()) out.push_back(file);
-  }
-  return out;
+  std::string mountinfo = TRY_CTX(read_file("/proc/self/mountinfo"), "cgroups");
+  std::string proc_cgroup = TRY_CTX(read_file(proc_path(init_pid, "cgroup")), "cgroups");
+  return attach_detail::cgroup_procs_paths(mountinfo, proc_cgroup);
 }
 
 Result<bool> same_namespace(pid_t pid, const char* ns) {
@@ -380,7 +366,7 @@ void build_command(const AttachSpec& spec, bool tty, Plan& p) {
   p.script_argv = {const_cast<char*>("/bin/sh"), nullptr};
   for (size_t i = 1; i < p.argv.size(); ++i) p.script_argv.push_back(p.argv[i]);  // ends with nullptr
   if (spec.argv.empty()) p.script_argv.push_back(nullptr);
-  p.passwd.resize(kPasswdMax);
+  if (p.login_shell) p.passwd.resize(kPasswdMax);
 }
 
 Result<UniqueFd> open_init(const AttachSpec& spec) {
@@ -484,6 +470,24 @@ Result<int> run(Plan& p, Pty& pty, bool tty) {
 }
 
 }  // namespace
+
+std::vector<std::string> attach_detail::cgroup_procs_paths(const std::string& mountinfo, const std::string& proc_cgroup) {
+  auto mounts = cgroup_mounts(mountinfo);
+  std::vector<std::string> out;
+  for (const auto& [key, path] : cgroup::parse_proc_cgroup(proc_cgroup)) {
+    auto want = split(key, ',');
+    const CgroupMount* best = nullptr;
+    for (const auto& m : mounts) {
+      if (m.v2 != key.empty() || (!m.v2 && !has_all(m.options, want)) || !path_below(path, m.root)) continue;
+      if (!best || m.root.size() > best->root.size()) best = &m;  // the mount closest to the path
+    }
+    if (!best) continue;  // not mounted here: cannot be joined
+    std::string rel = best->root == "/" ? path : path.substr(best->root.size());
+    std::string file = best->mount_point + (rel == "/" ? "" : rel) + "/cgroup.procs";
+    if (std::find(out.begin(), out.end(), file) == out.end()) out.push_back(file);
+  }
+  return out;
+}
 
 Result<int> attach_run(const AttachSpec& spec) {
   auto r = [&]() -> Result<int> {

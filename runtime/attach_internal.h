@@ -2,13 +2,20 @@
 #pragma once
 
 #include <csignal>
+#include <string>
 #include <sys/types.h>
 #include <termios.h>
+#include <vector>
 
 #include "common/result.h"
 #include "common/unique_fd.h"
 
 namespace sysc::runtime::attach_detail {
+
+// The cgroup.procs files (paths in this mount namespace) that put a process where the init is:
+// one per hierarchy listed in the init's /proc/PID/cgroup that is mounted in `mountinfo` (this
+// process's), through the mount whose root is closest above the init's path. Pure: content in.
+std::vector<std::string> cgroup_procs_paths(const std::string& mountinfo, const std::string& proc_cgroup);
 
 // A pty pair: the master stays with the CLI, the slave becomes the attached command's terminal.
 struct Pty {
@@ -51,7 +58,8 @@ class SignalRelay {
   int fd() const { return fd_.get(); }
   const sigset_t& old_mask() const { return old_; }
   // Reads pending signals: SIGWINCH resizes the pty (master >= 0); INT/TERM/HUP/QUIT sent by a
-  // process are forwarded to child1 (ones from a terminal already reached it: same process group).
+  // process are forwarded to child1 (ones from a terminal already reached it: same process group);
+  // SIGPIPE is dropped.
   void handle(int child_pidfd, int master, int winsize_fd);
 
  private:

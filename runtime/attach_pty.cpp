@@ -22,7 +22,9 @@ namespace sysc::runtime::attach_detail {
 
 namespace {
 
-constexpr int kRelayedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH};
+// SIGPIPE too: a closed stdout must end the relay's writes with EPIPE, not kill the CLI while the
+// caller's terminal is in raw mode.
+constexpr int kRelayedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH, SIGPIPE};
 // After the command exited, keep draining the master while output still comes, this long at most.
 constexpr auto kDrainQuiet = std::chrono::milliseconds(100);
 constexpr auto kDrainMax = std::chrono::milliseconds(1000);
@@ -142,6 +144,8 @@ void SignalRelay::handle(int child_pidfd, int master, int winsize_fd) {
     int sig = static_cast<int>(si.ssi_signo);
     if (sig == SIGWINCH) {
       if (master >= 0) copy_winsize(winsize_fd, master);
+    } else if (sig == SIGPIPE) {
+      continue;
     } else if (si.ssi_code <= 0) {  // SI_USER, SI_QUEUE, SI_TKILL: sent by a process
       pidfd_signal(child_pidfd, sig);
     }

@@ -52,7 +52,9 @@ MountPlan base_mount_plan(const std::string& console_pty, const MountPlan& cgrou
   MountPlan p;
   p.push_back(mount("proc", "proc", kNoSuidDevExec, ""));
   p.push_back(step(Op::BindRO, "proc/sys"));
-  p.push_back(step(Op::BindRO, "proc/sysrq-trigger"));
+  MountStep sysrq = step(Op::BindRO, "proc/sysrq-trigger");
+  sysrq.optional = true;  // absent on kernels without CONFIG_MAGIC_SYSRQ
+  p.push_back(sysrq);
   // sysfs after the new netns exists, so /sys/class/net shows the container's devices.
   p.push_back(mount("sysfs", "sys", kNoSuidDevExec | MS_RDONLY, ""));
   p.insert(p.end(), cgroup_mounts.begin(), cgroup_mounts.end());

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/fs.h"
@@ -65,6 +66,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
+  // Only stdio and the status pipe are ours; anything else leaked from the spawner goes now.
+  syscall(SYS_close_range, kStatusFd + 1, ~0U, 0);
   if (chdir("/") != 0) return 1;
   auto r = run(argv[1]);
   if (!r) {

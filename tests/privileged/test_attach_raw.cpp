@@ -16,6 +16,7 @@
 #include <string>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/capability.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -26,6 +27,7 @@
 
 #include "common/fs.h"
 #include "runtime/attach.h"
+#include "runtime/attach_internal.h"
 
 namespace {
 
@@ -417,6 +419,27 @@ TEST_F(AttachRaw, MissingCommandIsAnError) {
   EXPECT_EQ(o.err, "t1: attach: exec no-such-command: No such file or directory\n");
 }
 
+TEST_F(AttachRaw, ChildFailureNamesTheStep) {
+  // Without CAP_SYS_ADMIN in the effective set the cgroups are still joined, setns is refused.
+  int out[2], err[2];
+  ASSERT_EQ(pipe(out) | pipe(err), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out[1], 1);
+    dup2(err[1], 2);
+    cap_t caps = cap_get_proc();
+    cap_value_t admin = CAP_SYS_ADMIN;
+    if (!caps || cap_set_flag(caps, CAP_EFFECTIVE, 1, &admin, CAP_CLEAR) || cap_set_proc(caps)) _exit(252);
+    helper_attach(shell("true"));
+  }
+  close(out[1]);
+  close(err[1]);
+  Helper h{pid, -1, out[0], err[0]};
+  auto o = h.finish();
+  EXPECT_EQ(o.code, 250);
+  EXPECT_EQ(o.err, "t1: attach: setns: Operation not permitted\n");
+}
+
 TEST_F(AttachRaw, DeadInitIsAnError) {
   auto s = shell("true");
   syscall(SYS_pidfd_send_signal, init_pidfd_, SIGKILL, nullptr, 0);
@@ -461,12 +484,56 @@ TEST_F(AttachRaw, InteractiveTerminal) {
   EXPECT_EQ(o.code, 4) << o.out;
 }
 
+TEST_F(AttachRaw, TerminalFallsBackToTheHostsDevpts) {
+  ASSERT_EQ(run_piped(shell("/bin/busybox umount /dev/pts")).code, 0);
+  auto s = shell("echo ok-$((1+2)); exit 6");
+  s.tty = AttachSpec::Tty::Always;
+  Helper h = start_on_terminal(s);
+  auto o = h.finish();
+  EXPECT_EQ(o.code, 6) << o.out;
+  EXPECT_NE(o.out.find("ok-3"), std::string::npos) << o.out;
+}
+
 TEST_F(AttachRaw, TermSignalIsRelayedToTheCommand) {
-  Helper h = start_piped(shell("echo ready; sleep 100; echo not-killed"));
+  Helper h = start_piped(shell("echo ready; exec sleep 100"));
   ASSERT_TRUE(h.expect("ready")) << h.seen;
   kill(h.pid, SIGTERM);  // the CLI gets SIGTERM: child1 relays it to the command
   auto o = h.finish();
   EXPECT_EQ(o.code, 128 + SIGTERM) << o.out << o.err;
+}
+
+// The cgroup.procs computation from fixture text (needs no privileges).
+TEST(AttachCgroupPaths, HybridHost) {
+  const std::string mountinfo =
+      "25 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw\n"
+      "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
+      "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct\n"
+      "35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
+      "40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd\n"
+      "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw,nsdelegate\n";
+  const std::string proc_cgroup =
+      "12:net_cls:/sysc/web1\n"  // not mounted here: skipped
+      "4:memory:/sysc/web1\n"
+      "2:cpu,cpuacct:/sysc/web1\n"
+      "1:name=systemd:/sysc/web1/init.scope\n"
+      "0::/sysc/web1/init.scope\n";
+  EXPECT_EQ(sysc::runtime::attach_detail::cgroup_procs_paths(mountinfo, proc_cgroup),
+            (std::vector<std::string>{"/sys/fs/cgroup/memory/sysc/web1/cgroup.procs",
+                                      "/sys/fs/cgroup/cpu,cpuacct/sysc/web1/cgroup.procs",
+                                      "/sys/fs/cgroup/systemd/sysc/web1/init.scope/cgroup.procs",
+                                      "/sys/fs/cgroup/unified/sysc/web1/init.scope/cgroup.procs"}));
+}
+
+TEST(AttachCgroupPaths, UnifiedHostWithMountRootAndEscapes) {
+  // A cgroup2 mount whose root is a subtree (as inside a cgroup namespace), a space in a path.
+  const std::string mountinfo = "30 22 0:26 /lxc/host /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n"
+                                "31 22 0:26 / /mnt/all\\040cgroups rw - cgroup2 cgroup2 rw\n";
+  EXPECT_EQ(sysc::runtime::attach_detail::cgroup_procs_paths(mountinfo, "0::/lxc/host/sysc/web1\n"),
+            (std::vector<std::string>{"/sys/fs/cgroup/sysc/web1/cgroup.procs"}));
+  EXPECT_EQ(sysc::runtime::attach_detail::cgroup_procs_paths(mountinfo, "0::/other\n"),
+            (std::vector<std::string>{"/mnt/all cgroups/other/cgroup.procs"}));
+  EXPECT_EQ(sysc::runtime::attach_detail::cgroup_procs_paths(mountinfo, "0::/\n"),
+            (std::vector<std::string>{"/mnt/all cgroups/cgroup.procs"}));
 }
 
 }  // namespace

@@ -148,6 +148,11 @@ bool SyscEnv::wait_state(const std::string& name, const std::string& want, int t
   return false;
 }
 
+bool alive(int pid) {
+  if (pid <= 0 || kill(pid, 0) != 0) return false;
+  return slurp("/proc/" + std::to_string(pid) + "/stat").find(") Z ") == std::string::npos;
+}
+
 int SyscEnv::lxcd_pid() const {
   int pid = std::atoi(slurp(root_ + "/run/sysc/lxcd.lock").c_str());
   if (pid <= 0 || kill(pid, 0) != 0) return 0;

@@ -40,6 +40,9 @@ class SyscEnv {
   std::string cgroup_parent_;
 };
 
+// True while PID exists and is not a zombie (orphans are not always reaped at once).
+bool alive(int pid);
+
 // Skip unless root; skip with a reason when a kernel feature is missing (CI turns those into failures).
 #define SYSC_REQUIRE_ROOT()                                         \
   do {                                                              \

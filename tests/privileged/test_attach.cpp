@@ -1,0 +1,88 @@
+// `sysc attach` end to end: exit codes, signals, stdin piping, environment, confinement.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "support/harness.h"
+
+namespace sysc::test {
+namespace {
+
+class Attach : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (geteuid() != 0) return;
+    env_ = new SyscEnv();
+    env_->create_busybox("att1");
+    ASSERT_EQ(env_->sysc({"start", "att1"}).status, 0);
+  }
+  static void TearDownTestSuite() {
+    delete env_;
+    env_ = nullptr;
+  }
+  void SetUp() override { SYSC_REQUIRE_ROOT(); }
+  RunResult run(const std::vector<std::string>& cmd, const std::string& input = "") {
+    std::vector<std::string> args = {"attach", "att1", "--"};
+    args.insert(args.end(), cmd.begin(), cmd.end());
+    return env_->sysc(args, input);
+  }
+  static SyscEnv* env_;
+};
+SyscEnv* Attach::env_ = nullptr;
+
+TEST_F(Attach, ExitCodesPropagate) {
+  EXPECT_EQ(run({"sh", "-c", "exit 0"}).status, 0);
+  EXPECT_EQ(run({"sh", "-c", "exit 7"}).status, 7);
+  EXPECT_EQ(run({"sysc-probe", "exit", "42"}).status, 42);
+}
+
+TEST_F(Attach, DeathBySignalBecomes128PlusN) {
+  EXPECT_EQ(run({"sh", "-c", "kill -9 $$"}).status, 137);
+  EXPECT_EQ(run({"sh", "-c", "kill -15 $$"}).status, 143);
+}
+
+TEST_F(Attach, StdinIsPipedThrough) {
+  std::string data;
+  for (int i = 0; i < 5000; ++i) data += "line " + std::to_string(i) + "\n";
+  auto r = run({"sysc-probe", "cat"}, data);
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.out, data);
+  auto wc = run({"wc", "-l"}, data);
+  EXPECT_EQ(wc.out.find("5000"), wc.out.find_first_not_of(' ')) << wc.out;
+}
+
+TEST_F(Attach, CleanEnvironmentAndRootCwd) {
+  auto r = run({"sh", "-c", "pwd; env"});
+  EXPECT_EQ(r.out.substr(0, 2), "/\n");
+  EXPECT_NE(r.out.find("container=sysc"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("HOME=/root"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("PATH="), std::string::npos);
+  EXPECT_EQ(r.out.find("SYSC_"), std::string::npos) << "host environment leaked: " << r.out;
+}
+
+TEST_F(Attach, SameConfinementAsTheContainer) {
+  auto caps = run({"sysc-probe", "caps"});
+  EXPECT_NE(caps.out.find("cap_sys_module=0"), std::string::npos) << caps.out;
+  auto sec = run({"sysc-probe", "seccomp"});
+  EXPECT_NE(sec.out.find("kexec_load=EPERM"), std::string::npos) << sec.out;
+  auto cg = run({"cat", "/proc/self/cgroup"});
+  auto init_cg = run({"cat", "/proc/1/cgroup"});
+  EXPECT_EQ(cg.out, init_cg.out);
+  const std::string list = "for n in pid mnt net uts ipc cgroup; do readlink /proc/$P/ns/$n; done";
+  auto ns = run({"sh", "-c", "P=$$; " + list});
+  auto init_ns = run({"sh", "-c", "P=1; " + list});
+  EXPECT_EQ(ns.out, init_ns.out);
+  EXPECT_FALSE(ns.out.empty());
+  // No host fd leaks into the attached process: only stdio.
+  auto fds = run({"ls", "/proc/self/fd"});
+  EXPECT_EQ(fds.out, "0\n1\n2\n3\n") << fds.out;  // 3 is ls's own directory fd
+}
+
+TEST_F(Attach, DefaultCommandIsRootsShell) {
+  // `sysc attach att1` with no command: /etc/passwd says /bin/sh.
+  auto plain = env_->sysc({"attach", "att1"}, "echo shell-$((1+1)); exit 3\n");
+  EXPECT_EQ(plain.status, 3) << plain.err;
+  EXPECT_NE(plain.out.find("shell-2"), std::string::npos) << plain.out;
+}
+
+}  // namespace
+}  // namespace sysc::test

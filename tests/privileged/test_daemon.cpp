@@ -1,0 +1,113 @@
+// lxcd and its shims: containers survive kill -9 of lxcd and are re-adopted; a killed shim is
+// recorded; concurrent CLI calls are safe.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <future>
+#include <thread>
+
+#include "support/harness.h"
+
+namespace sysc::test {
+namespace {
+
+class Daemon : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SYSC_REQUIRE_ROOT();
+    env_ = std::make_unique<SyscEnv>();
+  }
+  std::unique_ptr<SyscEnv> env_;
+};
+
+TEST_F(Daemon, KillingLxcdLeavesContainersRunningAndANewOneAdoptsThem) {
+  env_->create_busybox("dmn1");
+  ASSERT_EQ(env_->sysc({"start", "dmn1"}).status, 0);
+  int init = env_->info("dmn1").value("init_pid", 0);
+  int old_lxcd = env_->lxcd_pid();
+  ASSERT_GT(old_lxcd, 0);
+  env_->kill_lxcd(SIGKILL);
+  EXPECT_EQ(env_->lxcd_pid(), 0);
+  EXPECT_TRUE(alive(init)) << "the container died with lxcd";
+  // The next command starts a new lxcd, which reports the container RUNNING with the same init.
+  auto info = env_->info("dmn1");
+  EXPECT_NE(env_->lxcd_pid(), old_lxcd);
+  EXPECT_EQ(info.value("state", ""), "RUNNING") << info.dump();
+  EXPECT_EQ(info.value("init_pid", 0), init);
+  EXPECT_EQ(env_->sysc({"attach", "dmn1", "--", "true"}).status, 0);
+  // ... and can stop it cleanly.
+  auto r = env_->sysc({"stop", "dmn1"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(env_->info("dmn1").value("last_exit", ""), "halted");
+  EXPECT_TRUE(env_->leftovers("dmn1").empty());
+}
+
+TEST_F(Daemon, ContainerThatDiesWhileLxcdIsDownIsRecordedStopped) {
+  env_->create_busybox("dmn2");
+  ASSERT_EQ(env_->sysc({"start", "dmn2"}).status, 0);
+  int init = env_->info("dmn2").value("init_pid", 0);
+  env_->kill_lxcd(SIGKILL);
+  ASSERT_EQ(kill(init, SIGKILL), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  auto info = env_->info("dmn2");
+  EXPECT_EQ(info.value("state", ""), "STOPPED") << info.dump();
+  EXPECT_EQ(info.value("last_exit", ""), "killed by SIGKILL");
+  EXPECT_TRUE(env_->leftovers("dmn2").empty()) << ::testing::PrintToString(env_->leftovers("dmn2"));
+}
+
+TEST_F(Daemon, KilledShimTakesItsContainerDownAndIsRecorded) {
+  env_->create_busybox("dmn3");
+  ASSERT_EQ(env_->sysc({"start", "dmn3"}).status, 0);
+  auto info = env_->info("dmn3");
+  int shim = info.value("shim_pid", 0), init = info.value("init_pid", 0);
+  ASSERT_EQ(kill(shim, SIGKILL), 0);
+  ASSERT_TRUE(env_->wait_state("dmn3", "STOPPED", 10));
+  EXPECT_NE(env_->info("dmn3").value("last_exit", "").find("supervisor"), std::string::npos);
+  for (int i = 0; i < 50 && alive(init); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_FALSE(alive(init)) << "init outlived its supervisor";
+  EXPECT_TRUE(env_->leftovers("dmn3").empty()) << ::testing::PrintToString(env_->leftovers("dmn3"));
+  EXPECT_EQ(env_->sysc({"start", "dmn3"}).status, 0);
+}
+
+TEST_F(Daemon, TwoStartsAtOnceStartItOnce) {
+  env_->create_busybox("dmn4");
+  auto a = std::async(std::launch::async, [&] { return env_->sysc({"start", "dmn4"}); });
+  auto b = std::async(std::launch::async, [&] { return env_->sysc({"start", "dmn4"}); });
+  auto ra = a.get(), rb = b.get();
+  EXPECT_EQ((ra.status == 0) + (rb.status == 0), 1) << ra.err << " / " << rb.err;
+  const auto& loser = ra.status == 0 ? rb : ra;
+  EXPECT_NE(loser.err.find("already running"), std::string::npos) << loser.err;
+  EXPECT_EQ(env_->state("dmn4"), "RUNNING");
+}
+
+TEST_F(Daemon, TwentyContainersStartInParallel) {
+  std::vector<std::string> names;
+  for (int i = 0; i < 20; ++i) names.push_back("par" + std::to_string(i));
+  for (auto& n : names) env_->create_busybox(n);
+  std::vector<std::future<RunResult>> starts;
+  for (auto& n : names) starts.push_back(std::async(std::launch::async, [&, n] { return env_->sysc({"start", n}); }));
+  for (auto& f : starts) {
+    auto r = f.get();
+    EXPECT_EQ(r.status, 0) << r.err;
+  }
+  auto list = nlohmann::json::parse(env_->sysc({"list", "--format", "json"}).out, nullptr, false);
+  ASSERT_TRUE(list.is_array());
+  int running = 0;
+  for (auto& c : list) running += c["state"] == "RUNNING";
+  EXPECT_EQ(running, 20);
+  std::vector<std::future<RunResult>> stops;
+  for (auto& n : names) stops.push_back(std::async(std::launch::async, [&, n] { return env_->sysc({"stop", "--force", n}); }));
+  for (auto& f : stops) EXPECT_EQ(f.get().status, 0);
+  EXPECT_TRUE(env_->leftovers().empty()) << ::testing::PrintToString(env_->leftovers());
+}
+
+TEST_F(Daemon, TwoClientsStartingTheDaemonAtOnceShareOne) {
+  auto a = std::async(std::launch::async, [&] { return env_->sysc({"list"}); });
+  auto b = std::async(std::launch::async, [&] { return env_->sysc({"list"}); });
+  EXPECT_EQ(a.get().status, 0);
+  EXPECT_EQ(b.get().status, 0);
+  EXPECT_GT(env_->lxcd_pid(), 0);
+}
+
+}  // namespace
+}  // namespace sysc::test
