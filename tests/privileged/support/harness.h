@@ -44,9 +44,13 @@ class SyscEnv {
 bool alive(int pid);
 
 // Skip unless root; skip with a reason when a kernel feature is missing (CI turns those into failures).
-#define SYSC_REQUIRE_ROOT()                                         \
-  do {                                                              \
-    if (geteuid() != 0) GTEST_SKIP() << "needs root (privileged test)"; \
+// Under CI (CI=true) a skip would hide a real failure: the CI machine is root with every feature.
+#define SYSC_REQUIRE_ROOT()                                                         \
+  do {                                                                              \
+    if (geteuid() != 0) {                                                           \
+      if (getenv("CI")) FAIL() << "privileged test run without root in CI";         \
+      GTEST_SKIP() << "needs root (privileged test)";                               \
+    }                                                                               \
   } while (0)
 
 }  // namespace sysc::test
