@@ -15,6 +15,7 @@ namespace sysc::config {
 // /etc/sysc/sysc.conf
 struct GlobalConfig {
   std::string cgroup_parent = "sysc";  // [cgroup] parent: cgroup directory holding all containers
+  std::string cgroup_driver = "auto";  // [cgroup] driver: auto | v1 | v2 (v2 on a hybrid host: cgroup2 only)
   int default_stop_timeout = 30;       // [defaults] stop_timeout (seconds)
 };
 

@@ -18,6 +18,12 @@ std::string default_global_text() {
 # no '..' and no leading '/'. Example: machines/sysc
 #parent = sysc
 
+# driver chooses how containers use cgroups: "auto" detects the host's layout (cgroup2-only
+# hosts use v2; legacy and hybrid hosts use v1 plus, on hybrid, the cgroup2 hierarchy);
+# "v2" on a hybrid host uses only its cgroup2 hierarchy (containers then see cgroup2 alone);
+# "v1" refuses to run on a cgroup2-only host.
+#driver = auto
+
 [defaults]
 # stop_timeout is how many seconds "sysc stop" waits, after sending the halt signal, for a
 # container to power off before it is killed with SIGKILL (1 to 86400). A container's own

@@ -115,6 +115,12 @@ Status parse_cgroup_parent(GlobalConfig& g, const std::string&, const std::strin
   return {};
 }
 
+Status parse_cgroup_driver(GlobalConfig& g, const std::string&, const std::string& value) {
+  if (value != "auto" && value != "v1" && value != "v2") return bad("expected auto, v1 or v2");
+  g.cgroup_driver = value;
+  return {};
+}
+
 Status parse_default_stop_timeout(GlobalConfig& g, const std::string&, const std::string& value) {
   g.default_stop_timeout = TRY(parse_stop_timeout(value));
   return {};
@@ -143,6 +149,7 @@ const std::vector<KeyDef<ContainerConfig>>& container_table() {
 const std::vector<KeyDef<GlobalConfig>>& global_table() {
   static const std::vector<KeyDef<GlobalConfig>> table = {
       {"cgroup", "parent", parse_cgroup_parent, "cgroup directory (relative) holding all containers"},
+      {"cgroup", "driver", parse_cgroup_driver, "cgroup driver: auto, v1 (legacy/hybrid) or v2 (cgroup2 only)"},
       {"defaults", "stop_timeout", parse_default_stop_timeout, "default seconds to wait for a container to halt"},
   };
   return table;

@@ -48,14 +48,15 @@ Result<int> run(const Paths& paths) {
     return sys_error("write " + paths.lock_path);
   auto global = TRY(load_global(paths));
   auto store = TRY(db::Store::open(paths.db_path));
-  auto cg = TRY(cgroup::make_driver());
+  auto cg = TRY(cgroup::make_driver(global.cgroup_driver));
   std::string shim = self_exe_dir() + "/sysc-shim";
   if (access(shim.c_str(), X_OK) != 0) return make_error("supervisor binary not found: " + shim, ENOENT);
   UniqueFd log(::open(paths.daemon_log().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
   if (!log) return sys_error("open " + paths.daemon_log());
+  cgroup::Layout layout = cg->layout();
   lxcd::Manager manager(paths, global, std::move(store), std::move(cg), shim, log.get());
   manager.reconcile();
-  fprintf(stderr, "lxcd: serving on %s (cgroups: %s)\n", paths.socket_path.c_str(), "ready");
+  fprintf(stderr, "lxcd: serving on %s (cgroup driver: %s)\n", paths.socket_path.c_str(), cgroup::to_string(layout));
   TRY(lxcd::serve(paths.socket_path, manager));
   return 0;
 }

@@ -96,6 +96,7 @@ Result<json> Manager::info(const std::string& name) {
   json j = to_json(rec);
   j["config_path"] = paths_.container_conf(name);
   j["cgroup"] = cg_->path(cgroup_rel(name));
+  j["cgroup_layout"] = cgroup::to_string(cg_->layout());
   if (auto cfg = load_config(name); cfg) {
     int sig = cfg->halt_signal ? *cfg->halt_signal : runtime::detect_halt_signal(rec.rootfs, cfg->init[0]);
     j["halt_signal"] = config::signal_name(sig);
@@ -172,6 +173,7 @@ Result<json> Manager::start_locked(const db::ContainerRecord& rec) {
   spec.halt_signal = cfg.halt_signal ? *cfg.halt_signal : runtime::detect_halt_signal(rec.rootfs, cfg.init[0]);
   spec.stop_timeout = cfg.stop_timeout ? *cfg.stop_timeout : global_.default_stop_timeout;
   spec.cgroup = cgroup_rel(name);
+  spec.cgroup_driver = global_.cgroup_driver;
   spec.cap_drop = runtime::cap_names(policy.cap_drop);
   spec.seccomp_deny = policy.seccomp_deny;
   spec.run_dir = paths_.shim_dir(name);

@@ -61,7 +61,9 @@ class Driver {
 };
 
 // Detect from /proc/self/mountinfo and statfs(/sys/fs/cgroup); error if no cgroup is mounted.
-Result<std::unique_ptr<Driver>> make_driver();
+// preference: "auto" (by layout), "v1" (error on a cgroup2-only host), "v2" (the cgroup2
+// hierarchy alone, also on a hybrid host).
+Result<std::unique_ptr<Driver>> make_driver(const std::string& preference = "auto");
 // Explicit construction, for tests (fixture trees or the real unified mount of a hybrid host).
 std::unique_ptr<Driver> make_v1_driver(std::vector<Hierarchy> hierarchies, Layout layout);
 std::unique_ptr<Driver> make_v2_driver(const std::string& mount_point);

@@ -143,7 +143,7 @@ std::vector<std::pair<std::string, std::string>> parse_proc_cgroup(const std::st
   return out;
 }
 
-Result<std::unique_ptr<Driver>> make_driver() {
+Result<std::unique_ptr<Driver>> make_driver(const std::string& preference) {
   auto mi = read_file("/proc/self/mountinfo");
   if (!mi) return Error(mi.error()).context("cgroup detection");
   std::vector<Hierarchy> hs = parse_mountinfo(*mi);
@@ -152,6 +152,17 @@ Result<std::unique_ptr<Driver>> make_driver() {
   bool root_v2 = ::statfs("/sys/fs/cgroup", &sfs) == 0 &&
                  static_cast<unsigned long>(sfs.f_type) == static_cast<unsigned long>(CGROUP2_SUPER_MAGIC);
   Layout layout = detect_layout(hs, root_v2);
+  if (preference == "v2" && layout == Layout::Hybrid) {
+    for (const Hierarchy& h : hs)
+      if (h.v2) {
+        std::unique_ptr<Driver> d = make_v2_driver(h.mount_point);
+        return d;
+      }
+  }
+  if (preference == "v2" && layout == Layout::Legacy)
+    return make_error("cgroup driver v2: this host has no cgroup2 hierarchy", ENOENT);
+  if (preference == "v1" && layout == Layout::Unified)
+    return make_error("cgroup driver v1: this host is cgroup2-only", ENOENT);
   if (layout == Layout::Unified) {
     std::unique_ptr<Driver> d = make_v2_driver("/sys/fs/cgroup");
     return d;

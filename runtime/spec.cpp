@@ -17,7 +17,7 @@ using nlohmann::json;
 std::string to_json(const RuntimeSpec& s) {
   json j = {{"name", s.name},           {"rootfs", s.rootfs},         {"init_argv", s.init_argv},
             {"init_env", s.init_env},   {"halt_signal", s.halt_signal}, {"stop_timeout", s.stop_timeout},
-            {"cgroup", s.cgroup},       {"cap_drop", s.cap_drop},     {"seccomp_deny", s.seccomp_deny},
+            {"cgroup", s.cgroup},       {"cgroup_driver", s.cgroup_driver},       {"cap_drop", s.cap_drop},     {"seccomp_deny", s.seccomp_deny},
             {"run_dir", s.run_dir},     {"console_log", s.console_log},
             {"console_log_max", s.console_log_max}};
   return j.dump(2);
@@ -35,6 +35,7 @@ Result<RuntimeSpec> spec_from_json(const std::string& text) {
     s.halt_signal = j.at("halt_signal").get<int>();
     s.stop_timeout = j.at("stop_timeout").get<int>();
     s.cgroup = j.at("cgroup").get<std::string>();
+    s.cgroup_driver = j.value("cgroup_driver", s.cgroup_driver);
     s.cap_drop = j.at("cap_drop").get<std::vector<std::string>>();
     s.seccomp_deny = j.at("seccomp_deny").get<std::vector<std::string>>();
     s.run_dir = j.at("run_dir").get<std::string>();

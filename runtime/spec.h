@@ -17,6 +17,7 @@ struct RuntimeSpec {
   int halt_signal = 0;                 // signal that halts the init cleanly
   int stop_timeout = 30;               // seconds before SIGKILL
   std::string cgroup;                  // relative cgroup path: "sysc/web1"
+  std::string cgroup_driver = "auto";  // driver preference, the same lxcd uses
   std::vector<std::string> cap_drop;   // capability names
   std::vector<std::string> seccomp_deny;
   std::string run_dir;                 // per-container run dir (socket, exit file)

@@ -50,7 +50,7 @@ Result<runtime::ChildPlan> make_plan(const runtime::RuntimeSpec& spec, const cgr
 
 Result<int> run(const std::string& spec_path) {
   runtime::RuntimeSpec spec = TRY(runtime::spec_from_json(TRY(read_file(spec_path))));
-  auto cg = TRY_CTX(cgroup::make_driver(), spec.name + ": start failed at cgroup setup");
+  auto cg = TRY_CTX(cgroup::make_driver(spec.cgroup_driver), spec.name + ": start failed at cgroup setup");
   auto console = TRY_CTX(shim::Console::open(spec.console_log, spec.console_log_max), spec.name + ": start failed at console");
   auto plan = TRY_CTX(make_plan(spec, *cg, console.slave_path()), spec.name + ": start failed at plan");
   auto listen_fd = TRY_CTX(listen_on(spec.run_dir + "/shim.sock"), spec.name + ": start failed at control socket");

@@ -31,13 +31,13 @@ std::string slurp(const std::string& path) {
 
 }  // namespace
 
-SyscEnv::SyscEnv() {
+SyscEnv::SyscEnv(const std::string& global_conf) {
   char tmpl[] = "/tmp/sysc-test-XXXXXX";
   root_ = mkdtemp(tmpl);
   std::random_device rd;
   cgroup_parent_ = "sysc-test-" + std::to_string(getpid()) + "-" + std::to_string(rd() % 100000);
   (void)mkdir_p(root_ + "/etc/sysc", 0755);
-  std::ofstream(root_ + "/etc/sysc/sysc.conf") << "[cgroup]\nparent = " << cgroup_parent_ << "\n";
+  std::ofstream(root_ + "/etc/sysc/sysc.conf") << "[cgroup]\nparent = " << cgroup_parent_ << "\n" << global_conf;
 }
 
 SyscEnv::~SyscEnv() {

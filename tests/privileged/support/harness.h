@@ -16,7 +16,8 @@ struct RunResult {
 
 class SyscEnv {
  public:
-  SyscEnv();   // makes the root; lxcd starts on the first command
+  // Makes the root (global_conf is appended to its sysc.conf); lxcd starts on the first command.
+  explicit SyscEnv(const std::string& global_conf = "");
   ~SyscEnv();  // destroys every container, stops lxcd, removes the root and the cgroup parent
 
   const std::string& root() const { return root_; }

@@ -1,0 +1,124 @@
+# Shared helpers of bench/run.sh and bench/profile.sh: the private sysc state root and LXC path,
+# the LXC container config that matches a sysc busybox container, and the cleanup trap.
+# Sourced, never run. Host side, as root. Callers set BENCH_WORK (a fresh mktemp -d) first.
+
+SYSC=${SYSC:-build/bin/sysc}
+LXC_SHARE=/usr/share/lxc
+
+# Names carry the PID so a second bench run on the same host cannot collide with this one
+# (LXC names its cgroups lxc.payload.NAME at the root of every hierarchy).
+BENCH_TAG=sb$$
+CT=${BENCH_TAG}a   # the container start/stop/attach run on
+CTC=${BENCH_TAG}c  # the container create makes and destroys
+
+bench_log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+bench_die() { bench_log "error: $*"; exit 1; }
+
+# Fails with the reason when something the benchmark needs is missing.
+bench_check_host() {
+    ((EUID == 0)) || bench_die "run as root (containers need it)"
+    [[ -x $SYSC ]] || bench_die "$SYSC not found: build sysc first or set SYSC=path/to/sysc"
+    local tool
+    for tool in hyperfine lxc-start lxc-attach lxc-stop lxc-create lxc-ls python3 pgrep; do
+        command -v "$tool" >/dev/null || bench_die "$tool missing: run scripts/install-deps.sh --with-bench"
+    done
+}
+
+# Private sysc root (as scripts/demo.sh makes it) and private LXC path, both under BENCH_WORK.
+bench_setup_roots() {
+    SYSC_ROOT=$BENCH_WORK/sysc
+    LXCP=$BENCH_WORK/lxc
+    CG_PARENT=sysc-bench-$$
+    printf '[cgroup]\nparent = %s\n' "$CG_PARENT" | install -D /dev/stdin "$SYSC_ROOT/etc/sysc/sysc.conf"
+    mkdir -p "$LXCP"
+    export SYSC_ROOT
+    # LXC keeps an empty lxc.pivot cgroup in every hierarchy; remove it afterwards only if this
+    # run is the one that made it.
+    PIVOTS_BEFORE=$(ls -d /sys/fs/cgroup/lxc.pivot /sys/fs/cgroup/*/lxc.pivot 2>/dev/null || true)
+}
+
+sysc_rootfs() { printf '%s/var/lib/sysc/containers/%s/rootfs' "$SYSC_ROOT" "$1"; }
+
+# lxc_config NAME ROOTFS: an LXC config doing the same work as sysc for a busybox container.
+# Stock common.conf (cap drops, seccomp, devices cgroup, proc/sys/cgroup mounts), then:
+# no network device (sysc gives a container an empty netns too), no AppArmor (none on this
+# host), SIGUSR1 as the halt signal (what sysc detects for busybox init), no extra ttys (sysc
+# ttys = 0), a console pty logged to a file (sysc logs its console pty), /run and /run/lock
+# tmpfs plus /dev/shm and /dev/mqueue (sysc mounts them; common.conf does not).
+lxc_config() {
+    local name=$1 rootfs=$2
+    cat <<EOF
+lxc.include = $LXC_SHARE/config/common.conf
+lxc.uts.name = $name
+lxc.rootfs.path = dir:$rootfs
+lxc.net.0.type = empty
+lxc.apparmor.profile = unconfined
+lxc.signal.halt = SIGUSR1
+lxc.signal.reboot = SIGTERM
+lxc.tty.max = 0
+lxc.console.logfile = $LXCP/$name/console.log
+lxc.mount.entry = shm dev/shm tmpfs nosuid,nodev,mode=1777,create=dir 0 0
+lxc.mount.entry = mqueue dev/mqueue mqueue nosuid,nodev,noexec,optional,create=dir 0 0
+lxc.mount.entry = tmpfs run tmpfs nosuid,nodev,strictatime,mode=755,size=20% 0 0
+lxc.mount.entry = tmpfs run/lock tmpfs nosuid,nodev,noexec,mode=1777,size=5m,create=dir 0 0
+EOF
+}
+
+# lxc_define NAME ROOTFS: what lxc-create -t none writes (the config), with the given rootfs.
+lxc_define() {
+    mkdir -p "$LXCP/$1"
+    lxc_config "$1" "$2" >"$LXCP/$1/config"
+}
+
+# Commands as strings for hyperfine (run by /bin/sh). "ready" = the start command returned and
+# an attach of `true` succeeds; both sides retry the attach the same way (at most ~2 s).
+sysc_cmd() { printf '%q ' "$SYSC" "$@"; }
+lxc_cmd() { local tool=$1; shift; printf '%q -P %q ' "$tool" "$LXCP" "$@"; }
+ready_loop() {  # ready_loop ATTACH-CMD-STRING
+    printf 'i=0; until %s -- true >/dev/null 2>&1; do i=$((i+1)); [ $i -lt 400 ] || exit 1; sleep 0.005; done' "$1"
+}
+sysc_start_ready() { printf '%s >/dev/null && %s' "$(sysc_cmd start -q "$1")" "$(ready_loop "$(sysc_cmd attach "$1")")"; }
+lxc_start_ready() { printf '%s && %s' "$(lxc_cmd lxc-start -n "$1")" "$(ready_loop "$(lxc_cmd lxc-attach -n "$1")")"; }
+# busybox init ignores its halt signal until rcS has finished: wait for that before a clean
+# stop is timed, so both runtimes get the halt signal at the same point of the boot.
+RCS_DONE='i=0; while pgrep -x rcS >/dev/null; do i=$((i+1)); [ $i -lt 400 ] || exit 1; sleep 0.005; done'
+sysc_kill() { printf '%s >/dev/null 2>&1 || true' "$(sysc_cmd stop --force "$1")"; }
+lxc_kill() { printf '%s >/dev/null 2>&1 || true' "$(lxc_cmd lxc-stop -k -n "$1")"; }
+
+# Cleanup: stop and remove everything this run made, whatever state it is in. Safe to call
+# twice. Only touches BENCH_WORK, our cgroup parent and our LXC names.
+bench_cleanup() {
+    local rc=$? d pid
+    trap - EXIT INT TERM
+    [[ -n ${BENCH_WORK:-} && -d $BENCH_WORK ]] || return $rc
+    bench_log "cleaning up $BENCH_WORK"
+    if [[ -n ${LXCP:-} && -d $LXCP ]]; then
+        for d in "$LXCP"/*/; do
+            [[ -f $d/config ]] || continue
+            timeout 20 lxc-stop -P "$LXCP" -n "$(basename "$d")" -k >/dev/null 2>&1 || true
+        done
+    fi
+    if [[ -n ${SYSC_ROOT:-} && -d $SYSC_ROOT ]]; then
+        for d in "$CT" "$CTC"; do timeout 20 "$SYSC" stop --force "$d" >/dev/null 2>&1 || true; done
+        pid=$(cat "$SYSC_ROOT/run/sysc/lxcd.lock" 2>/dev/null || true)
+        if [[ -n $pid ]]; then kill "$pid" 2>/dev/null || true; fi
+        # Anything still in our cgroup parent (a shim or init the stops missed) is ours.
+        for d in /sys/fs/cgroup/"$CG_PARENT" /sys/fs/cgroup/*/"$CG_PARENT"; do
+            [[ -d $d ]] || continue
+            find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+        done
+        sleep 0.2
+        for d in /sys/fs/cgroup/"$CG_PARENT" /sys/fs/cgroup/*/"$CG_PARENT"; do
+            [[ -d $d ]] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
+        done
+    fi
+    for d in /sys/fs/cgroup/lxc.*."$BENCH_TAG"* /sys/fs/cgroup/*/lxc.*."$BENCH_TAG"*; do
+        [[ -d $d ]] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
+    done
+    for d in /sys/fs/cgroup/lxc.pivot /sys/fs/cgroup/*/lxc.pivot; do
+        [[ -d $d ]] || continue
+        grep -qxF "$d" <<<"${PIVOTS_BEFORE:-}" || rmdir "$d" 2>/dev/null || true
+    done
+    rm -rf "$BENCH_WORK"
+    return $rc
+}

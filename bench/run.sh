@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# sysc vs LXC 5 on the same busybox root filesystem: start, stop, attach, create and list
+# latency with hyperfine, sysc and LXC runs alternating in rounds, summary in bench/RESULTS.md.
+#
+#   bash bench/run.sh            full run (~10 min on 2 cores), writes bench/RESULTS.md and bench/results.json
+#   bash bench/run.sh --quick    smoke run (< 2 min): few runs, small counts; report on stdout only
+#   options: --out FILE (report path), --json FILE (merged raw times), --no-profile
+#   env:     SYSC=path/to/sysc (default build/bin/sysc; lxcd, sysc-shim, templates beside it),
+#            SYSC_REV=commit to name in the report (default: git HEAD of this tree)
+#
+# Needs root, a built sysc and scripts/install-deps.sh --with-bench (hyperfine, lxc). Everything
+# lives in a private state root and LXC path under /tmp and is removed on exit, also on failure.
+# No container gets a network device; nothing leaves the machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source bench/lib.sh
+
+usage() { sed -n '2,13s/^# \{0,1\}//p' "$0"; }
+
+MODE=full OUT= JSON_OUT= PROFILE=1
+while (($#)); do
+    case $1 in
+        --quick) MODE=quick ;;
+        --out) OUT=${2:?--out needs a file}; shift ;;
+        --json) JSON_OUT=${2:?--json needs a file}; shift ;;
+        --no-profile) PROFILE=0 ;;
+        -h | --help) usage; exit 0 ;;
+        *) echo "run.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+    esac
+    shift
+done
+
+# Rounds x runs per round per side. Rounds alternate the order (sysc first, then LXC first) so
+# slow drift of the machine (other tenants, page cache) hits both sides alike.
+if [[ $MODE == quick ]]; then
+    R_START=(2 2) R_STOP=(1 2) R_KILL=(2 2) R_ATTACH=(2 5) R_CREATE=(2 2) R_LIST=(1 3)
+    LIST_COUNTS=(10 20) WARMUP=0
+    : "${OUT:=}" "${JSON_OUT:=}"
+    PROFILE=0
+else
+    R_START=(4 8) R_STOP=(3 4) R_KILL=(4 8) R_ATTACH=(4 25) R_CREATE=(4 6) R_LIST=(3 5)
+    LIST_COUNTS=(100 500) WARMUP=1
+    : "${OUT:=bench/RESULTS.md}" "${JSON_OUT:=bench/results.json}"
+fi
+
+bench_check_host
+BENCH_WORK=$(mktemp -d /tmp/sysc-bench-XXXXXX)
+trap bench_cleanup EXIT
+trap 'exit 130' INT TERM
+bench_setup_roots
+JSON=$BENCH_WORK/json
+LOG=$BENCH_WORK/hyperfine.log
+mkdir -p "$JSON"
+T0=$SECONDS
+
+# ab METRIC ROUNDS RUNS SYSC-CMD LXC-CMD [SYSC-PREPARE LXC-PREPARE]: hyperfine both commands,
+# ROUNDS times, alternating which goes first; one JSON per round, merged by report.py.
+ab() {
+    local metric=$1 rounds=$2 runs=$3 a=$4 b=$5 pa=${6:-} pb=${7:-} r args
+    for ((r = 1; r <= rounds; r++)); do
+        args=(--style basic --runs "$runs" --warmup "$WARMUP" --export-json "$JSON/$metric.$r.json")
+        [[ $metric == attach || $metric == list* ]] && args+=(-N)
+        if ((r % 2)); then
+            [[ -n $pa ]] && args+=(--prepare "$pa" --prepare "$pb")
+            args+=(-n sysc "$a" -n lxc "$b")
+        else
+            [[ -n $pa ]] && args+=(--prepare "$pb" --prepare "$pa")
+            args+=(-n lxc "$b" -n sysc "$a")
+        fi
+        echo "### $metric round $r" >>"$LOG"
+        hyperfine "${args[@]}" >>"$LOG" 2>&1 || { tail -20 "$LOG" >&2; bench_die "$metric: hyperfine failed"; }
+    done
+    python3 bench/report.py --summary "$JSON" "$metric" >&2
+}
+
+# --- the two containers, on the same rootfs -----------------------------------------------
+bench_log "mode $MODE; sysc $SYSC; state under $BENCH_WORK"
+"$SYSC" create busybox "$CT" >/dev/null
+mkdir -p "$LXCP/$CT"
+cp -a "$(sysc_rootfs "$CT")" "$LXCP/$CT/rootfs"
+lxc_define "$CT" "$LXCP/$CT/rootfs"
+
+KILL_BOTH="$(sysc_kill "$CT"); $(lxc_kill "$CT")"
+SYSC_READY=$(sysc_start_ready "$CT")
+LXC_READY=$(lxc_start_ready "$CT")
+# One boot of each outside the timing: both must work before anything is measured.
+sh -c "$SYSC_READY" || bench_die "sysc: $CT did not start"
+sh -c "$LXC_READY" || bench_die "lxc: $CT did not start"
+sh -c "$KILL_BOTH"
+
+# --- (1) start: start command until an attach of `true` succeeds ---------------------------
+bench_log "start latency"
+ab start "${R_START[@]}" "$SYSC_READY" "$LXC_READY" "$KILL_BOTH" "$KILL_BOTH"
+sh -c "$KILL_BOTH"
+
+# --- (2a) clean stop: halt signal SIGUSR1 on both, init halts by itself (~2 s of busybox sleep)
+bench_log "stop latency (clean halt)"
+ab stop "${R_STOP[@]}" "$(sysc_cmd stop -q "$CT")" "$(lxc_cmd lxc-stop -n "$CT")" \
+    "$KILL_BOTH; $SYSC_READY && $RCS_DONE" "$KILL_BOTH; $LXC_READY && $RCS_DONE"
+
+# --- (2b) forced stop: SIGKILL, the runtime's own teardown only -----------------------------
+bench_log "stop latency (kill)"
+ab kill "${R_KILL[@]}" "$(sysc_cmd stop --force -q "$CT")" "$(lxc_cmd lxc-stop -k -n "$CT")" \
+    "$KILL_BOTH; $SYSC_READY && $RCS_DONE" "$KILL_BOTH; $LXC_READY && $RCS_DONE"
+
+# --- (3) attach `true` to a running container ----------------------------------------------
+bench_log "attach latency"
+sh -c "$SYSC_READY && $LXC_READY && $RCS_DONE" || bench_die "could not start both containers"
+ab attach "${R_ATTACH[@]}" "$(sysc_cmd attach "$CT" -- true)" "$(lxc_cmd lxc-attach -n "$CT" -- true)"
+sh -c "$KILL_BOTH"
+
+# --- (4) create from the busybox template (no download, nothing to cache) ------------------
+bench_log "create time"
+CREATE_CONF=$BENCH_WORK/create.conf
+lxc_config "$CTC" unused | grep -v '^lxc.rootfs.path' >"$CREATE_CONF"
+ab create "${R_CREATE[@]}" "$(sysc_cmd create busybox "$CTC")" \
+    "$(lxc_cmd lxc-create -n "$CTC" -t busybox -f "$CREATE_CONF")" \
+    "$(sysc_cmd destroy --force "$CTC") >/dev/null 2>&1 || true" \
+    "$(lxc_cmd lxc-destroy -n "$CTC") >/dev/null 2>&1 || true"
+"$SYSC" destroy --force "$CTC" >/dev/null 2>&1 || true
+lxc-destroy -P "$LXCP" -n "$CTC" >/dev/null 2>&1 || true
+
+# --- (6) list with N stopped containers defined ---------------------------------------------
+defined=0
+for n in "${LIST_COUNTS[@]}"; do
+    bench_log "defining $n containers on each side"
+    t=$SECONDS
+    while ((defined < n)); do
+        defined=$((defined + 1))
+        name=$(printf 'l%04d' "$defined")
+        # sysc: a real create (one rootfs each); LXC: the config lxc-create writes, all
+        # pointing at one rootfs copy (lxc-ls reads configs only, never a stopped rootfs).
+        "$SYSC" create busybox "$name" >/dev/null
+        lxc_define "$name" "$LXCP/$CT/rootfs"
+    done
+    bench_log "defined $n in $((SECONDS - t)) s"
+    ab "list$n" "${R_LIST[@]}" "$(sysc_cmd list)" "$(lxc_cmd lxc-ls -f)"
+done
+
+# --- profile of sysc's slow paths and the report --------------------------------------------
+PROFILE_TXT=$BENCH_WORK/profile.txt
+if ((PROFILE)); then
+    bench_log "profiling sysc"
+    bash bench/profile.sh "$CT" >"$PROFILE_TXT" 2>&1 || bench_log "profile.sh failed, ignoring"
+fi
+report_args=(--json-dir "$JSON" --mode "$MODE" --list-counts "${LIST_COUNTS[*]}"
+    --seconds $((SECONDS - T0)))
+[[ -s $PROFILE_TXT ]] && report_args+=(--profile "$PROFILE_TXT")
+[[ $MODE == full && -f bench/analysis.md ]] && report_args+=(--analysis bench/analysis.md)
+[[ -n $JSON_OUT ]] && report_args+=(--json-out "$JSON_OUT")
+if [[ -n $OUT ]]; then
+    python3 bench/report.py "${report_args[@]}" >"$OUT"
+    bench_log "wrote $OUT${JSON_OUT:+ and $JSON_OUT} in $((SECONDS - T0)) s"
+else
+    python3 bench/report.py "${report_args[@]}"
+    bench_log "done in $((SECONDS - T0)) s"
+fi

@@ -1,0 +1,58 @@
+// The cgroup2 driver end to end: on a hybrid host, `[cgroup] driver = v2` runs containers on the
+// cgroup2 hierarchy alone, exactly as on a cgroup2-only host (cgroup2 mounted at /sys/fs/cgroup).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "runtime/cgroup.h"
+#include "support/harness.h"
+
+namespace sysc::test {
+namespace {
+
+std::string slurp(const std::string& p) {
+  std::ifstream f(p);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+TEST(CgroupV2Container, BootsAndSeesOnlyItsOwnCgroup2Tree) {
+  SYSC_REQUIRE_ROOT();
+  auto hosted = cgroup::make_driver("v2");
+  if (!hosted) GTEST_SKIP() << "no cgroup2 hierarchy on this host: " << hosted.error().message;
+  SyscEnv env("driver = v2\n");
+  env.create_busybox("v2c1");
+  auto r = env.sysc({"start", "v2c1"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto info = env.info("v2c1");
+  EXPECT_EQ(info.value("cgroup_layout", ""), "unified") << info.dump();
+  std::string dir = info.value("cgroup", "");
+  ASSERT_FALSE(dir.empty());
+  int init = info.value("init_pid", 0);
+  EXPECT_NE(slurp(dir + "/cgroup.procs").find(std::to_string(init)), std::string::npos) << dir;
+
+  auto mounts = env.sysc({"attach", "v2c1", "--", "sysc-probe", "mounts"});
+  EXPECT_NE(mounts.out.find("mount=/sys/fs/cgroup cgroup2"), std::string::npos) << mounts.out;
+  EXPECT_EQ(mounts.out.find("/sys/fs/cgroup/memory"), std::string::npos) << mounts.out;
+  auto self = env.sysc({"attach", "v2c1", "--", "cat", "/proc/1/cgroup"});
+  EXPECT_NE(self.out.find("0::/\n"), std::string::npos) << self.out;
+  // Its own subtree is writable: a child cgroup appears on the host below the container's.
+  auto mk = env.sysc({"attach", "v2c1", "--", "mkdir", "/sys/fs/cgroup/inner"});
+  EXPECT_EQ(mk.status, 0) << mk.err;
+  EXPECT_TRUE(std::filesystem::is_directory(dir + "/inner"));
+  // Nothing above it is visible: the host's parent cgroup never shows inside.
+  auto ls = env.sysc({"attach", "v2c1", "--", "ls", "/sys/fs/cgroup"});
+  EXPECT_EQ(ls.out.find(env.cgroup_parent()), std::string::npos);
+
+  r = env.sysc({"stop", "v2c1"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(env.info("v2c1").value("last_exit", ""), "halted");
+  EXPECT_FALSE(std::filesystem::exists(dir)) << "cgroup left behind: " << dir;
+}
+
+}  // namespace
+}  // namespace sysc::test
