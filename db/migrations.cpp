@@ -25,6 +25,21 @@ constexpr Migration kMigrations[] = {
      "  started_at INTEGER NOT NULL DEFAULT 0,"
      "  last_exit  TEXT NOT NULL DEFAULT ''"
      ");"},
+    {2, "network: nics and port forwards",
+     "CREATE TABLE nics ("
+     "  container TEXT NOT NULL REFERENCES containers(name) ON DELETE CASCADE,"
+     "  idx       INTEGER NOT NULL,"
+     "  mac       TEXT NOT NULL UNIQUE,"
+     "  ipv4      INTEGER UNIQUE,"
+     "  PRIMARY KEY (container, idx)"
+     ");"
+     "CREATE TABLE port_forwards ("
+     "  proto          TEXT NOT NULL CHECK (proto IN ('tcp', 'udp')),"
+     "  host_port      INTEGER NOT NULL CHECK (host_port BETWEEN 1 AND 65535),"
+     "  container      TEXT NOT NULL REFERENCES containers(name) ON DELETE CASCADE,"
+     "  container_port INTEGER NOT NULL CHECK (container_port BETWEEN 1 AND 65535),"
+     "  PRIMARY KEY (proto, host_port)"
+     ");"},
 };
 
 constexpr bool versions_are_consecutive() {

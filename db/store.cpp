@@ -6,6 +6,7 @@
 
 #include "db/migrations.h"
 #include "db/sqlite.h"
+#include "db/store_impl.h"
 
 namespace sysc::db {
 
@@ -30,7 +31,6 @@ constexpr const char* kSelectColumns =
     "SELECT name, template, rootfs, created_at, state, init_pid, shim_pid, started_at, last_exit "
     "FROM containers ";
 
-Error no_such_container(const std::string& name) { return make_error(name + ": no such container", ENOENT); }
 
 Result<ContainerRecord> read_record(const sql::Statement& stmt) {
   ContainerRecord rec;
@@ -93,6 +93,8 @@ Status configure(sqlite3* db, const std::string& path) {
 
 }  // namespace
 
+Error no_such_container(const std::string& name) { return make_error(name + ": no such container", ENOENT); }
+
 const char* to_string(State s) {
   for (const StateName& entry : kStateNames)
     if (entry.state == s) return entry.name;
@@ -105,21 +107,6 @@ std::optional<State> state_from_string(const std::string& s) {
   return std::nullopt;
 }
 
-struct Store::Impl {
-  std::mutex mu;
-  sql::DbPtr db;
-
-  // One UPDATE/DELETE of a single container by name; ENOENT when no row matched.
-  template <class... Args>
-  Status change_one(const std::string& name, const char* sql_text, const char* op, const Args&... args) {
-    std::lock_guard lock(mu);
-    auto stmt = TRY_CTX(sql::Statement::prepare(db.get(), sql_text, op), name);
-    TRY_CTX(stmt.bind_all(args...), name);
-    TRY_CTX(stmt.run(), name);
-    if (sqlite3_changes(db.get()) == 0) return no_such_container(name);
-    return {};
-  }
-};
 
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Store::Store(Store&&) noexcept = default;

@@ -28,6 +28,22 @@ struct ContainerRecord {
   std::string last_exit;   // why it last stopped: "halted", "killed by SIGKILL", "start failed at mount /proc: ..."
 };
 
+// One network interface of a container: its stable MAC and IPv4 address (host byte order, 0 = none).
+struct NicRecord {
+  std::string container;
+  int index = 0;  // N of [net.N]
+  std::string mac;
+  uint32_t ipv4 = 0;
+};
+
+// A port forward from the host to a container: PROTO HOST_PORT -> CONTAINER:CONTAINER_PORT.
+struct PortForward {
+  std::string proto;  // "tcp" | "udp"
+  int host_port = 0;
+  std::string container;
+  int container_port = 0;
+};
+
 class Store {
  public:
   // Opens (creating) the database, sets WAL and a busy timeout, runs pending migrations
@@ -47,7 +63,20 @@ class Store {
   Status set_state(const std::string& name, State state);
   // Marks STOPPED, clears pids, stores the reason.
   Status record_exit(const std::string& name, const std::string& last_exit);
+  // Removes the container with its NICs (addresses released) and port forwards.
   Status remove(const std::string& name);
+
+  // IPAM. Records NIC INDEX of CONTAINER with MAC and an address: `wanted` if non-zero (EEXIST
+  // naming the holder when taken), else the lowest free one in [first, last]. Existing
+  // records are returned unchanged (stable across starts). Unique also across processes.
+  Result<NicRecord> allocate_nic(const std::string& container, int index, const std::string& mac, uint32_t wanted,
+                                 uint32_t first, uint32_t last);
+  Result<std::vector<NicRecord>> nics(const std::string& container);  // "" = all, by address
+  Status remove_nic(const std::string& container, int index);
+  // EEXIST ("tcp/8080 is already forwarded to web1:80") when the host port is taken.
+  Status add_port_forward(const PortForward& f);
+  Status remove_port_forward(const std::string& container, const std::string& proto, int host_port);
+  Result<std::vector<PortForward>> port_forwards(const std::string& container);  // "" = all
 
  private:
   struct Impl;

@@ -12,6 +12,8 @@
 #include <thread>
 #include <vector>
 
+#include "db/migrations.h"
+
 #include "db/store.h"
 
 using sysc::db::ContainerRecord;
@@ -85,7 +87,7 @@ TEST(DbState, StringRoundTrip) {
 
 TEST(DbStore, SchemaVersionAfterOpen) {
   Store store = open_memory();
-  EXPECT_EQ(store.schema_version(), 1);
+  EXPECT_EQ(store.schema_version(), sysc::db::latest_schema_version());
 }
 
 TEST(DbStore, InsertGetListOrderedByName) {
@@ -208,7 +210,7 @@ TEST(DbStore, FileDatabaseKeepsDataAndVersionAcrossReopen) {
   }
   auto store = Store::open(path);
   ASSERT_TRUE(store.ok()) << store.error().message;
-  EXPECT_EQ(store->schema_version(), 1);
+  EXPECT_EQ(store->schema_version(), sysc::db::latest_schema_version());
   auto got = store->get("web1");
   ASSERT_TRUE(got.ok() && got->has_value());
   EXPECT_EQ((*got)->state, State::Running);
@@ -314,7 +316,7 @@ TEST(DbStore, SecondProcessWritesTheSameFile) {
   ASSERT_EQ(error, "");
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);
-  EXPECT_EQ(parent->schema_version(), 1);
+  EXPECT_EQ(parent->schema_version(), sysc::db::latest_schema_version());
   auto all = parent->list();
   ASSERT_TRUE(all.ok()) << all.error().message;
   EXPECT_EQ(all->size(), static_cast<size_t>(2 * kRows));
