@@ -2,6 +2,7 @@
 // on one container holds that container's lock; the database is the record, shims are the truth.
 #include "lxcd/manager.h"
 
+#include <algorithm>
 #include <csignal>
 #include <ctime>
 #include <fcntl.h>
@@ -37,6 +38,17 @@ void reap_if_child(int pid) {
 std::string read_or_empty(const std::string& path) {
   auto text = read_file(path);
   return text ? std::move(*text) : std::string();
+}
+
+// Whether PID sits in cgroup REL (or below it, as systemd's init.scope) in some hierarchy.
+bool pid_in_cgroup(int pid, const std::string& rel) {
+  auto text = read_file("/proc/" + std::to_string(pid) + "/cgroup");
+  if (!text) return false;
+  for (const auto& [key, path] : cgroup::parse_proc_cgroup(*text)) {
+    std::string want = "/" + rel;
+    if (path == want || path.rfind(want + "/", 0) == 0) return true;
+  }
+  return false;
 }
 
 std::string read_exit_reason(const std::string& path) {
@@ -190,15 +202,22 @@ Result<json> Manager::start_locked(const db::ContainerRecord& rec) {
   else if (!spawned->status.value("ok", false)) failure = spawned->status.value("error", "start failed");
   if (!failure.empty()) {
     if (spawned) reap_if_child(spawned->pid);
-    (void)store_.record_exit(name, failure);
+    (void)cg_->destroy(cgroup_rel(name));  // the shim removes it, unless it died mid-start
     (void)remove_tree(spec.run_dir);
+    (void)store_.record_exit(name, failure);
     return make_error(name + ": " + failure, EIO);
   }
   int init_pid = spawned->status.value("init_pid", 0);
   long long started = spawned->status.value("started_at", 0LL);
   TRY(store_.set_running(name, db::State::Running, init_pid, spawned->pid, started));
-  if (auto conn = ShimConnection::connect(paths_.shim_socket(name)); conn && conn->send({{"op", "watch"}}))
+  if (auto conn = ShimConnection::connect(paths_.shim_socket(name)); conn && conn->send({{"op", "watch"}})) {
     monitor_.watch(name, spawned->pid, std::move(*conn));
+  } else {
+    // The init already ended and its shim with it (init=/bin/true): record that now, as
+    // nothing will be watching.
+    std::string reason = read_exit_reason(paths_.shim_exit_file(name));
+    settle_exit(name, spawned->pid, reason.empty() ? "supervisor ended right after the start" : reason);
+  }
   return to_json(TRY(record(name)));
 }
 
@@ -212,7 +231,7 @@ Result<json> Manager::stop(const std::string& name, std::optional<int> timeout, 
 
 Result<json> Manager::stop_locked(const db::ContainerRecord& rec, std::optional<int> timeout, bool force) {
   const std::string& name = rec.name;
-  int t = timeout ? *timeout : global_.default_stop_timeout;
+  int t = std::clamp(timeout ? *timeout : global_.default_stop_timeout, 0, 86400);
   if (!timeout)
     if (auto cfg = load_config(name); cfg && cfg->stop_timeout) t = *cfg->stop_timeout;
   auto conn = ShimConnection::connect(paths_.shim_socket(name));
@@ -320,6 +339,9 @@ Status Manager::destroy(const std::string& name, bool force) {
 Result<json> Manager::attach_info(const std::string& name) {
   auto rec = TRY(record(name));
   if (rec.state != db::State::Running || rec.init_pid <= 0) return make_error(name + ": not running", ESRCH);
+  // The recorded pid must still be this container's init (and not a reused pid elsewhere).
+  if (!pid_in_cgroup(rec.init_pid, cgroup_rel(name)))
+    return make_error(name + ": not running (its init " + std::to_string(rec.init_pid) + " is gone)", ESRCH);
   auto cfg = TRY(load_config(name));
   auto policy = TRY_CTX(runtime::make_policy(cfg.cap_drop, cfg.cap_keep), name + ": invalid configuration");
   json env = json::array();

@@ -1,6 +1,8 @@
 // Spawning sysc-shim and talking to its control socket (lxcd side, any thread).
 #include "lxcd/shim_client.h"
 
+#include <chrono>
+#include <csignal>
 #include <cstring>
 #include <fcntl.h>
 #include <poll.h>
@@ -41,9 +43,22 @@ Result<SpawnedShim> spawn_shim(const std::string& shim_path, const std::string& 
   posix_spawnattr_destroy(&attr);
   if (rc != 0) return sys_error("spawn " + shim_path, rc);
   wr.reset();
+  // The shim answers once the init was exec'ed (its own setup timeout is shorter); a shim that
+  // never answers is killed rather than holding the container's lock forever.
   std::string out;
   char buf[4096];
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
   for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd pfd{rd.get(), POLLIN, 0};
+    int ready = left.count() > 0 ? poll(&pfd, 1, static_cast<int>(left.count())) : 0;
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready == 0) {
+      kill(pid, SIGKILL);
+      int st = 0;
+      waitpid(pid, &st, 0);
+      return make_error("start failed: the supervisor did not report within 90 s", ETIMEDOUT);
+    }
     ssize_t n = ::read(rd.get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;

@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstring>
 #include <linux/sched.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -15,6 +16,7 @@ namespace sysc::runtime {
 
 namespace {
 
+constexpr int kSetupTimeoutMs = 60000;
 constexpr unsigned long long kNamespaces =
     CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET;
 
@@ -37,7 +39,10 @@ void abort_child(pid_t pid, int pidfd, cgroup::Driver& cg, const std::string& re
 }  // namespace
 
 Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, const std::string& rel) {
-  TRY_CTX(cg.create(rel), "start failed at cgroup");
+  if (auto st = cg.create(rel); !st) {
+    (void)cg.destroy(rel);  // levels made before the failure
+    return std::move(st).error().context("start failed at cgroup");
+  }
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
     (void)cg.destroy(rel);
@@ -57,7 +62,9 @@ Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, c
     return e;
   }
   if (pid == 0) {
-    parent_end.release();  // no close() bookkeeping in the child; it is CLOEXEC
+    // The parent's end must not stay open here: if the shim dies before sync 1, the child's
+    // read has to see EOF instead of waiting forever.
+    close(parent_end.release());
     run_child(plan, child_end.get());
   }
   child_end.reset();
@@ -74,9 +81,20 @@ Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, c
     abort_child(started.pid, pidfd, cg, rel);
     return e;
   }
-  // sync 2: a failure record, or EOF once execve closed the child's end.
+  // sync 2: a failure record, or EOF once execve closed the child's end. A child stuck before
+  // execve (a hung filesystem under the rootfs) is given up on after kSetupTimeoutMs.
   ChildFailure f;
-  ssize_t n;
+  ssize_t n = -1;
+  pollfd pfd{parent_end.get(), POLLIN, 0};
+  int ready;
+  do ready = poll(&pfd, 1, kSetupTimeoutMs);
+  while (ready < 0 && errno == EINTR);
+  if (ready == 0) {
+    abort_child(started.pid, pidfd, cg, rel);
+    return make_error("start failed at setup: the container did not reach execve within " +
+                          std::to_string(kSetupTimeoutMs / 1000) + " s",
+                      ETIMEDOUT);
+  }
   do n = read(parent_end.get(), &f, sizeof f);
   while (n < 0 && errno == EINTR);
   if (n == 0) return started;

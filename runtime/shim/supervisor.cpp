@@ -2,6 +2,7 @@
 // control requests from lxcd and console clients. Host side, single-threaded.
 #include "shim/supervisor.h"
 
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 #include <ctime>
@@ -196,7 +197,16 @@ void Supervisor::on_control(int fd) {
 
 void Supervisor::handle_request(Client& c, const std::string& line, UniqueFd passed_fd) {
   json req = json::parse(line, nullptr, /*allow_exceptions=*/false);
-  std::string op = req.is_object() ? req.value("op", "") : "";
+  // A malformed request is answered, never fatal: the container's life hangs on this process.
+  auto field = [&](const char* key, auto fallback) {
+    using T = decltype(fallback);
+    if (!req.is_object() || !req.contains(key)) return fallback;
+    const json& v = req[key];
+    if constexpr (std::is_same_v<T, bool>) return v.is_boolean() ? v.get<bool>() : fallback;
+    else if constexpr (std::is_same_v<T, int>) return v.is_number_integer() ? v.get<int>() : fallback;
+    else return v.is_string() ? v.get<std::string>() : fallback;
+  };
+  std::string op = field("op", std::string());
   if (op == "watch") {
     c.watching = true;
     send(c, state_event());
@@ -204,7 +214,7 @@ void Supervisor::handle_request(Client& c, const std::string& line, UniqueFd pas
     send(c, state_event());
   } else if (op == "stop") {
     c.awaiting_stop = true;
-    request_stop(req.value("timeout", spec_.stop_timeout), req.value("force", false));
+    request_stop(std::clamp(field("timeout", spec_.stop_timeout), 0, 86400), field("force", false));
   } else if (op == "console" && passed_fd) {
     int raw = passed_fd.get();
     int flags = fcntl(raw, F_GETFL);
