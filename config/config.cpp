@@ -114,7 +114,10 @@ void apply_key(ParseState<Cfg>& st, const LineInfo& line) {
              std::to_string(it->second) + ")");
     return;
   }
-  Status applied = def->apply(st.cfg, line.name, line.value);
+  int index = 0;
+  detail::section_matches(def->section, sec, &index);
+  Status applied = def->apply_indexed ? def->apply_indexed(st.cfg, index, line.value)
+                                      : def->apply(st.cfg, line.name, line.value);
   if (!applied)
     st.error("bad value '" + line.value + "' for key '" + line.name + "' in section [" + sec +
              "]: " + applied.error().message);

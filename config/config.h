@@ -12,11 +12,31 @@
 
 namespace sysc::config {
 
+// [network] of sysc.conf: the bridge every veth NIC joins, its subnet, NAT and DHCP/DNS.
+struct NetworkConfig {
+  std::string bridge = "syscbr0";            // [network] bridge
+  std::string address = "10.213.117.1/24";  // [network] address: the bridge's address = gateway, and the subnet
+  int mtu = 1500;                            // [network] mtu
+  bool nat = true;                           // [network] nat: masquerade the subnet (nftables table "sysc")
+  bool dhcp = true;                          // [network] dhcp: dnsmasq serves DHCP and DNS on the bridge
+  std::string domain = "sysc";               // [network] domain: containers resolve as NAME.DOMAIN
+};
+
 // /etc/sysc/sysc.conf
 struct GlobalConfig {
   std::string cgroup_parent = "sysc";  // [cgroup] parent: cgroup directory holding all containers
   std::string cgroup_driver = "auto";  // [cgroup] driver: auto | v1 | v2 (v2 on a hybrid host: cgroup2 only)
   int default_stop_timeout = 30;       // [defaults] stop_timeout (seconds)
+  NetworkConfig network;
+};
+
+// [net.N] of NAME.conf: one network interface of the container.
+struct NicConfig {
+  std::string type = "veth";  // veth (on the bridge) | none (no interface: only lo)
+  std::string name = "eth0";  // interface name inside the container
+  int mtu = 0;                // 0: the bridge's MTU
+  std::string hwaddr;         // "": generated once, recorded in the database
+  std::string ipv4 = "auto";  // auto (from the subnet, recorded) | A.B.C.D (static, within the subnet)
 };
 
 // /etc/sysc/containers/NAME.conf
@@ -28,6 +48,7 @@ struct ContainerConfig {
   std::map<std::string, std::string> environment = {{"container", "sysc"}};  // [environment] KEY = VALUE for init
   std::vector<std::string> cap_drop;  // [security] cap_drop: extra capability names to drop (e.g. "net_raw sys_ptrace")
   std::vector<std::string> cap_keep;  // [security] cap_keep: names removed from the default drop list
+  std::map<int, NicConfig> nics;      // [net.N], N in 0..15; none configured: one default veth net.0
 };
 
 // Parse; every problem is reported (not just the first), one per line, as "FILE:LINE: message".

@@ -21,6 +21,8 @@ struct KeyRef {
 // "init" -> [container] init; "environment.container" -> [environment] container.
 Result<KeyRef> resolve_key(const std::string& key) {
   size_t dot = key.find('.');
+  // "net.0.ipv4" -> [net.0] ipv4: indexed sections take two components.
+  if (key.rfind("net.", 0) == 0) dot = key.find('.', 4);
   KeyRef ref = dot == std::string::npos ? KeyRef{"container", key} : KeyRef{key.substr(0, dot), key.substr(dot + 1)};
   const auto* def = detail::find_key(detail::container_table(), ref.section, ref.name);
   if (def == nullptr || ref.name.empty()) return make_error("unknown key '" + key + "'", EINVAL);

@@ -3,7 +3,9 @@
 
 #include <sys/capability.h>
 
+#include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <charconv>
 #include <sstream>
 
@@ -126,6 +128,101 @@ Status parse_default_stop_timeout(GlobalConfig& g, const std::string&, const std
   return {};
 }
 
+// ---- [net.N] ----
+Status parse_nic_type(ContainerConfig& c, int i, const std::string& v) {
+  if (v != "veth" && v != "none") return bad("expected veth or none");
+  c.nics[i].type = v;
+  return {};
+}
+
+Status parse_nic_name(ContainerConfig& c, int i, const std::string& v) {
+  bool ok = !v.empty() && v.size() <= 15 && v != "." && v != "..";
+  for (char ch : v) ok = ok && ch > ' ' && ch != '/' && ch != ':' && ch < 127;
+  if (!ok) return bad("expected an interface name of 1 to 15 characters without '/', ':' or spaces");
+  c.nics[i].name = v;
+  return {};
+}
+
+Status parse_nic_mtu(ContainerConfig& c, int i, const std::string& v) {
+  c.nics[i].mtu = TRY(parse_int(v, 576, 65535, "an MTU"));
+  return {};
+}
+
+Status parse_nic_hwaddr(ContainerConfig& c, int i, const std::string& v) {
+  bool ok = v.size() == 17;
+  for (size_t k = 0; ok && k < v.size(); ++k)
+    ok = k % 3 == 2 ? v[k] == ':' : std::isxdigit(static_cast<unsigned char>(v[k])) != 0;
+  if (ok) ok = (std::stoi(v.substr(0, 2), nullptr, 16) & 1) == 0;  // not multicast
+  if (!ok) return bad("expected a unicast MAC address like 02:5c:00:12:34:56");
+  c.nics[i].hwaddr = v;
+  return {};
+}
+
+// a.b.c.d, each 0..255; *prefix gets /N when allowed and present.
+bool parse_dotted(const std::string& v, int* prefix) {
+  unsigned a, b, c, d, p = 32;
+  char tail = 0;
+  int n = prefix ? sscanf(v.c_str(), "%u.%u.%u.%u/%u%c", &a, &b, &c, &d, &p, &tail)
+                 : sscanf(v.c_str(), "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail);
+  int want = prefix ? 5 : 4;
+  if (n != want || a > 255 || b > 255 || c > 255 || d > 255 || p > 32) return false;
+  if (v.find_first_not_of("0123456789./") != std::string::npos) return false;
+  if (prefix) *prefix = static_cast<int>(p);
+  return true;
+}
+
+Status parse_nic_ipv4(ContainerConfig& c, int i, const std::string& v) {
+  if (v != "auto" && !parse_dotted(v, nullptr)) return bad("expected auto or an IPv4 address like 10.213.117.20");
+  c.nics[i].ipv4 = v;
+  return {};
+}
+
+// ---- [network] of sysc.conf ----
+Result<bool> parse_bool(const std::string& v) {
+  if (v == "true" || v == "yes" || v == "on" || v == "1") return true;
+  if (v == "false" || v == "no" || v == "off" || v == "0") return false;
+  return bad("expected true or false");
+}
+
+Status parse_net_bridge(GlobalConfig& g, const std::string&, const std::string& v) {
+  bool ok = !v.empty() && v.size() <= 15;
+  for (char ch : v) ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_');
+  if (!ok) return bad("expected a bridge name of 1 to 15 letters, digits, '-' or '_'");
+  g.network.bridge = v;
+  return {};
+}
+
+Status parse_net_address(GlobalConfig& g, const std::string&, const std::string& v) {
+  int prefix = 0;
+  if (!parse_dotted(v, &prefix) || prefix < 8 || prefix > 30)
+    return bad("expected the bridge address with a prefix from /8 to /30, like 10.213.117.1/24");
+  g.network.address = v;
+  return {};
+}
+
+Status parse_net_mtu(GlobalConfig& g, const std::string&, const std::string& v) {
+  g.network.mtu = TRY(parse_int(v, 576, 65535, "an MTU"));
+  return {};
+}
+
+Status parse_net_nat(GlobalConfig& g, const std::string&, const std::string& v) {
+  g.network.nat = TRY(parse_bool(v));
+  return {};
+}
+
+Status parse_net_dhcp(GlobalConfig& g, const std::string&, const std::string& v) {
+  g.network.dhcp = TRY(parse_bool(v));
+  return {};
+}
+
+Status parse_net_domain(GlobalConfig& g, const std::string&, const std::string& v) {
+  bool ok = !v.empty() && v.size() <= 63 && v.front() != '.' && v.back() != '.' && v.front() != '-';
+  for (char ch : v) ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '.');
+  if (!ok) return bad("expected a DNS domain like sysc or vps.example");
+  g.network.domain = v;
+  return {};
+}
+
 }  // namespace
 
 // Rows of one section stay together (section_list relies on it); the order is the order of
@@ -142,6 +239,12 @@ const std::vector<KeyDef<ContainerConfig>>& container_table() {
        env_name_ok},
       {"security", "cap_drop", parse_cap_drop, "capabilities to drop in addition to the defaults (e.g. net_raw)"},
       {"security", "cap_keep", parse_cap_keep, "capabilities to keep although dropped by default (e.g. sys_time)"},
+      {"net.*", "type", nullptr, "network interface N: veth (on the bridge, default) or none", nullptr, parse_nic_type},
+      {"net.*", "name", nullptr, "its name inside the container (default eth0)", nullptr, parse_nic_name},
+      {"net.*", "mtu", nullptr, "its MTU (default: the bridge's)", nullptr, parse_nic_mtu},
+      {"net.*", "hwaddr", nullptr, "its MAC address (default: generated once and kept)", nullptr, parse_nic_hwaddr},
+      {"net.*", "ipv4", nullptr, "its IPv4 address: auto (allocated once and kept) or a static address in the subnet",
+       nullptr, parse_nic_ipv4},
   };
   return table;
 }
@@ -151,6 +254,12 @@ const std::vector<KeyDef<GlobalConfig>>& global_table() {
       {"cgroup", "parent", parse_cgroup_parent, "cgroup directory (relative) holding all containers"},
       {"cgroup", "driver", parse_cgroup_driver, "cgroup driver: auto, v1 (legacy/hybrid) or v2 (cgroup2 only)"},
       {"defaults", "stop_timeout", parse_default_stop_timeout, "default seconds to wait for a container to halt"},
+      {"network", "bridge", parse_net_bridge, "bridge every veth interface joins (created by lxcd)"},
+      {"network", "address", parse_net_address, "the bridge's address and prefix: gateway and subnet"},
+      {"network", "mtu", parse_net_mtu, "MTU of the bridge and, by default, of the interfaces"},
+      {"network", "nat", parse_net_nat, "masquerade the subnet's traffic to other networks (nftables)"},
+      {"network", "dhcp", parse_net_dhcp, "run dnsmasq on the bridge for DHCP and DNS"},
+      {"network", "domain", parse_net_domain, "DNS domain of the containers (NAME.DOMAIN)"},
   };
   return table;
 }
@@ -163,6 +272,7 @@ std::vector<std::pair<std::string, std::string>> container_keys() {
   std::vector<std::pair<std::string, std::string>> keys;
   for (const auto& def : detail::container_table()) {
     std::string section = def.section;
+    if (section.ends_with(".*")) section.replace(section.size() - 1, 1, "N");
     std::string key = def.name == nullptr ? section + ".NAME" : def.name;
     if (def.name != nullptr && section != "container") key = section + "." + key;
     keys.emplace_back(key, def.description);

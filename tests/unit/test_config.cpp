@@ -145,7 +145,7 @@ TEST(ConfigErrors, AllProblemsReportedWithLines) {
       "web1.conf:2: bad value '0' for key 'stop_timeout' in section [container]: expected whole seconds from 1 to "
       "86400\n"
       "web1.conf:3: bad value '17' for key 'ttys' in section [container]: expected a number of ttys from 0 to 16\n"
-      "web1.conf:4: unknown section [bogus] (known sections: container, environment, security)\n"
+      "web1.conf:4: unknown section [bogus] (known sections: container, environment, security, net.N)\n"
       "web1.conf:7: duplicate key 'stop_timeout' in section [container] (first set on line 2)\n"
       "web1.conf:8: syntax error: expected '[section]' or 'key = value', got 'garbage line'\n"
       "web1.conf:9: bad value 'sbin/init' for key 'init' in section [container]: expected the absolute path of the "
@@ -193,7 +193,7 @@ TEST(ConfigGlobal, BadCgroupParent) {
   }
   auto r = parse_global("[container]\ninit = /sbin/init\n", "sysc.conf");
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().message, "sysc.conf:1: unknown section [container] (known sections: cgroup, defaults)");
+  EXPECT_EQ(r.error().message, "sysc.conf:1: unknown section [container] (known sections: cgroup, defaults, network)");
 }
 
 TEST(ConfigEdit, GetValue) {
@@ -293,7 +293,8 @@ TEST(ConfigKeys, ListsEveryKey) {
     EXPECT_FALSE(desc.empty()) << key;
   }
   EXPECT_EQ(names, (std::vector<std::string>{"init", "halt_signal", "stop_timeout", "ttys", "environment.NAME",
-                                             "security.cap_drop", "security.cap_keep"}));
+                                             "security.cap_drop", "security.cap_keep", "net.N.type", "net.N.name", "net.N.mtu",
+                                             "net.N.hwaddr", "net.N.ipv4"}));
 }
 
 TEST(Signals, Parse) {
@@ -327,6 +328,53 @@ TEST(Signals, Names) {
     if (sig > SIGSYS && sig < SIGRTMIN) continue;  // reserved by the C library
     EXPECT_EQ(parse_signal(signal_name(sig)), sig) << sig;
   }
+}
+
+}  // namespace
+}  // namespace sysc::config
+
+namespace sysc::config {
+namespace {
+
+TEST(ConfigNetwork, NicSectionsParseByIndex) {
+  auto c = parse_container("[net.0]\nipv4 = 10.213.117.20\nmtu = 1400\n[net.1]\ntype = none\nhwaddr = 02:5c:00:00:00:01\n",
+                           "n.conf");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  ASSERT_EQ(c->nics.size(), 2u);
+  EXPECT_EQ(c->nics.at(0).ipv4, "10.213.117.20");
+  EXPECT_EQ(c->nics.at(0).mtu, 1400);
+  EXPECT_EQ(c->nics.at(0).type, "veth");
+  EXPECT_EQ(c->nics.at(1).type, "none");
+  EXPECT_EQ(c->nics.at(1).hwaddr, "02:5c:00:00:00:01");
+}
+
+TEST(ConfigNetwork, BadNicValuesAndSectionsAreErrors) {
+  auto r = parse_container("[net.16]\ntype = veth\n[net.0]\nipv4 = 10.1.2.300\nhwaddr = 01:00:00:00:00:00\n", "n.conf");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("n.conf:1: unknown section [net.16]"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("n.conf:4: bad value '10.1.2.300'"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("n.conf:5: bad value '01:00:00:00:00:00'"), std::string::npos);
+}
+
+TEST(ConfigNetwork, DottedNicKeysEdit) {
+  auto t = set_value("[container]\n", "n.conf", "net.0.ipv4", "10.213.117.9");
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  EXPECT_NE(t->find("[net.0]\nipv4 = 10.213.117.9"), std::string::npos) << *t;
+  EXPECT_EQ(*get_value(*t, "n.conf", "net.0.ipv4"), "10.213.117.9");
+  EXPECT_FALSE(set_value(*t, "n.conf", "net.0.ipv4", "nope").ok());
+}
+
+TEST(ConfigNetwork, GlobalNetworkKeys) {
+  auto g = parse_global("[network]\nbridge = br-test\naddress = 10.9.8.1/24\nnat = false\ndhcp = no\ndomain = vps.test\n",
+                        "s.conf");
+  ASSERT_TRUE(g.ok()) << g.error().message;
+  EXPECT_EQ(g->network.bridge, "br-test");
+  EXPECT_EQ(g->network.address, "10.9.8.1/24");
+  EXPECT_FALSE(g->network.nat);
+  EXPECT_FALSE(g->network.dhcp);
+  EXPECT_EQ(g->network.domain, "vps.test");
+  EXPECT_FALSE(parse_global("[network]\naddress = 10.9.8.1/31\n", "s.conf").ok());
+  EXPECT_FALSE(parse_global("[network]\nbridge = a-very-long-bridge-name\n", "s.conf").ok());
 }
 
 }  // namespace
