@@ -1,6 +1,7 @@
 # Shared helpers of bench/run.sh and bench/profile.sh: the private sysc state root and LXC path,
 # the LXC container config that matches a sysc busybox container, and the cleanup trap.
 # Sourced, never run. Host side, as root. Callers set BENCH_WORK (a fresh mktemp -d) first.
+# shellcheck shell=bash disable=SC2016,SC2034  # command strings are for /bin/sh; globals are for callers
 
 SYSC=${SYSC:-build/bin/sysc}
 LXC_SHARE=/usr/share/lxc
@@ -73,7 +74,7 @@ lxc_define() {
 # Commands as strings for hyperfine (run by /bin/sh). "ready" = the start command returned and
 # an attach of `true` succeeds; both sides retry the attach the same way (at most ~2 s).
 sysc_cmd() { printf '%q ' "$SYSC" "$@"; }
-lxc_cmd() { local tool=$1; shift; printf '%q -P %q ' "$tool" "$LXCP" "$@"; }
+lxc_cmd() { local tool=$1; shift; printf '%q -P %q' "$tool" "$LXCP"; printf ' %q' "$@"; }
 ready_loop() {  # ready_loop ATTACH-CMD-STRING
     printf 'i=0; until %s -- true >/dev/null 2>&1; do i=$((i+1)); [ $i -lt 400 ] || exit 1; sleep 0.005; done' "$1"
 }
@@ -105,15 +106,16 @@ bench_cleanup() {
         # Anything still in our cgroup parent (a shim or init the stops missed) is ours.
         for d in /sys/fs/cgroup/"$CG_PARENT" /sys/fs/cgroup/*/"$CG_PARENT"; do
             [[ -d $d ]] || continue
+            # shellcheck disable=SC2038  # cgroup.procs holds pids, one a line
             find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -9 2>/dev/null || true
         done
         sleep 0.2
         for d in /sys/fs/cgroup/"$CG_PARENT" /sys/fs/cgroup/*/"$CG_PARENT"; do
-            [[ -d $d ]] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
+            if [[ -d $d ]]; then find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true; fi
         done
     fi
     for d in /sys/fs/cgroup/lxc.*."$BENCH_TAG"* /sys/fs/cgroup/*/lxc.*."$BENCH_TAG"*; do
-        [[ -d $d ]] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
+        if [[ -d $d ]]; then find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true; fi
     done
     for d in /sys/fs/cgroup/lxc.pivot /sys/fs/cgroup/*/lxc.pivot; do
         [[ -d $d ]] || continue

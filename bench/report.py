@@ -93,7 +93,7 @@ def sh(cmd):
         return ""
 
 
-def machine():
+def machine(load=None):
     cpu = sh("sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1")
     rev = os.environ.get("SYSC_REV", "")
     if not rev:
@@ -111,7 +111,8 @@ def machine():
         ("hyperfine", sh("hyperfine --version").replace("hyperfine ", "")),
         ("busybox", sh("busybox 2>&1 | head -1 | awk '{print $2}'") + " (busybox-static)"),
         ("sysc", f"commit {rev}"),
-    ]
+    ] + ([("load average (1/5/15 min)", f"{load[0]} at the start, {load[1]} at the end: "
+           "other tenants' builds share the 2 cores, which widens the min–max")] if load else [])
 
 
 def report(a):
@@ -131,7 +132,7 @@ def report(a):
       "template made), without a network device.\n")
     p("## Machine\n")
     p("| | |\n|---|---|")
-    for k, v in machine():
+    for k, v in machine(a.load):
         p(f"| {k} | {v} |")
     p("\n## Results\n")
     p("| metric | sysc median | sysc min–max | LXC median | LXC min–max | sysc/LXC | runs (sysc / LXC) |")
@@ -170,7 +171,7 @@ def report(a):
                              "times": v["times"]} for side, v in data[m].items()}
                   for m in metrics}
         with open(a.json_out, "w") as f:
-            json.dump({"unit": "seconds", "machine": dict(machine()), "metrics": merged}, f,
+            json.dump({"unit": "seconds", "machine": dict(machine(a.load)), "metrics": merged}, f,
                       indent=1)
             f.write("\n")
 
@@ -183,6 +184,7 @@ def main():
     ap.add_argument("--list-counts", default="")
     ap.add_argument("--seconds", default="?")
     ap.add_argument("--profile")
+    ap.add_argument("--load", nargs=2, metavar=("START", "END"), help="1/5/15-min load averages")
     ap.add_argument("--analysis")
     ap.add_argument("--json-out")
     a = ap.parse_args()

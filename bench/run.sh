@@ -38,7 +38,7 @@ if [[ $MODE == quick ]]; then
     : "${OUT:=}" "${JSON_OUT:=}"
     PROFILE=0
 else
-    R_START=(4 8) R_STOP=(3 4) R_KILL=(4 8) R_ATTACH=(4 25) R_CREATE=(4 6) R_LIST=(3 5)
+    R_START=(6 10) R_STOP=(3 5) R_KILL=(6 10) R_ATTACH=(6 40) R_CREATE=(6 8) R_LIST=(4 10)
     LIST_COUNTS=(100 500) WARMUP=1
     : "${OUT:=bench/RESULTS.md}" "${JSON_OUT:=bench/results.json}"
 fi
@@ -52,6 +52,7 @@ JSON=$BENCH_WORK/json
 LOG=$BENCH_WORK/hyperfine.log
 mkdir -p "$JSON"
 T0=$SECONDS
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ab METRIC ROUNDS RUNS SYSC-CMD LXC-CMD [SYSC-PREPARE LXC-PREPARE]: hyperfine both commands,
 # ROUNDS times, alternating which goes first; one JSON per round, merged by report.py.
@@ -144,7 +145,7 @@ if ((PROFILE)); then
     bash bench/profile.sh "$CT" >"$PROFILE_TXT" 2>&1 || bench_log "profile.sh failed, ignoring"
 fi
 report_args=(--json-dir "$JSON" --mode "$MODE" --list-counts "${LIST_COUNTS[*]}"
-    --seconds $((SECONDS - T0)))
+    --seconds $((SECONDS - T0)) --load "$LOAD_START" "$(cut -d' ' -f1-3 /proc/loadavg)")
 [[ -s $PROFILE_TXT ]] && report_args+=(--profile "$PROFILE_TXT")
 [[ $MODE == full && -f bench/analysis.md ]] && report_args+=(--analysis bench/analysis.md)
 [[ -n $JSON_OUT ]] && report_args+=(--json-out "$JSON_OUT")

@@ -1,10 +1,13 @@
 // File helpers: whole-file reads, atomic writes, mkdir -p, mount-safe recursive removal.
 #include "common/fs.h"
 
+#include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
+#include <vector>
 
 #include "common/unique_fd.h"
 
@@ -79,48 +82,149 @@ bool path_exists(const std::string& path) {
 
 namespace {
 
-Status remove_children(int dirfd, const std::string& path, dev_t dev) {
-  int dup = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
-  if (dup < 0) return sys_error("dup " + path);
-  DIR* d = ::fdopendir(dup);
+// remove_tree works one directory at a time: only the current directory's fd (plus a transient
+// one for reading it) is open and nothing recurses, so the depth of a tree a container built
+// cannot exhaust fds or the stack. A directory is identified by (dev, ino), checked on the way
+// up, so a rename during the walk is an error, never a removal elsewhere.
+struct Node {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  bool mount_root = false;
+};
+
+Result<Node> stat_node(int fd, const std::string& path) {
+  struct statx stx{};
+  if (::statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_INO, &stx) != 0)
+    return sys_error("stat " + path);
+  // A bind mount from the same filesystem has the same st_dev: the mount-root attribute sees it.
+  bool root = (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+  return Node{makedev(stx.stx_dev_major, stx.stx_dev_minor), stx.stx_ino, root};
+}
+
+// A directory on the way down: its name in the parent, its identity, the subdirectories still
+// to remove (collected by the last scan), where its name starts in the path for messages.
+struct Level {
+  std::string name;
+  Node node;
+  std::vector<std::string> subdirs;
+  size_t path_len = 0;  // length of the parent's path
+};
+
+// One pass over the directory: unlinks everything but directories (symlinks are unlinked, never
+// followed), appends the names of subdirectories to `subdirs`.
+Status clear_files(int dirfd, const std::string& path, std::vector<std::string>& subdirs) {
+  // A fresh open file description: readdir starts at the beginning, dirfd's offset is untouched.
+  int rfd = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (rfd < 0) return sys_error("open " + path);
+  DIR* d = ::fdopendir(rfd);
   if (!d) {
-    ::close(dup);
-    return sys_error("opendir " + path);
+    Error e = sys_error("opendir " + path);
+    ::close(rfd);
+    return e;
   }
   Status result;
-  while (struct dirent* de = ::readdir(d)) {
-    std::string n = de->d_name;
-    if (n == "." || n == "..") continue;
-    struct stat st;
-    if (::fstatat(dirfd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      if (errno == ENOENT) continue;
-      result = sys_error("stat " + path + "/" + n);
+  for (;;) {
+    errno = 0;
+    struct dirent* de = ::readdir(d);
+    if (!de) {
+      if (errno != 0) result = sys_error("readdir " + path);
       break;
     }
-    if (S_ISDIR(st.st_mode)) {
-      if (st.st_dev != dev) {
-        result = make_error("refusing to remove " + path + "/" + n + ": it is a mount point", EBUSY);
+    const char* n = de->d_name;
+    if (std::strcmp(n, ".") == 0 || std::strcmp(n, "..") == 0) continue;
+    bool dir = de->d_type == DT_DIR;
+    if (de->d_type == DT_UNKNOWN) {
+      struct stat st;
+      if (::fstatat(dirfd, n, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT) continue;
+        result = sys_error("stat " + path + "/" + n);
         break;
       }
-      UniqueFd sub(::openat(dirfd, n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      if (!sub) {
-        result = sys_error("open " + path + "/" + n);
-        break;
-      }
-      result = remove_children(sub.get(), path + "/" + n, dev);
-      if (!result) break;
-      if (::unlinkat(dirfd, n.c_str(), AT_REMOVEDIR) != 0) {
-        result = sys_error("rmdir " + path + "/" + n);
-        break;
-      }
-    } else if (::unlinkat(dirfd, n.c_str(), 0) != 0 && errno != ENOENT) {
-      result = sys_error("unlink " + path + "/" + n);
-      break;
+      dir = S_ISDIR(st.st_mode);
     }
+    if (!dir && ::unlinkat(dirfd, n, 0) != 0) {
+      if (errno == EISDIR) dir = true;  // replaced by a directory since readdir
+      else if (errno != ENOENT) {
+        result = sys_error("unlink " + path + "/" + n);
+        break;
+      }
+    }
+    if (dir) subdirs.emplace_back(n);
   }
   ::closedir(d);
   return result;
 }
+
+class TreeRemover {
+ public:
+  TreeRemover(std::string path, UniqueFd top, Node node) : path_(std::move(path)), cur_(std::move(top)) {
+    stack_.push_back(Level{"", node, {}, path_.size()});
+  }
+
+  // Empties the top directory (it stays).
+  Status run() {
+    for (;;) {
+      Level& level = stack_.back();
+      if (level.subdirs.empty()) {
+        // (Re)scan: the first time, or to confirm the directory is empty after its subdirectories.
+        TRY(clear_files(cur_.get(), path_, level.subdirs));
+        if (level.subdirs.empty()) {
+          if (stack_.size() == 1) return {};
+          TRY(ascend());
+          continue;
+        }
+      }
+      std::string name = std::move(level.subdirs.back());
+      level.subdirs.pop_back();
+      TRY(descend(std::move(name)));
+    }
+  }
+
+ private:
+  Status descend(std::string name) {
+    std::string sub_path = path_ + "/" + name;
+    UniqueFd sub(::openat(cur_.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!sub) {
+      if (errno == ENOENT) return {};  // gone already
+      if (errno != ENOTDIR && errno != ELOOP) return sys_error("open " + sub_path);
+      // Replaced by a file or a symlink since the scan: unlink it, do not follow it.
+      if (::unlinkat(cur_.get(), name.c_str(), 0) != 0 && errno != ENOENT) return sys_error("unlink " + sub_path);
+      return {};
+    }
+    // Checked on the opened directory: a mount point opens the root of what is mounted on it.
+    Node node = TRY(stat_node(sub.get(), sub_path));
+    if (node.dev != stack_.front().node.dev || node.mount_root)
+      return make_error("refusing to remove " + sub_path + ": it is a mount point", EBUSY);
+    stack_.push_back(Level{std::move(name), node, {}, path_.size()});
+    path_ = std::move(sub_path);
+    cur_ = std::move(sub);
+    return {};
+  }
+
+  // The current directory is empty: go up to its parent and remove it there.
+  Status ascend() {
+    const std::string& path = path_;
+    UniqueFd parent(::openat(cur_.get(), "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!parent) return sys_error("open " + path + "/..");
+    const Level& level = stack_.back();
+    const Node& expected = stack_[stack_.size() - 2].node;
+    Node up = TRY(stat_node(parent.get(), path + "/.."));
+    struct stat st;
+    bool same = up.dev == expected.dev && up.ino == expected.ino &&
+                ::fstatat(parent.get(), level.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                st.st_dev == level.node.dev && st.st_ino == level.node.ino;
+    if (!same) return make_error("remove " + path + ": the tree changed during the removal", EAGAIN);
+    if (::unlinkat(parent.get(), level.name.c_str(), AT_REMOVEDIR) != 0) return sys_error("rmdir " + path);
+    path_.resize(level.path_len);
+    stack_.pop_back();
+    cur_ = std::move(parent);
+    return {};
+  }
+
+  std::string path_;          // of the current directory, for messages
+  UniqueFd cur_;              // the directory stack_.back() names
+  std::vector<Level> stack_;  // top first
+};
 
 }  // namespace
 
@@ -136,8 +240,12 @@ Status remove_tree(const std::string& path) {
   }
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd) return sys_error("open " + path);
-  TRY(remove_children(fd.get(), path, st.st_dev));
-  fd.reset();
+  Node top = TRY(stat_node(fd.get(), path));
+  TRY(TreeRemover(path, std::move(fd), top).run());
+  // PATH itself is removed by name: it must still be the directory that was emptied.
+  if (::lstat(path.c_str(), &st) != 0) return sys_error("stat " + path);
+  if (st.st_dev != top.dev || st.st_ino != top.ino)
+    return make_error("remove " + path + ": the tree changed during the removal", EAGAIN);
   if (::rmdir(path.c_str()) != 0) return sys_error("rmdir " + path);
   return {};
 }

@@ -29,10 +29,10 @@ Result<std::string> holder_of(sqlite3* db, uint32_t addr) {
   return stmt.column_text(0);
 }
 
-Result<uint32_t> lowest_free(sqlite3* db, uint32_t first, uint32_t last) {
+Result<uint32_t> lowest_free(sqlite3* db, uint32_t first, uint32_t last, uint32_t reserved) {
   auto stmt = TRY(sql::Statement::prepare(db, "SELECT ipv4 FROM nics WHERE ipv4 BETWEEN ? AND ?", "used addresses"));
   TRY(stmt.bind_all(static_cast<int64_t>(first), static_cast<int64_t>(last)));
-  std::set<uint32_t> used;
+  std::set<uint32_t> used = {reserved};
   while (TRY(stmt.step())) used.insert(static_cast<uint32_t>(stmt.column_int(0)));
   for (uint64_t a = first; a <= last; ++a)
     if (!used.count(static_cast<uint32_t>(a))) return static_cast<uint32_t>(a);
@@ -42,7 +42,7 @@ Result<uint32_t> lowest_free(sqlite3* db, uint32_t first, uint32_t last) {
 }  // namespace
 
 Result<NicRecord> Store::allocate_nic(const std::string& container, int index, const std::string& mac, uint32_t wanted,
-                                      uint32_t first, uint32_t last) {
+                                      uint32_t first, uint32_t last, uint32_t reserved) {
   std::lock_guard lock(impl_->mu);
   sqlite3* db = impl_->db.get();
   // One write transaction: the read of free addresses and the insert cannot interleave with
@@ -56,7 +56,7 @@ Result<NicRecord> Store::allocate_nic(const std::string& container, int index, c
     if (!holder.empty() && holder != container)
       return make_error(container + ": address " + dotted(wanted) + " is already used by " + holder, EEXIST);
   } else {
-    addr = TRY_CTX(lowest_free(db, first, last), container);
+    addr = TRY_CTX(lowest_free(db, first, last, reserved), container);
   }
   auto stmt = TRY_CTX(sql::Statement::prepare(db,
                                               "INSERT INTO nics (container, idx, mac, ipv4) VALUES (?, ?, ?, ?) "

@@ -69,8 +69,9 @@ class Store {
   // IPAM. Records NIC INDEX of CONTAINER with MAC and an address: `wanted` if non-zero (EEXIST
   // naming the holder when taken), else the lowest free one in [first, last]. Existing
   // records are returned unchanged (stable across starts). Unique also across processes.
+  // `reserved` (the gateway) is never handed out.
   Result<NicRecord> allocate_nic(const std::string& container, int index, const std::string& mac, uint32_t wanted,
-                                 uint32_t first, uint32_t last);
+                                 uint32_t first, uint32_t last, uint32_t reserved = 0);
   Result<std::vector<NicRecord>> nics(const std::string& container);  // "" = all, by address
   Status remove_nic(const std::string& container, int index);
   // EEXIST ("tcp/8080 is already forwarded to web1:80") when the host port is taken.

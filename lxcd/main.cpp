@@ -54,8 +54,11 @@ Result<int> run(const Paths& paths) {
   UniqueFd log(::open(paths.daemon_log().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
   if (!log) return sys_error("open " + paths.daemon_log());
   cgroup::Layout layout = cg->layout();
-  lxcd::Manager manager(paths, global, std::move(store), std::move(cg), shim, log.get());
+  auto network = TRY(lxcd::Network::create(paths, global.network));
+  lxcd::Manager manager(paths, global, std::move(store), std::move(cg), shim, log.get(), std::move(network));
   manager.reconcile();
+  // Never fatal: containers without a veth still work, and the next start retries.
+  if (Status st = manager.network_up(); !st) fprintf(stderr, "lxcd: %s (continuing)\n", st.error().message.c_str());
   fprintf(stderr, "lxcd: serving on %s (cgroup driver: %s)\n", paths.socket_path.c_str(), cgroup::to_string(layout));
   TRY(lxcd::serve(paths.socket_path, manager));
   return 0;

@@ -14,6 +14,7 @@
 #include "common/names.h"
 #include "lxcd/shim_client.h"
 #include "lxcd/templates.h"
+#include "net/netlink.h"
 #include "runtime/security.h"
 #include "runtime/spec.h"
 
@@ -61,9 +62,9 @@ std::string read_exit_reason(const std::string& path) {
 }  // namespace
 
 Manager::Manager(Paths paths, config::GlobalConfig global, db::Store store, std::unique_ptr<cgroup::Driver> cg,
-                 std::string shim_path, int log_fd)
+                 std::string shim_path, int log_fd, std::unique_ptr<Network> network)
     : paths_(std::move(paths)), global_(std::move(global)), store_(std::move(store)), cg_(std::move(cg)),
-      shim_path_(std::move(shim_path)), log_fd_(log_fd),
+      shim_path_(std::move(shim_path)), log_fd_(log_fd), net_(std::move(network)),
       monitor_([this](const std::string& n, int pid, const json& ev) { on_shim_event(n, pid, ev); },
                [this](const std::string& n, int pid) { on_shim_gone(n, pid); }) {}
 
@@ -99,7 +100,11 @@ json Manager::to_json(const db::ContainerRecord& r) const {
 
 Result<json> Manager::list() {
   json arr = json::array();
-  for (const auto& r : TRY(store_.list())) arr.push_back(to_json(r));
+  auto addrs = first_addresses();
+  for (const auto& r : TRY(store_.list())) {
+    arr.push_back(to_json(r));
+    arr.back()["ipv4"] = addrs.count(r.name) ? addrs[r.name] : "";
+  }
   return json{{"containers", arr}};
 }
 
@@ -107,6 +112,12 @@ Result<json> Manager::info(const std::string& name) {
   auto rec = TRY(record(name));
   json j = to_json(rec);
   j["config_path"] = paths_.container_conf(name);
+  json nics = json::array();
+  for (const auto& n : TRY(store_.nics(name)))
+    nics.push_back({{"nic", n.index}, {"mac", n.mac}, {"ipv4", n.ipv4 ? net::format_ipv4(n.ipv4) : ""},
+                    {"host_veth", net::host_veth_name(name, n.index)}});
+  j["nics"] = nics;
+  j["ipv4"] = nics.empty() ? "" : nics[0].value("ipv4", "");
   j["cgroup"] = cg_->path(cgroup_rel(name));
   j["cgroup_layout"] = cgroup::to_string(cg_->layout());
   if (auto cfg = load_config(name); cfg) {
@@ -157,6 +168,14 @@ Result<json> Manager::create(const std::string& name, const std::string& tmpl, c
   rec.rootfs = paths_.rootfs(name);
   rec.created_at = time(nullptr);
   if (auto st = store_.insert(rec); !st) return undo(std::move(st).error());
+  // Addresses are given at create time and kept for the container's life.
+  auto cfg = load_config(name);
+  auto nics = cfg ? plan_nics(name, *cfg) : Result<std::vector<runtime::NicSpec>>(cfg.error());
+  if (!nics) {
+    (void)store_.remove(name);
+    return undo(std::move(nics).error());
+  }
+  (void)network_sync();
   return to_json(rec);
 }
 
@@ -190,6 +209,11 @@ Result<json> Manager::start_locked(const db::ContainerRecord& rec) {
   spec.seccomp_deny = policy.seccomp_deny;
   spec.run_dir = paths_.shim_dir(name);
   spec.console_log = paths_.console_log(name);
+  spec.nics = TRY(plan_nics(name, cfg));
+  if (!spec.nics.empty()) {
+    TRY_CTX(net_->ensure(), name + ": start failed at network");
+    TRY_CTX(network_sync(), name + ": start failed at network");
+  }
 
   (void)remove_tree(spec.run_dir);  // stale files of a supervisor that is gone
   TRY_CTX(mkdir_p(spec.run_dir, 0700), name);
@@ -333,7 +357,9 @@ Status Manager::destroy(const std::string& name, bool force) {
   ::unlink(paths_.console_log(name).c_str());
   ::unlink((paths_.console_log(name) + ".1").c_str());
   (void)remove_tree(paths_.shim_dir(name));
-  return store_.remove(name);
+  TRY(store_.remove(name));  // releases its addresses and port forwards
+  (void)network_sync();
+  return {};
 }
 
 Result<json> Manager::attach_info(const std::string& name) {
@@ -405,6 +431,109 @@ Status Manager::config_unset(const std::string& name, const std::string& key) {
   std::string text = read_or_empty(path);
   auto updated = TRY_CTX(config::unset_value(text, path, key), name);
   return write_file_atomic(path, updated);
+}
+
+// ---- networking ----
+
+Result<std::vector<runtime::NicSpec>> Manager::plan_nics(const std::string& name, const config::ContainerConfig& cfg) {
+  std::map<int, config::NicConfig> wanted = cfg.nics;
+  if (wanted.empty()) wanted[0] = config::NicConfig{};  // the default: one veth on the bridge
+  std::vector<runtime::NicSpec> out;
+  for (const auto& [index, nic] : wanted) {
+    if (nic.type == "none") {
+      (void)store_.remove_nic(name, index);  // release what an earlier veth had
+      continue;
+    }
+    uint32_t addr = 0;
+    if (nic.ipv4 != "auto") {
+      addr = TRY_CTX(net::parse_ipv4(nic.ipv4), name + ": net." + std::to_string(index)).addr;
+      if (!net_->in_subnet(addr) || addr == net_->gateway().addr)
+        return make_error(name + ": net." + std::to_string(index) + ".ipv4 " + nic.ipv4 + " is not a host address of " +
+                              net_->config().address,
+                          EINVAL);
+    }
+    std::string mac = nic.hwaddr.empty() ? random_mac() : nic.hwaddr;
+    auto rec = TRY(store_.allocate_nic(name, index, mac, addr, net_->first_host(), net_->last_host(), net_->gateway().addr));
+    runtime::NicSpec spec;
+    spec.host_name = net::host_veth_name(name, index);
+    spec.name = nic.name;
+    spec.mac = rec.mac;
+    spec.mtu = nic.mtu ? nic.mtu : net_->config().mtu;
+    spec.bridge = net_->config().bridge;
+    spec.address = net::format_cidr(net::Ipv4{rec.ipv4, net_->gateway().prefix});
+    // The first interface carries the default route through the bridge.
+    if (out.empty()) spec.gateway = net::format_ipv4(net_->gateway().addr);
+    out.push_back(spec);
+  }
+  return out;
+}
+
+std::map<std::string, std::string> Manager::first_addresses() {
+  std::map<std::string, std::string> out;
+  if (auto all = store_.nics(""); all)
+    for (const auto& n : *all)
+      if (n.ipv4 && (!out.count(n.container) || n.index == 0)) out[n.container] = net::format_ipv4(n.ipv4);
+  return out;
+}
+
+Status Manager::network_sync() {
+  std::lock_guard<std::mutex> g(net_mu_);
+  auto nics = TRY(store_.nics(""));
+  auto forwards = TRY(store_.port_forwards(""));
+  return net_->sync(nics, forwards);
+}
+
+Status Manager::network_up() {
+  TRY(net_->ensure());
+  return network_sync();
+}
+
+Result<json> Manager::network_show() {
+  auto nics = TRY(store_.nics(""));
+  auto forwards = TRY(store_.port_forwards(""));
+  return net_->show(nics, forwards);
+}
+
+Status Manager::network_remove() {
+  for (const auto& r : TRY(store_.list()))
+    if (r.state != db::State::Stopped)
+      return make_error("network: " + r.name + " is running; stop every container first", EBUSY);
+  std::lock_guard<std::mutex> g(net_mu_);
+  return net_->teardown();
+}
+
+Result<json> Manager::ports(const std::string& name) {
+  TRY(record(name));
+  json arr = json::array();
+  for (const auto& f : TRY(store_.port_forwards(name)))
+    arr.push_back({{"proto", f.proto}, {"host_port", f.host_port}, {"container_port", f.container_port}});
+  return json{{"port_forwards", arr}};
+}
+
+Result<json> Manager::port_add(const std::string& name, const std::string& proto, int host_port, int container_port) {
+  auto lock = lock_for(name);
+  std::lock_guard<std::mutex> g(*lock);
+  TRY(record(name));
+  if (proto != "tcp" && proto != "udp") return make_error(name + ": protocol must be tcp or udp, not '" + proto + "'", EINVAL);
+  if (host_port < 1 || host_port > 65535 || container_port < 1 || container_port > 65535)
+    return make_error(name + ": ports must be from 1 to 65535", EINVAL);
+  if (!net_->config().nat) return make_error(name + ": port forwards need [network] nat = true", EINVAL);
+  if (TRY(store_.nics(name)).empty()) return make_error(name + ": has no network interface to forward to", EINVAL);
+  TRY_CTX(store_.add_port_forward({proto, host_port, name, container_port}), name);
+  if (Status st = network_sync(); !st) {
+    (void)store_.remove_port_forward(name, proto, host_port);
+    (void)network_sync();
+    return std::move(st).error().context(name);
+  }
+  return json{{"proto", proto}, {"host_port", host_port}, {"container_port", container_port}};
+}
+
+Status Manager::port_remove(const std::string& name, const std::string& proto, int host_port) {
+  auto lock = lock_for(name);
+  std::lock_guard<std::mutex> g(*lock);
+  TRY(record(name));
+  TRY(store_.remove_port_forward(name, proto, host_port));
+  return network_sync();
 }
 
 }  // namespace sysc::lxcd

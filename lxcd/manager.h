@@ -15,6 +15,8 @@
 #include "config/config.h"
 #include "db/store.h"
 #include "lxcd/monitor.h"
+#include "lxcd/network.h"
+#include "runtime/spec.h"
 #include "runtime/cgroup.h"
 
 namespace sysc::lxcd {
@@ -26,7 +28,7 @@ using nlohmann::json;
 class Manager {
  public:
   Manager(Paths paths, config::GlobalConfig global, db::Store store, std::unique_ptr<cgroup::Driver> cg,
-          std::string shim_path, int log_fd);
+          std::string shim_path, int log_fd, std::unique_ptr<Network> network);
 
   // At daemon start: re-adopt running shims, record containers that died meanwhile.
   void reconcile();
@@ -48,6 +50,14 @@ class Manager {
   Status config_unset(const std::string& name, const std::string& key);
   std::string root() const { return paths_.root; }
 
+  // Networking: the bridge and its services, port forwards.
+  Status network_up();  // at daemon start: bridge, NAT, dnsmasq, reservations, forwards
+  Result<json> network_show();
+  Status network_remove();  // refused while a container runs
+  Result<json> ports(const std::string& name);
+  Result<json> port_add(const std::string& name, const std::string& proto, int host_port, int container_port);
+  Status port_remove(const std::string& name, const std::string& proto, int host_port);
+
  private:
   std::shared_ptr<std::mutex> lock_for(const std::string& name);
   Result<db::ContainerRecord> record(const std::string& name);
@@ -61,6 +71,10 @@ class Manager {
   void cleanup_run_state(const std::string& name, int shim_pid);
   std::string cgroup_rel(const std::string& name) const { return global_.cgroup_parent + "/" + name; }
   json to_json(const db::ContainerRecord& r) const;
+  // Records (or confirms) the addresses of the container's veth NICs; the runtime's view of them.
+  Result<std::vector<runtime::NicSpec>> plan_nics(const std::string& name, const config::ContainerConfig& cfg);
+  Status network_sync();
+  std::map<std::string, std::string> first_addresses();  // container -> "10.x.y.z" of net.0
 
   Paths paths_;
   config::GlobalConfig global_;
@@ -70,6 +84,8 @@ class Manager {
   int log_fd_;
   std::mutex locks_mu_;
   std::map<std::string, std::shared_ptr<std::mutex>> locks_;
+  std::unique_ptr<Network> net_;
+  std::mutex net_mu_;  // serializes network_sync (files + nft transaction)
   Monitor monitor_;
 };
 

@@ -78,6 +78,19 @@ Reply route_container(Manager& m, http::verb verb, const std::vector<std::string
   if (sub == "stop" && verb == http::verb::post) return from(m.stop(name, opt_int(body, "timeout"), force));
   if (sub == "restart" && verb == http::verb::post) return from(m.restart(name, opt_int(body, "timeout"), force));
   if (sub == "attach" && verb == http::verb::get) return from(m.attach_info(name));
+  if (sub == "ports" && p.size() == 4 && verb == http::verb::get) return from(m.ports(name));
+  if (sub == "ports" && p.size() == 4 && verb == http::verb::post) {
+    auto host = opt_int(body, "host_port");
+    auto inner = opt_int(body, "container_port");
+    if (!body.is_object() || !body.contains("proto") || !body["proto"].is_string() || !host)
+      return error_reply(make_error("ports: body needs \"proto\" and \"host_port\"", EINVAL));
+    return from(m.port_add(name, body["proto"].get<std::string>(), *host, inner ? *inner : *host), http::status::created);
+  }
+  if (sub == "ports" && p.size() == 6 && verb == http::verb::delete_) {
+    int port = std::atoi(p[5].c_str());
+    if (port <= 0) return error_reply(make_error("ports: bad port '" + p[5] + "'", EINVAL));
+    return from(m.port_remove(name, p[4], port));
+  }
   if (sub == "console" && p.size() == 5 && p[4] == "log" && verb == http::verb::get) {
     auto log = m.console_log(name);
     if (!log) return error_reply(log.error());
@@ -106,6 +119,8 @@ Reply route(Manager& m, const http::request<http::string_body>& req) {
   }
   if (p.empty() || p[0] != "1.0") return error_reply(make_error("unknown API version (this lxcd speaks 1.0)", ENOENT));
   if (p.size() == 1) return Reply{http::status::ok, {{"api_version", "1.0"}, {"version", SYSC_VERSION}, {"root", m.root()}}, ""};
+  if (p[1] == "network" && p.size() == 2 && req.method() == http::verb::get) return from(m.network_show());
+  if (p[1] == "network" && p.size() == 2 && req.method() == http::verb::delete_) return from(m.network_remove());
   if (p[1] != "containers") return error_reply(make_error("no such endpoint", ENOENT));
   if (p.size() == 2 && req.method() == http::verb::get) return from(m.list());
   if (p.size() == 2 && req.method() == http::verb::post) {

@@ -9,7 +9,6 @@
 #include <sched.h>
 #include <cstring>
 #include <utility>
-#include <vector>
 
 #include <netlink/route/link/veth.h>
 
@@ -261,10 +260,14 @@ Status Netlink::delete_link(const std::string& name) {
   return {};
 }
 
-Result<std::optional<Ipv4>> Netlink::address_of(const std::string& link) {
+Result<std::vector<Ipv4>> Netlink::addresses_of(const std::string& link) {
   nl_sock* sk = impl_->sock.get();
   LinkPtr l = TRY(get_link(sk, link));
-  auto all = TRY(ipv4_addresses(sk, rtnl_link_get_ifindex(l.get()), link));
+  return ipv4_addresses(sk, rtnl_link_get_ifindex(l.get()), link);
+}
+
+Result<std::optional<Ipv4>> Netlink::address_of(const std::string& link) {
+  auto all = TRY(addresses_of(link));
   if (all.empty()) return std::optional<Ipv4>();
   return std::optional<Ipv4>(all.front());
 }

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <sys/types.h>
+#include <vector>
 
 #include "common/result.h"
 
@@ -22,6 +23,9 @@ std::string format_cidr(const Ipv4& a);             // "10.122.0.5/24"
 
 // Host-side veth name for a container NIC: "sc-" + name, made unique and at most 15 characters
 // (IFNAMSIZ-1) by a short hash when the name is long; stable for (container, nic index).
+// NIC 0 with a name of <= 12 characters: "sc-web1"; otherwise "sc-" + first 7 characters + "_" +
+// 4 hex digits of FNV-1a(name, nic): "sc-webserv_3fa2" ('_' cannot occur in container names, so a
+// hashed name never equals a plain one). Details in net/netlink_text.cpp.
 std::string host_veth_name(const std::string& container, int nic_index);
 
 class Netlink {
@@ -45,11 +49,13 @@ class Netlink {
   // Moves LINK into the network namespace of PID.
   Status move_to_netns_of(const std::string& link, pid_t pid);
   Status rename(const std::string& link, const std::string& new_name);
-  Status add_address(const std::string& link, const Ipv4& address);
+  Status add_address(const std::string& link, const Ipv4& address);  // already present is success
   Status add_default_route(const Ipv4& gateway);  // via gateway (prefix ignored)
   Status delete_link(const std::string& name);    // missing is success
   // First IPv4 address of LINK (for tests and `sysc network show`).
   Result<std::optional<Ipv4>> address_of(const std::string& link);
+  // All IPv4 addresses of LINK, primary first.
+  Result<std::vector<Ipv4>> addresses_of(const std::string& link);
   Result<std::string> mac_of(const std::string& link);
 
  private:

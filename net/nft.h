@@ -37,7 +37,7 @@ Status remove_table(const std::string& table);
 // `nft list table ip TABLE` output (for tests and `sysc network show`).
 Result<std::string> list_table(const std::string& table);
 
-// Runs an nft script through libnftables; errors carry nft's message. Exposed for tests.
-Status run_nft(const std::string& script, std::string* output = nullptr);
+// Whether `ip TABLE` exists (reads the table list only).
+Result<bool> table_exists(const std::string& table);
 
 }  // namespace sysc::net

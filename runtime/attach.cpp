@@ -39,12 +39,12 @@ constexpr size_t kPasswdMax = 64 * 1024;
 
 // The children's steps, in order; the index travels back in the failure record.
 enum Step : int {
-  kDumpable, kPdeathsig, kCgroup, kSetns, kFork, kSetsid, kCtty, kStdio, kChdir, kSetgroups,
+  kDumpable, kPdeathsig, kStdio, kCgroup, kSetns, kFork, kSetsid, kCtty, kChdir, kSetgroups,
   kSetgid, kSetuid, kCapBset, kCapInheritable, kSeccomp, kSecurity, kExec, kStepCount
 };
 const char* const kStepNames[] = {
-    "prctl(PR_SET_DUMPABLE)", "prctl(PR_SET_PDEATHSIG)", "join cgroup", "setns", "fork",
-    "setsid", "TIOCSCTTY", "dup2", "chdir /", "setgroups", "setresgid", "setresuid",
+    "prctl(PR_SET_DUMPABLE)", "prctl(PR_SET_PDEATHSIG)", "dup2", "join cgroup", "setns", "fork",
+    "setsid", "TIOCSCTTY", "chdir /", "setgroups", "setresgid", "setresuid",
     "capability bounding set", "inheritable capabilities", "seccomp", "security", "exec"};
 static_assert(std::size(kStepNames) == kStepCount);
 
@@ -73,6 +73,10 @@ struct Plan {
   SeccompProgram seccomp;
   sock_fprog fprog{};
   int slave = -1, master = -1, report = -1;
+  // What child1 puts on fds 0, 1, 2 (the pty slave, or pipes for the caller's terminals; -1: the
+  // CLI's own fd stays) and the CLI's ends of those pipes, which child1 closes.
+  int stdio[3] = {-1, -1, -1};
+  int relay_ends[3] = {-1, -1, -1};
 };
 
 // ---- child side (after fork): async-signal-safe only --------------------------------------
@@ -222,11 +226,8 @@ Step security_step(const char* name) {
 [[noreturn]] void run_child2(Plan& p) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);  // the command dies with the CLI
   if (setsid() < 0) fail(p, kSetsid, errno);
-  if (p.slave >= 0) {
-    if (ioctl(p.slave, TIOCSCTTY, 0) != 0) fail(p, kCtty, errno);
-    for (int fd = 0; fd < 3; ++fd)
-      if (dup2(p.slave, fd) < 0) fail(p, kStdio, errno);
-  }
+  // fds 0-2 are already the slave (child1 put them there): it becomes the controlling terminal.
+  if (p.slave >= 0 && ioctl(p.slave, TIOCSCTTY, 0) != 0) fail(p, kCtty, errno);
   if (chdir("/") != 0) fail(p, kChdir, errno);
   // setgroups is denied in a user namespace whose setgroups file says "deny": keep going there.
   if (setgroups(0, nullptr) != 0 && !(p.joins_userns && errno == EPERM)) fail(p, kSetgroups, errno);
@@ -249,6 +250,17 @@ Step security_step(const char* name) {
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail(p, kPdeathsig, errno);
   if (getppid() != p.parent) _exit(127);  // the CLI died before PDEATHSIG was armed
   if (p.master >= 0) close(p.master);
+  for (int fd : p.relay_ends)
+    if (fd >= 0) close(fd);
+  // The caller's terminals never enter the container: they are replaced on fds 0-2 here, before
+  // setns, so neither child2 nor anything it execs ever holds one (TIOCSTI would let it type
+  // into the caller's shell). Must stay before the fork of child2.
+  for (int fd = 0; fd < 3; ++fd) {
+    if (p.stdio[fd] < 0) continue;
+    // Already in place (the CLI was started with that fd closed): dup2 would keep CLOEXEC.
+    int r = p.stdio[fd] == fd ? fcntl(fd, F_SETFD, 0) : dup2(p.stdio[fd], fd);
+    if (r < 0) fail(p, kStdio, errno);
+  }
   join_cgroups(p);
   if (setns(p.pidfd, p.setns_flags) != 0) fail(p, kSetns, errno);
   // Signals are still blocked (the parent blocked them before the fork): a relayed one stays
@@ -261,7 +273,13 @@ Step security_step(const char* name) {
   if (child == 0) run_child2(p);
   g_child2 = child;
   close(p.report);
-  if (p.slave >= 0) close(p.slave);  // only child2 holds it: the master hangs up when it is done
+  // Only child2 holds the slave / the pipes now: the master hangs up and the output pipes reach
+  // EOF when it is done.
+  for (int fd = 0; fd < 3; ++fd) {
+    if (p.stdio[fd] < 0) continue;
+    close(p.stdio[fd]);
+    close(fd);
+  }
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -414,8 +432,14 @@ struct ChildGuard {
 
 int exit_code(int status) { return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status); }
 
+// The command's stdio, owned by the CLI: a pty (TTY mode), or pipes for the caller's terminals.
+struct Stdio {
+  Pty pty;
+  attach_detail::StdioPipes pipes;
+};
+
 // Everything that allocates or reads /proc, before the fork.
-Result<Pty> build_plan(const AttachSpec& spec, int pidfd, bool tty, Plan& p) {
+Result<Stdio> build_plan(const AttachSpec& spec, int pidfd, bool tty, Plan& p) {
   p.parent = getpid();
   p.pidfd = pidfd;
   p.setns_flags = TRY_CTX(setns_flags(spec.init_pid, &p.joins_userns), "namespaces");
@@ -424,13 +448,18 @@ Result<Pty> build_plan(const AttachSpec& spec, int pidfd, bool tty, Plan& p) {
   p.security = &spec.security;
   p.seccomp = TRY(compile_seccomp(spec.security));
   p.fprog = p.seccomp.prog();
-  Pty pty;
-  if (tty) pty = TRY_CTX(attach_detail::open_pty(spec.init_pid, isatty(STDIN_FILENO) ? STDIN_FILENO : STDOUT_FILENO), "pty");
+  Stdio io;
+  if (tty) io.pty = TRY_CTX(attach_detail::open_pty(spec.init_pid, isatty(STDIN_FILENO) ? STDIN_FILENO : STDOUT_FILENO), "pty");
+  else io.pipes = TRY_CTX(attach_detail::open_stdio_pipes(), "stdio");
   // Every /proc/PID read above was of this very process if it is still alive now.
   if (syscall(SYS_pidfd_send_signal, pidfd, 0, nullptr, 0) != 0) return make_error("the container's init exited", ESRCH);
-  p.master = pty.master.get();
-  p.slave = pty.slave.get();
-  return pty;
+  p.master = io.pty.master.get();
+  p.slave = io.pty.slave.get();
+  for (int fd = 0; fd < 3; ++fd) p.stdio[fd] = tty ? p.slave : io.pipes.child[fd].get();
+  p.relay_ends[0] = io.pipes.in.get();
+  p.relay_ends[1] = io.pipes.out.get();
+  p.relay_ends[2] = io.pipes.err.get();
+  return io;
 }
 
 // Sync: the only message is the failure record; EOF means child2 exec'd (its end is CLOEXEC)
@@ -444,7 +473,7 @@ Status read_report(int fd, const Plan& p) {
   return {};
 }
 
-Result<int> run(Plan& p, Pty& pty, bool tty) {
+Result<int> run(Plan& p, Stdio& io, bool tty) {
   int pipefd[2];
   if (pipe2(pipefd, O_CLOEXEC) != 0) return sys_error("pipe");
   UniqueFd report_r(pipefd[0]), report_w(pipefd[1]);
@@ -456,15 +485,17 @@ Result<int> run(Plan& p, Pty& pty, bool tty) {
   if (guard.pid < 0) return sys_error("fork");
   if (guard.pid == 0) run_child1(p);
   report_w.reset();
-  pty.slave.reset();
+  io.pty.slave.reset();
+  for (auto& fd : io.pipes.child) fd.reset();
   UniqueFd child_pidfd(static_cast<int>(syscall(SYS_pidfd_open, guard.pid, 0)));
   if (!child_pidfd) return sys_error("pidfd_open");
   TRY(read_report(report_r.get(), p));
   TRY(sig.open());
   RawMode raw;
   if (tty && isatty(STDIN_FILENO)) TRY(raw.enter(STDIN_FILENO));
-  int status = tty ? TRY(attach_detail::relay_and_wait(guard.pid, child_pidfd.get(), pty.master.get(), sig))
-                   : TRY(attach_detail::wait_child(guard.pid, child_pidfd.get(), sig));
+  int status = tty                  ? TRY(attach_detail::relay_and_wait(guard.pid, child_pidfd.get(), io.pty.master.get(), sig))
+               : io.pipes.relayed() ? TRY(attach_detail::relay_pipes_and_wait(guard.pid, child_pidfd.get(), io.pipes, sig))
+                                    : TRY(attach_detail::wait_child(guard.pid, child_pidfd.get(), sig));
   guard.pid = -1;  // reaped
   return exit_code(status);
 }
@@ -494,8 +525,8 @@ Result<int> attach_run(const AttachSpec& spec) {
     UniqueFd pidfd = TRY(open_init(spec));
     const bool tty = use_tty(spec.tty);
     Plan plan;
-    Pty pty = TRY(build_plan(spec, pidfd.get(), tty, plan));
-    return run(plan, pty, tty);
+    Stdio io = TRY(build_plan(spec, pidfd.get(), tty, plan));
+    return run(plan, io, tty);
   }();
   if (!r.ok()) return std::move(r).error().context(spec.name + ": attach");
   return r;

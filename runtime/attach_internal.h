@@ -68,11 +68,28 @@ class SignalRelay {
   UniqueFd fd_;
 };
 
+// Pipe mode (no pty): a terminal of the caller's is never handed to the command, which could
+// push keystrokes into the caller's shell with TIOCSTI. Each of fds 0-2 that is a terminal gets a
+// pipe instead, relayed by the CLI; the others (pipes, files, /dev/null, sockets) are passed
+// through as they are.
+struct StdioPipes {
+  UniqueFd child[3];  // what child2 gets as fd 0, 1, 2; invalid: the CLI's own fd is passed through
+  UniqueFd in;        // write end: the caller's terminal (fd 0) -> the command's stdin
+  UniqueFd out, err;  // read ends: the command's stdout / stderr -> the caller's fd 1 / fd 2
+  bool relayed() const { return in || out || err; }
+};
+// Stdout and stderr on the same terminal share one pipe, so their order is kept.
+Result<StdioPipes> open_stdio_pipes();
+
 // Waits for child1 (the pidfd becomes readable when it exits), handling signals; returns the
 // raw wait status.
 Result<int> wait_child(pid_t child, int child_pidfd, SignalRelay& sig);
 // TTY mode: relays stdin -> master and master -> stdout until child1 exited and the master is
 // drained (hung up, or quiet for a moment: a background process may keep the slave open).
 Result<int> relay_and_wait(pid_t child, int child_pidfd, int master, SignalRelay& sig);
+// Pipe mode with pipes: relays the caller's terminal <-> the pipes until child1 exited and the
+// output pipes are drained (EOF, or quiet for a moment, as in TTY mode); the stdin pipe is closed
+// at the terminal's EOF and when child1 exits.
+Result<int> relay_pipes_and_wait(pid_t child, int child_pidfd, StdioPipes& pipes, SignalRelay& sig);
 
 }  // namespace sysc::runtime::attach_detail

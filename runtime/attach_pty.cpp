@@ -1,5 +1,6 @@
 // sysc attach, parent side (the CLI): the pty in the container's devpts, raw mode, the relay
-// loop between the caller's terminal and the pty master, signals and waiting for child1.
+// loops between the caller's terminal and the pty master or the stdio pipes, signals and
+// waiting for child1.
 #include "runtime/attach_internal.h"
 
 #include <algorithm>
@@ -154,6 +155,14 @@ void SignalRelay::handle(int child_pidfd, int master, int winsize_fd) {
 
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
+// After the command exited: how long poll may still wait for more output; 0 or less: stop.
+int drain_timeout(Clock::time_point exited_at) {
+  auto left = std::min(kDrainQuiet, std::chrono::duration_cast<std::chrono::milliseconds>(exited_at + kDrainMax - Clock::now()));
+  return static_cast<int>(left.count());
+}
+
 Result<int> reap(pid_t child) {
   int status = 0;
   while (waitpid(child, &status, 0) < 0)
@@ -230,7 +239,6 @@ Result<int> wait_child(pid_t child, int child_pidfd, SignalRelay& sig) {
 }
 
 Result<int> relay_and_wait(pid_t child, int child_pidfd, int master, SignalRelay& sig) {
-  using Clock = std::chrono::steady_clock;
   int winsize_fd = isatty(STDIN_FILENO) ? STDIN_FILENO : STDOUT_FILENO;
   fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);
   Relay r{master};
@@ -245,12 +253,7 @@ Result<int> relay_and_wait(pid_t child, int child_pidfd, int master, SignalRelay
         {status ? -1 : child_pidfd, POLLIN, 0},
     };
     int timeout = -1;
-    if (status) {
-      auto left = std::min(kDrainQuiet, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                            exited_at + kDrainMax - Clock::now()));
-      if (left.count() <= 0) break;
-      timeout = static_cast<int>(left.count());
-    }
+    if (status && (timeout = drain_timeout(exited_at)) <= 0) break;
     int n = poll(fds, 4, timeout);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return sys_error("poll");
@@ -262,6 +265,118 @@ Result<int> relay_and_wait(pid_t child, int child_pidfd, int master, SignalRelay
     if (fds[3].revents) {
       status = TRY(reap(child));
       exited_at = Clock::now();
+    }
+  }
+  if (!status) status = TRY(reap(child));
+  return *status;
+}
+
+namespace {
+
+// pipe2 with both ends above 2: a CLI started with fd 0-2 closed must not get a pipe there.
+Status pipe_above_stdio(UniqueFd& read_end, UniqueFd& write_end) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return sys_error("pipe");
+  read_end.reset(fds[0]);
+  write_end.reset(fds[1]);
+  for (UniqueFd* fd : {&read_end, &write_end}) {
+    if (fd->get() > STDERR_FILENO) continue;
+    int moved = fcntl(fd->get(), F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+    if (moved < 0) return sys_error("fcntl(F_DUPFD_CLOEXEC)");
+    fd->reset(moved);
+  }
+  return {};
+}
+
+bool same_terminal(int a, int b) {
+  struct stat sa{}, sb{};
+  return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_rdev == sb.st_rdev;
+}
+
+// One chunk from a non-blocking pipe to the caller's fd (dropped once that fd failed). False once
+// the pipe is done: EOF (every writer in the container closed it) or an error.
+bool pump(int from, int to, bool& to_ok) {
+  char buf[8192];
+  ssize_t n = read(from, buf, sizeof buf);
+  if (n > 0) {
+    if (to_ok) to_ok = write_all(to, buf, static_cast<size_t>(n));
+    return true;
+  }
+  return n < 0 && (errno == EINTR || errno == EAGAIN);
+}
+
+// The caller's terminal (cooked mode, as it is: a line at a time) -> the command's stdin pipe.
+struct StdinPump {
+  UniqueFd& pipe;
+  char buf[4096];
+  size_t len = 0, off = 0;
+
+  void read_terminal() {
+    ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+    if (n > 0) {
+      len = static_cast<size_t>(n);
+      off = 0;
+    } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+      pipe.reset();  // ^D or hang-up: the command reads EOF
+    }
+  }
+  void write_pipe() {
+    ssize_t n = write(pipe.get(), buf + off, len - off);
+    if (n > 0) off += static_cast<size_t>(n);
+    else if (n < 0 && errno != EAGAIN && errno != EINTR) pipe.reset();  // EPIPE: nobody reads it
+    if (off == len || !pipe) len = off = 0;
+  }
+};
+
+}  // namespace
+
+Result<StdioPipes> open_stdio_pipes() {
+  StdioPipes p;
+  if (isatty(STDIN_FILENO)) TRY(pipe_above_stdio(p.child[0], p.in));
+  if (isatty(STDOUT_FILENO)) TRY(pipe_above_stdio(p.out, p.child[1]));
+  if (isatty(STDERR_FILENO)) {
+    if (p.child[1] && same_terminal(STDOUT_FILENO, STDERR_FILENO)) {
+      p.child[2].reset(fcntl(p.child[1].get(), F_DUPFD_CLOEXEC, STDERR_FILENO + 1));
+      if (!p.child[2]) return sys_error("fcntl(F_DUPFD_CLOEXEC)");
+    } else {
+      TRY(pipe_above_stdio(p.err, p.child[2]));
+    }
+  }
+  return p;
+}
+
+Result<int> relay_pipes_and_wait(pid_t child, int child_pidfd, StdioPipes& pipes, SignalRelay& sig) {
+  for (UniqueFd* fd : {&pipes.in, &pipes.out, &pipes.err})
+    if (*fd) fcntl(fd->get(), F_SETFL, fcntl(fd->get(), F_GETFL) | O_NONBLOCK);
+  StdinPump in{pipes.in};
+  bool out_ok = true, err_ok = true;  // the caller's fd 1 / fd 2 still writable
+  std::optional<int> status;
+  Clock::time_point exited_at;
+  for (;;) {
+    if (status && !pipes.out && !pipes.err) break;
+    pollfd fds[6] = {
+        {pipes.in && in.len == 0 ? STDIN_FILENO : -1, POLLIN, 0},
+        {pipes.in && in.len ? pipes.in.get() : -1, POLLOUT, 0},
+        {pipes.out ? pipes.out.get() : -1, POLLIN, 0},
+        {pipes.err ? pipes.err.get() : -1, POLLIN, 0},
+        {sig.fd(), POLLIN, 0},
+        {status ? -1 : child_pidfd, POLLIN, 0},
+    };
+    int timeout = -1;
+    if (status && (timeout = drain_timeout(exited_at)) <= 0) break;
+    int n = poll(fds, 6, timeout);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return sys_error("poll");
+    if (n == 0) break;  // the command exited and its output stopped (a background process holds the pipe)
+    if (fds[0].revents) in.read_terminal();
+    if (fds[1].revents) in.write_pipe();
+    if (fds[2].revents && !pump(pipes.out.get(), STDOUT_FILENO, out_ok)) pipes.out.reset();
+    if (fds[3].revents && !pump(pipes.err.get(), STDERR_FILENO, err_ok)) pipes.err.reset();
+    if (fds[4].revents) sig.handle(child_pidfd, -1, -1);
+    if (fds[5].revents) {
+      status = TRY(reap(child));
+      exited_at = Clock::now();
+      pipes.in.reset();  // no more reading the caller's terminal for a command that is gone
     }
   }
   if (!status) status = TRY(reap(child));

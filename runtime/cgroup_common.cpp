@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <thread>
 #include <unistd.h>
@@ -232,9 +233,32 @@ Status make_dir(const std::string& path) {
   return sys_error("mkdir " + path);
 }
 
+CreatedDirs::~CreatedDirs() {
+  for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) (void)::rmdir(it->c_str());
+}
+
+Result<bool> CreatedDirs::make(const std::string& path) {
+  if (::mkdir(path.c_str(), 0755) == 0) {
+    dirs_.push_back(path);
+    return true;
+  }
+  if (errno == EEXIST && is_dir(path)) return false;
+  return sys_error("mkdir " + path);
+}
+
+bool CreatedDirs::created(const std::string& path) const {
+  return std::find(dirs_.begin(), dirs_.end(), path) != dirs_.end();
+}
+
 bool is_dir(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool is_cgroup2_fs(const std::string& path) {
+  struct statfs sfs {};
+  return ::statfs(path.c_str(), &sfs) == 0 &&
+         static_cast<unsigned long>(sfs.f_type) == static_cast<unsigned long>(CGROUP2_SUPER_MAGIC);
 }
 
 Result<uint64_t> parse_u64(const std::string& text, const std::string& what) {
@@ -307,14 +331,33 @@ std::vector<pid_t> subtree_procs(const std::string& dir) {
   return out;
 }
 
-size_t kill_pids(const std::vector<pid_t>& pids) {
-  size_t n = 0;
+size_t kill_listed(const std::string& dir) {
   const pid_t self = ::getpid();
-  for (pid_t p : pids) {
-    // Never signal init or ourselves: a caller inside the cgroup is a bug, not a target.
+  auto before = read_procs(dir);
+  if (!before) return 0;
+  // Pin each listed process first; a pidfd keeps naming that process even if its number is
+  // freed and reused.
+  std::vector<std::pair<pid_t, UniqueFd>> pinned;
+  for (pid_t p : *before) {
     if (p <= 1 || p == self) continue;
-    if (::kill(p, SIGKILL) == 0) ++n;
+    UniqueFd fd(static_cast<int>(::syscall(SYS_pidfd_open, p, 0)));
+    if (fd) pinned.emplace_back(p, std::move(fd));
   }
+  // Still listed now means the pidfd names a member: if the pid had been reused by a host
+  // process at pidfd_open, that process (alive, holding the number) is not in this cgroup.
+  auto after = read_procs(dir);
+  if (!after) return 0;
+  size_t n = 0;
+  for (auto& [p, fd] : pinned) {
+    if (std::find(after->begin(), after->end(), p) == after->end()) continue;
+    if (::syscall(SYS_pidfd_send_signal, fd.get(), SIGKILL, nullptr, 0) == 0) ++n;
+  }
+  return n;
+}
+
+size_t kill_subtree(const std::string& dir) {
+  size_t n = 0;
+  for (const std::string& d : subtree_dirs(dir)) n += kill_listed(d);
   return n;
 }
 

@@ -32,7 +32,28 @@ Result<std::string> read_trimmed(const std::string& path);
 Status write_control(const std::string& path, const std::string& value);
 // mkdir; an existing directory is fine.
 Status make_dir(const std::string& path);
+
+// Rollback guard for create(): the directories one call made, removed again (deepest first)
+// when the guard dies without commit(). Directories that already existed are never listed, so
+// a failed start cannot remove a level another container uses; a level that meanwhile got a
+// child (a concurrent start) fails rmdir with EBUSY and is left alone.
+class CreatedDirs {
+ public:
+  CreatedDirs() = default;
+  CreatedDirs(const CreatedDirs&) = delete;
+  CreatedDirs& operator=(const CreatedDirs&) = delete;
+  ~CreatedDirs();
+  // mkdir PATH; true if this call created it, false if it already existed.
+  Result<bool> make(const std::string& path);
+  bool created(const std::string& path) const;
+  void commit() { dirs_.clear(); }
+
+ private:
+  std::vector<std::string> dirs_;
+};
 bool is_dir(const std::string& path);
+// PATH is on a cgroup2 filesystem (statfs magic), as opposed to e.g. a test's fake tree.
+bool is_cgroup2_fs(const std::string& path);
 
 Result<uint64_t> parse_u64(const std::string& text, const std::string& what);
 // "usage_usec N" line of cpu.stat, in nanoseconds.
@@ -44,8 +65,13 @@ Result<std::vector<pid_t>> read_procs(const std::string& dir);
 std::vector<std::string> subtree_dirs(const std::string& dir);
 // Pids in DIR's whole subtree.
 std::vector<pid_t> subtree_procs(const std::string& dir);
-// SIGKILL each pid, skipping pid 1 and the caller itself. Returns how many were signalled.
-size_t kill_pids(const std::vector<pid_t>& pids);
+// SIGKILL every pid listed in DIR/cgroup.procs (never pid 1 or the caller) through a pidfd,
+// and only if the pid is still listed after the pidfd was opened: a pid that exited and was
+// reused by a host process between the read and the signal is then not listed and is skipped.
+// Returns how many were signalled.
+size_t kill_listed(const std::string& dir);
+// kill_listed on DIR and every directory below it.
+size_t kill_subtree(const std::string& dir);
 // rmdir DIR's subtree, children first; EBUSY is retried until DEADLINE. Missing is success.
 Status remove_subtree(const std::string& dir, Clock::time_point deadline);
 void sleep_poll();

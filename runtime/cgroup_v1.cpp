@@ -7,6 +7,7 @@
 #include "common/fs.h"
 #include "runtime/cgroup.h"
 #include "runtime/cgroup_internal.h"
+#include "runtime/devices.h"
 
 namespace sysc::cgroup {
 namespace {
@@ -32,6 +33,49 @@ Status copy_cpuset_from_parent(const std::string& parent, const std::string& dir
     std::string value = TRY(read_trimmed(join(parent, file)));
     TRY(write_control(join(dir, file), value));
   }
+  return {};
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    if (end > start) out.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+// Make DIR (a devices-hierarchy cgroup) deny everything but the allowlist. Re-applying is a
+// no-op. A level that still allows all ("a *:* rwm") is reset with "a" in devices.deny, which
+// the kernel refuses (EINVAL) once the level has children; a level that is already deny-all
+// (restricted earlier, maybe by an older allowlist) is brought to the current list entry by
+// entry, which works with children too: the kernel narrows them along.
+Status restrict_devices(const std::string& dir) {
+  const std::vector<std::string> want = devices::v1_lines(devices::allowlist());
+  const std::vector<std::string> have = lines_of(TRY(read_trimmed(join(dir, "devices.list"))));
+  if (have.size() == want.size() && std::all_of(want.begin(), want.end(), [&](auto& l) { return contains(have, l); }))
+    return {};
+  const std::string deny = join(dir, "devices.deny"), allow = join(dir, "devices.allow");
+  if (contains(have, "a *:* rwm")) {
+    if (Status st = write_control(deny, "a"); !st) {
+      if (st.error().code != EINVAL) return st;
+      return make_error(dir + ": devices: cannot restrict this level: it already has child cgroups "
+                        "(made before device restrictions existed); stop the containers below it once",
+                        EBUSY);
+    }
+  } else {
+    for (const std::string& l : have) {
+      if (!contains(want, l)) TRY(write_control(deny, l));
+    }
+  }
+  for (const std::string& l : want) TRY(write_control(allow, l));
   return {};
 }
 
@@ -86,18 +130,28 @@ class V1Driver final : public Driver {
 
   Layout layout() const override { return layout_; }
 
+  // Level by level, top-down: a devices level is restricted before anything is made below it,
+  // so no child is ever created more permissive than its parent.
   Status create(const std::string& rel) override {
     TRY(check_rel(rel));
+    CreatedDirs made;  // removed again if anything below fails
+    const std::vector<std::string> levels = rel_levels(rel);
     for (const Hierarchy& h : v1_) {
       std::string parent = h.mount_point;
-      for (const std::string& level : rel_levels(rel)) {
-        std::string dir = join(h.mount_point, level);
-        TRY_CTX(make_dir(dir), "cgroup " + rel);
+      for (size_t i = 0; i < levels.size(); ++i) {
+        std::string dir = join(h.mount_point, levels[i]);
+        const bool is_new = TRY_CTX(made.make(dir), "cgroup " + rel);
         if (has_controller(h, "cpuset")) TRY_CTX(copy_cpuset_from_parent(parent, dir), "cgroup " + rel);
+        // Levels we create, and always the container's own and the one holding the containers
+        // (sysc's by definition; an older sysc may have left it unrestricted). A container can
+        // re-grant itself anything its parent allows, so the parent is what really restricts.
+        if (has_controller(h, "devices") && (is_new || i + 2 >= levels.size()))
+          TRY_CTX(restrict_devices(dir), "cgroup " + rel);
         parent = dir;
       }
     }
     if (v2_) TRY(v2_->create(rel));
+    made.commit();
     return {};
   }
 
@@ -202,8 +256,11 @@ class V1Driver final : public Driver {
     return out;
   }
 
-  // Freeze (so nothing forks while we kill), SIGKILL everything, thaw (frozen tasks cannot
-  // die), then keep killing until every hierarchy's subtree is empty or DEADLINE passes.
+  // Freeze, so nothing forks or exits (a frozen task keeps its pid), SIGKILL everything
+  // while frozen, thaw (the kills land then), and keep killing until every hierarchy's
+  // subtree is empty or DEADLINE passes. kill_listed() signals through pidfds of listed
+  // members only, so a pid freed and reused meanwhile (no freezer, or a task that was already
+  // exiting) never reaches a host process.
   Status kill_all(const std::string& rel, Clock::time_point deadline) {
     const Hierarchy* fz = find("freezer");
     const std::string state = fz ? join(join(fz->mount_point, rel), "freezer.state") : std::string();
@@ -216,7 +273,8 @@ class V1Driver final : public Driver {
         sleep_poll();
       }
     }
-    kill_pids(all_procs(rel));
+    kill_everywhere(rel);
+    // Must stay after the kills: thawing first would let tasks fork and exit in between.
     if (frozen) (void)write_control(state, "THAWED");
     for (;;) {
       std::vector<pid_t> left = all_procs(rel);
@@ -224,9 +282,13 @@ class V1Driver final : public Driver {
       if (Clock::now() >= deadline)
         return make_error("cgroup " + rel + ": " + std::to_string(left.size()) +
                               " processes still running after 5 s", EBUSY);
-      kill_pids(left);
+      kill_everywhere(rel);
       sleep_poll();
     }
+  }
+
+  void kill_everywhere(const std::string& rel) const {
+    for (const Hierarchy& h : v1_) kill_subtree(join(h.mount_point, rel));
   }
 
   Layout layout_;

@@ -7,6 +7,7 @@
 #include "common/fs.h"
 #include "runtime/cgroup.h"
 #include "runtime/cgroup_internal.h"
+#include "runtime/devices.h"
 
 namespace sysc::cgroup {
 namespace {
@@ -59,14 +60,18 @@ class V2Driver final : public Driver {
 
   Status create(const std::string& rel) override {
     TRY(check_rel(rel));
+    CreatedDirs made;  // removed again if anything below fails
+    const std::vector<std::string> levels = rel_levels(rel);
     // The mount root is the host's (systemd's) to configure: delegation starts below it, in
     // the levels we create, so its subtree_control is never written.
     std::string parent;
-    for (const std::string& level : rel_levels(rel)) {
+    for (const std::string& level : levels) {
       if (!parent.empty()) enable_controllers(parent);
       parent = join(mp_, level);
-      TRY_CTX(make_dir(parent), "cgroup " + rel);
+      TRY_CTX(made.make(parent), "cgroup " + rel);
     }
+    TRY(attach_device_program(rel, levels, made));
+    made.commit();
     return {};
   }
 
@@ -86,7 +91,7 @@ class V2Driver final : public Driver {
     while (populated(dir)) {
       if (Clock::now() >= deadline)
         return make_error("cgroup " + rel + ": " + dir + ": processes still running after 5 s", EBUSY);
-      if (!have_kill) kill_pids(subtree_procs(dir));
+      if (!have_kill) kill_subtree(dir);
       sleep_poll();
     }
     TRY_CTX(remove_subtree(dir, deadline), "cgroup " + rel);
@@ -133,6 +138,24 @@ class V2Driver final : public Driver {
   }
 
  private:
+  // The device allowlist program on the levels we made in this call, and always on the
+  // container's own level and the one holding the containers (sysc's; possibly left
+  // unrestricted by an older sysc): a container can detach programs from its own cgroup, never
+  // from its parent's, which it cannot even see. ALLOW_MULTI: each attached program must allow.
+  // A mount point that is not cgroup2 never comes from make_driver(); it is a unit test's fake
+  // tree, where there is no cgroup to attach to.
+  Status attach_device_program(const std::string& rel, const std::vector<std::string>& levels,
+                               const CreatedDirs& made) const {
+    if (!is_cgroup2_fs(mp_)) return {};
+    const std::string what = "cgroup " + rel + ": device program";
+    UniqueFd prog = TRY_CTX(devices::load(devices::assemble(devices::allowlist())), what);
+    for (size_t i = 0; i < levels.size(); ++i) {
+      const std::string dir = join(mp_, levels[i]);
+      if (made.created(dir) || i + 2 >= levels.size()) TRY_CTX(devices::attach_once(prog.get(), dir), what);
+    }
+    return {};
+  }
+
   std::string mp_;
 };
 

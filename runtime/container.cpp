@@ -38,7 +38,8 @@ void abort_child(pid_t pid, int pidfd, cgroup::Driver& cg, const std::string& re
 
 }  // namespace
 
-Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, const std::string& rel) {
+Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, const std::string& rel,
+                                    const std::function<Status(pid_t)>& parent_setup) {
   if (auto st = cg.create(rel); !st) {
     (void)cg.destroy(rel);  // levels made before the failure
     return std::move(st).error().context("start failed at cgroup");
@@ -74,6 +75,12 @@ Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, c
   if (auto st = cg.attach(rel, started.pid); !st) {
     abort_child(started.pid, pidfd, cg, rel);
     return std::move(st).error().context("start failed at cgroup attach");
+  }
+  if (parent_setup) {
+    if (auto st = parent_setup(started.pid); !st) {
+      abort_child(started.pid, pidfd, cg, rel);
+      return std::move(st).error().context("start failed at network");
+    }
   }
   char go = 1;
   if (write(parent_end.get(), &go, 1) != 1) {

@@ -2,6 +2,7 @@
 // child in its cgroups, run the numbered sync protocol, and report {step, errno} failures.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <sys/types.h>
 
@@ -19,6 +20,9 @@ struct StartedInit {
 
 // On failure the half-started child is killed and reaped and the cgroup removed; the message is
 // "start failed at <step>[ <detail>]: <strerror>".
-Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, const std::string& cgroup_rel);
+// parent_setup runs between the cgroup placement and sync 1, with the child's host pid (its
+// network namespace exists, its init has not run): the veth pairs are made there.
+Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, const std::string& cgroup_rel,
+                                    const std::function<Status(pid_t)>& parent_setup = nullptr);
 
 }  // namespace sysc::runtime

@@ -20,6 +20,10 @@ std::string to_json(const RuntimeSpec& s) {
             {"cgroup", s.cgroup},       {"cgroup_driver", s.cgroup_driver},       {"cap_drop", s.cap_drop},     {"seccomp_deny", s.seccomp_deny},
             {"run_dir", s.run_dir},     {"console_log", s.console_log},
             {"console_log_max", s.console_log_max}};
+  j["nics"] = json::array();
+  for (const auto& n : s.nics)
+    j["nics"].push_back({{"host_name", n.host_name}, {"name", n.name}, {"mac", n.mac}, {"mtu", n.mtu},
+                         {"bridge", n.bridge}, {"address", n.address}, {"gateway", n.gateway}});
   return j.dump(2);
 }
 
@@ -41,6 +45,11 @@ Result<RuntimeSpec> spec_from_json(const std::string& text) {
     s.run_dir = j.at("run_dir").get<std::string>();
     s.console_log = j.at("console_log").get<std::string>();
     s.console_log_max = j.value("console_log_max", s.console_log_max);
+    for (const auto& n : j.value("nics", json::array()))
+      s.nics.push_back(NicSpec{n.at("host_name").get<std::string>(), n.at("name").get<std::string>(),
+                               n.at("mac").get<std::string>(), n.at("mtu").get<int>(),
+                               n.at("bridge").get<std::string>(), n.at("address").get<std::string>(),
+                               n.at("gateway").get<std::string>()});
     if (s.init_argv.empty()) return make_error("runtime spec: empty init command", EINVAL);
     return s;
   } catch (const json::exception& e) {

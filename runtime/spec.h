@@ -9,6 +9,17 @@
 
 namespace sysc::runtime {
 
+// One veth NIC, fully resolved by lxcd (addresses recorded in its database).
+struct NicSpec {
+  std::string host_name;  // host side of the pair, on the bridge: "sc-web1"
+  std::string name;       // inside the container: "eth0"
+  std::string mac;
+  int mtu = 1500;
+  std::string bridge;
+  std::string address;    // "10.213.117.5/24"; "" = none
+  std::string gateway;    // "10.213.117.1"; "" = no default route via this NIC
+};
+
 struct RuntimeSpec {
   std::string name;                    // container name = hostname
   std::string rootfs;                  // host path of the root filesystem
@@ -23,6 +34,7 @@ struct RuntimeSpec {
   std::string run_dir;                 // per-container run dir (socket, exit file)
   std::string console_log;             // console log file
   long console_log_max = 1 << 20;      // bytes before the log is rotated to .1
+  std::vector<NicSpec> nics;           // created and moved into the container before init runs
 };
 
 std::string to_json(const RuntimeSpec& spec);

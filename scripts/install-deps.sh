@@ -13,7 +13,7 @@ PACKAGES=(
     build-essential cmake pkg-config g++ libc6-dev
     libsqlite3-dev libinih-dev libboost-program-options-dev 'libboost-dev|libboost1.74-dev'
     nlohmann-json3-dev libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev libgtest-dev
-    busybox-static iproute2 procps util-linux
+    libnftables-dev nftables dnsmasq-base busybox-static iproute2 procps util-linux
 )
 BENCH_PACKAGES=(hyperfine lxc)
 

@@ -28,6 +28,8 @@ const Verb kVerbs[] = {
     {"info", "show a container's state and resource usage", verb_info},
     {"destroy", "delete a container and its root filesystem", verb_destroy},
     {"config", "show or change a container's configuration", verb_config},
+    {"port", "forward host ports to a container", verb_port},
+    {"network", "show or remove the bridge, NAT and DHCP/DNS", verb_network},
 };
 
 po::options_description global_options() {

@@ -38,6 +38,7 @@ static std::vector<std::pair<std::string, std::string>> info_fields(const nlohma
       {"Init PID", pid_text(c, "init_pid")},
       {"Shim PID", pid_text(c, "shim_pid")},
       {"Cgroup", text_or_dash(c, "cgroup")},
+      {"IPv4", text_or_dash(c, "ipv4")},
       {"Memory", has_usage ? format_bytes(c.value("memory_bytes", uint64_t{0})) : "-"},
       {"CPU time", has_usage ? format_cpu_ns(c.value("cpu_ns", uint64_t{0})) : "-"},
       {"Started", running ? local_time(c.value("started_at", int64_t{0})) : "-"},

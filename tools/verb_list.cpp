@@ -18,7 +18,8 @@ static const VerbSpec kList = {
 
 static std::vector<std::string> list_row(const nlohmann::json& c) {
   int64_t pid = c.value("init_pid", int64_t{0});
-  return {c.value("name", ""), c.value("state", ""), pid > 0 ? std::to_string(pid) : "-",
+  std::string ip = c.value("ipv4", "");
+  return {c.value("name", ""), c.value("state", ""), pid > 0 ? std::to_string(pid) : "-", ip.empty() ? "-" : ip,
           c.value("template", ""), local_time(c.value("created_at", int64_t{0}), "%Y-%m-%d %H:%M")};
 }
 
@@ -40,7 +41,7 @@ int verb_list(const Context& ctx, const VerbArgv& args) {
   }
   std::vector<std::vector<std::string>> rows;
   for (const auto& c : containers) rows.push_back(list_row(c));
-  print_table({"NAME", "STATE", "INIT-PID", "TEMPLATE", "CREATED"}, rows);
+  print_table({"NAME", "STATE", "INIT-PID", "IPV4", "TEMPLATE", "CREATED"}, rows);
   return kExitOk;
 }
 

@@ -20,5 +20,7 @@ int verb_list(const Context& ctx, const VerbArgv& args);
 int verb_info(const Context& ctx, const VerbArgv& args);
 int verb_destroy(const Context& ctx, const VerbArgv& args);
 int verb_config(const Context& ctx, const VerbArgv& args);
+int verb_port(const Context& ctx, const VerbArgv& args);
+int verb_network(const Context& ctx, const VerbArgv& args);
 
 }  // namespace sysc::cli

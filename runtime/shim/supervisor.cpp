@@ -17,6 +17,7 @@
 
 #include "common/fs.h"
 #include "config/config.h"
+#include "shim/network.h"
 
 namespace sysc::shim {
 
@@ -44,7 +45,14 @@ Supervisor::Supervisor(runtime::RuntimeSpec spec, runtime::ChildPlan plan, std::
 
 Status Supervisor::boot() {
   plan_.finalize();
-  init_ = TRY(runtime::start_container(plan_, *cg_, spec_.cgroup));
+  auto started = runtime::start_container(plan_, *cg_, spec_.cgroup,
+                                         [this](pid_t child) { return setup_nics(spec_.nics, child); });
+  if (!started) {
+    // The dead child's netns goes away asynchronously; its veth must not outlive this failure.
+    remove_nics(spec_.nics);
+    return std::move(started).error();
+  }
+  init_ = std::move(*started);
   started_at_ = static_cast<long long>(time(nullptr));
   stopping_ = forced_ = false;
   epoll_add(init_.pidfd.get());
@@ -119,6 +127,7 @@ void Supervisor::on_init_exit() {
   console_.on_master_readable();  // last words of the init
   // Everything left in the pid namespace was killed with its init; the cgroup empties.
   Status cleaned = cg_->destroy(spec_.cgroup);
+  remove_nics(spec_.nics);
   bool reboot = info.si_code == CLD_KILLED && info.si_status == SIGHUP && !stopping_;
   if (reboot && cleaned) {
     console_.log_line("container " + spec_.name + " is rebooting");

@@ -132,10 +132,11 @@ TEST_F(Isolation, InitEnvironmentHasContainerMarkers) {
   EXPECT_NE(r.out.find("TERM="), std::string::npos) << r.out;
 }
 
-TEST_F(Isolation, NetworkNamespaceHasOnlyLoopbackUp) {
+TEST_F(Isolation, NetworkNamespaceHasItsOwnDevicesOnly) {
   auto r = inside({"cat", "/proc/net/dev"});
   EXPECT_NE(r.out.find("lo:"), std::string::npos);
-  EXPECT_EQ(r.out.find("eth0"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("eth0:"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("sct"), std::string::npos) << "host bridge visible: " << r.out;
   auto ping = inside({"ping", "-c", "1", "-W", "1", "127.0.0.1"});
   EXPECT_EQ(ping.status, 0) << ping.out << ping.err;
 }

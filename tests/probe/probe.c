@@ -44,7 +44,8 @@ static const char* errno_name(int err) {
 static const char* result_name(long ret) { return ret >= 0 ? "OK" : errno_name(errno); }
 
 static int usage(void) {
-    fputs("usage: sysc-probe caps | seccomp | pid | write PATH | hostname | mounts | mknod PATH\n"
+    fputs("usage: sysc-probe caps | seccomp | pid | write PATH | hostname | mounts\n"
+          "                  | mknod PATH [c|b MAJ MIN] | open PATH\n"
           "                  | exit N | kill-self SIG | cat | ttyname | env | dumpable\n",
           stderr);
     return 2;
@@ -173,18 +174,43 @@ static int cmd_mounts(void) {
     return 0;
 }
 
-/* mknod of /dev/null's numbers (1:3), then an open: mknod tests CAP_MKNOD, the open tests the
- * device allowlist (cgroup). The node is removed again. */
-static int cmd_mknod(const char* path) {
-    if (mknod(path, S_IFCHR | 0666, makedev(1, 3)) < 0) {
+/* mknod of a char or block node (default: /dev/null's numbers, c 1:3), then an open: mknod
+ * tests CAP_MKNOD and the allowlist's "m", the open tests its "rw". A char node is opened
+ * O_RDWR and, only if it is null (1:3), written one byte; a block node is only ever opened
+ * read-only, so a broken allowlist cannot make the probe write to a host disk. The node is
+ * removed again. */
+static int cmd_mknod(const char* path, char type, unsigned maj, unsigned min) {
+    mode_t kind = type == 'b' ? S_IFBLK : S_IFCHR;
+    if (mknod(path, kind | 0666, makedev(maj, min)) < 0) {
         printf("mknod=%s\n", errno_name(errno));
         return 0;
     }
     printf("mknod=OK\n");
-    int fd = open(path, O_RDWR | O_CLOEXEC);
+    int fd = open(path, (type == 'b' ? O_RDONLY : O_RDWR | O_NOCTTY | O_NONBLOCK) | O_CLOEXEC);
     printf("open=%s\n", result_name(fd));
+    if (fd >= 0 && type == 'c' && maj == 1 && min == 3) printf("write=%s\n", result_name(write(fd, "x", 1)));
     if (fd >= 0) close(fd);
     unlink(path);
+    return 0;
+}
+
+/* `mknod PATH [c|b MAJ MIN]`; 2 on a malformed node spec. */
+static int cmd_mknod_args(int argc, char** argv) {
+    if (argc == 3) return cmd_mknod(argv[2], 'c', 1, 3);
+    char* end1;
+    char* end2;
+    if (argc != 6 || (strcmp(argv[3], "c") != 0 && strcmp(argv[3], "b") != 0)) return usage();
+    unsigned long maj = strtoul(argv[4], &end1, 10), min = strtoul(argv[5], &end2, 10);
+    if (*end1 || *end2 || !*argv[4] || !*argv[5]) return usage();
+    return cmd_mknod(argv[2], argv[3][0], (unsigned)maj, (unsigned)min);
+}
+
+/* Open an existing node (O_RDWR, no controlling tty, non-blocking): the allowlist for the
+ * nodes the runtime provides (/dev/null, /dev/ptmx, /dev/console...). */
+static int cmd_open(const char* path) {
+    int fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    printf("open=%s\n", result_name(fd));
+    if (fd >= 0) close(fd);
     return 0;
 }
 
@@ -265,7 +291,8 @@ int main(int argc, char** argv) {
     else if (strcmp(cmd, "write") == 0 && arg) rc = cmd_write(arg);
     else if (strcmp(cmd, "hostname") == 0) rc = cmd_hostname();
     else if (strcmp(cmd, "mounts") == 0) rc = cmd_mounts();
-    else if (strcmp(cmd, "mknod") == 0 && arg) rc = cmd_mknod(arg);
+    else if (strcmp(cmd, "mknod") == 0 && arg) rc = cmd_mknod_args(argc, argv);
+    else if (strcmp(cmd, "open") == 0 && arg) rc = cmd_open(arg);
     else if (strcmp(cmd, "exit") == 0 && arg) return atoi(arg);
     else if (strcmp(cmd, "kill-self") == 0 && arg) rc = cmd_kill_self(arg);
     else if (strcmp(cmd, "cat") == 0) return cmd_cat();

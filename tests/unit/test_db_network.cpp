@@ -115,3 +115,20 @@ TEST(DbNetwork, PortForwardsAreUniquePerHostPort) {
 
 }  // namespace
 }  // namespace sysc::db
+
+namespace sysc::db {
+namespace {
+TEST(DbNetwork, ReservedGatewayIsNeverHandedOut) {
+  auto s = Store::open(":memory:");
+  ASSERT_TRUE(s.ok());
+  ContainerRecord r;
+  r.name = "a";
+  r.template_name = "t";
+  r.rootfs = "/x";
+  ASSERT_TRUE(s->insert(r).ok());
+  auto n = s->allocate_nic("a", 0, "02:00:00:00:00:01", 0, kFirst, kLast, /*reserved=*/kFirst);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(n->ipv4, kFirst + 1);
+}
+}  // namespace
+}  // namespace sysc::db

@@ -16,6 +16,8 @@
 #include <thread>
 
 #include "common/fs.h"
+#include "net/netlink.h"
+#include "net/nft.h"
 #include "runtime/cgroup.h"
 
 namespace sysc::test {
@@ -34,10 +36,19 @@ std::string slurp(const std::string& path) {
 SyscEnv::SyscEnv(const std::string& global_conf) {
   char tmpl[] = "/tmp/sysc-test-XXXXXX";
   root_ = mkdtemp(tmpl);
+  chmod(root_.c_str(), 0711);  // dnsmasq, after dropping root, re-reads its files below run/
   std::random_device rd;
   cgroup_parent_ = "sysc-test-" + std::to_string(getpid()) + "-" + std::to_string(rd() % 100000);
+  // Own bridge and subnet per test process, so parallel test binaries never share a network.
+  static int counter = 0;
+  int pid = getpid();
+  bridge_ = "sct" + std::to_string(pid % 1000000) + static_cast<char>('a' + counter++ % 26);
+  subnet_ = "10." + std::to_string(100 + (pid / 256) % 100) + "." + std::to_string(pid % 256);
   (void)mkdir_p(root_ + "/etc/sysc", 0755);
-  std::ofstream(root_ + "/etc/sysc/sysc.conf") << "[cgroup]\nparent = " << cgroup_parent_ << "\n" << global_conf;
+  std::ofstream(root_ + "/etc/sysc/sysc.conf")
+      << "[network]\nbridge = " << bridge_ << "\naddress = " << address(1) << "/24\n"
+      << "[cgroup]\nparent = " << cgroup_parent_ << "\n"
+      << global_conf;
 }
 
 SyscEnv::~SyscEnv() {
@@ -46,8 +57,16 @@ SyscEnv::~SyscEnv() {
     auto j = nlohmann::json::parse(r.out, nullptr, false);
     if (j.is_array())
       for (auto& c : j) sysc({"destroy", "--force", c.value("name", "")}, "", 60);
+    sysc({"network", "remove"}, "", 30);
     kill_lxcd(SIGTERM);
   }
+  // Whatever is left of the network when lxcd could not do it: dnsmasq, nft table, bridge.
+  if (int dns = std::atoi(slurp(root_ + "/run/sysc/dnsmasq.pid").c_str()); dns > 0 &&
+      slurp("/proc/" + std::to_string(dns) + "/cmdline").find(root_) != std::string::npos)
+    kill(dns, SIGTERM);
+  std::string table = "sysc_" + bridge_;
+  (void)net::remove_table(table);
+  if (auto nl = net::Netlink::open(); nl) (void)nl->delete_link(bridge_);
   // Whatever a failed test left: kill and remove the whole cgroup parent, unmount, delete.
   if (auto cg = cgroup::make_driver(); cg) (void)(*cg)->destroy(cgroup_parent_);
   for (int i = 0; i < 3; ++i) {
@@ -197,6 +216,9 @@ std::vector<std::string> SyscEnv::leftovers(const std::string& name) const {
   }
   std::string run = root_ + "/run/sysc/" + name;
   if (!name.empty() && path_exists(run)) out.push_back("run dir: " + run);
+  if (!name.empty())
+    if (auto nl = net::Netlink::open(); nl && nl->link_exists(net::host_veth_name(name, 0)))
+      out.push_back("veth: " + net::host_veth_name(name, 0));
   return out;
 }
 

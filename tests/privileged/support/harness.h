@@ -22,6 +22,9 @@ class SyscEnv {
 
   const std::string& root() const { return root_; }
   const std::string& cgroup_parent() const { return cgroup_parent_; }
+  // This environment's own bridge and /24 (unique per test process), e.g. "sct1234a", "10.123.45".
+  const std::string& bridge() const { return bridge_; }
+  std::string address(int host) const { return subnet_ + "." + std::to_string(host); }  // gateway: address(1)
   // Runs `sysc --root ROOT ARGS...` with optional stdin; bounded by timeout_s.
   RunResult sysc(const std::vector<std::string>& args, const std::string& input = "", int timeout_s = 60);
   // create busybox NAME, then put the static probe at /usr/bin/sysc-probe inside it.
@@ -39,6 +42,8 @@ class SyscEnv {
  private:
   std::string root_;
   std::string cgroup_parent_;
+  std::string bridge_;
+  std::string subnet_;  // first three octets
 };
 
 // True while PID exists and is not a zombie (orphans are not always reaped at once).

@@ -1,0 +1,407 @@
+// Privileged test of attach_run without a pty when the caller's fds 0-2 include a terminal: no
+// host terminal fd may reach the container's process (it could TIOCSTI keystrokes into the
+// caller's shell); terminals are relayed through pipes. Host side, against a throw-away
+// container built here without lxcd, like test_attach_raw.cpp.
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <fstream>
+#include <poll.h>
+#include <sched.h>
+#include <sstream>
+#include <string>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+#include <vector>
+
+#include "common/fs.h"
+#include "runtime/attach.h"
+
+namespace {
+
+using sysc::runtime::AttachSpec;
+using sysc::runtime::attach_run;
+
+constexpr const char* kBusybox = "/bin/busybox";
+const char* const kApplets[] = {"sh", "cat", "echo", "sleep", "tty", "readlink", "head"};
+
+void write_text(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+// Reads the fds until all hit EOF/EIO or the deadline passes; returns whether all finished.
+bool drain(std::vector<std::pair<int, std::string*>> fds, std::chrono::seconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!fds.empty()) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    std::vector<pollfd> p;
+    for (auto& f : fds) p.push_back({f.first, POLLIN, 0});
+    if (poll(p.data(), p.size(), static_cast<int>(left.count())) < 0 && errno != EINTR) return false;
+    for (size_t i = p.size(); i-- > 0;) {
+      if (!p[i].revents) continue;
+      char buf[4096];
+      ssize_t n = read(p[i].fd, buf, sizeof buf);
+      if (n > 0) fds[i].second->append(buf, static_cast<size_t>(n));
+      else if (n == 0 || errno != EINTR) fds.erase(fds.begin() + static_cast<long>(i));
+    }
+  }
+  return true;
+}
+
+int wait_exit(pid_t pid, bool timed_out) {
+  if (timed_out) kill(pid, SIGKILL);
+  int st = 0;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  if (timed_out) return -2;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+// Reads fd into `seen` until it contains `text` or 10 s pass.
+bool read_until(int fd, std::string& seen, const std::string& text) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (seen.find(text) == std::string::npos) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd p{fd, POLLIN, 0};
+    if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+    char buf[4096];
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n <= 0) return false;
+    seen.append(buf, static_cast<size_t>(n));
+  }
+  return true;
+}
+
+enum class Io { Terminal, Pipe };
+
+struct Outcome {
+  int code = -1;     // attach_run's value; 250: it returned an error; 251: the terminal's settings changed
+  std::string out;   // the stdout pipe
+  std::string err;   // the stderr pipe
+  std::string term;  // everything written to the terminal (echo of typed input included)
+};
+
+// The `sysc attach` side, forked: a session leader whose controlling terminal is a host pty (the
+// caller's interactive terminal; the test holds the master), with each of fds 0-2 either that
+// terminal or a pipe of the test's.
+struct Caller {
+  pid_t pid = -1;
+  int master = -1;
+  int in = -1, out = -1, err = -1;  // the test's pipe ends; -1 where the fd is the terminal
+  Outcome o;
+
+  bool start(const AttachSpec& spec, Io in_io, Io out_io, Io err_io) {
+    master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0 || grantpt(master) || unlockpt(master)) return false;
+    std::string slave = ptsname(master);
+    const Io io[3] = {in_io, out_io, err_io};
+    int pipes[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};
+    for (int i = 0; i < 3; ++i)
+      if (io[i] == Io::Pipe && pipe2(pipes[i], O_CLOEXEC) != 0) return false;
+    pid = fork();
+    if (pid < 0) return false;
+    if (pid == 0) {
+      setsid();
+      int t = open(slave.c_str(), O_RDWR);  // the first tty a session leader opens: its ctty
+      int term_fd = -1;
+      for (int i = 0; i < 3; ++i) {
+        int src = io[i] == Io::Terminal ? t : pipes[i][i == 0 ? 0 : 1];
+        dup2(src, i);
+        if (io[i] == Io::Terminal && term_fd < 0) term_fd = i;
+      }
+      if (t > 2) close(t);
+      for (auto& pp : pipes)
+        for (int fd : pp)
+          if (fd > 2) close(fd);  // the copies: the test's close of its stdin end must be EOF
+      close(master);
+      termios before{}, after{};
+      tcgetattr(term_fd, &before);
+      auto r = attach_run(spec);
+      tcgetattr(term_fd, &after);
+      if (before.c_lflag != after.c_lflag || before.c_iflag != after.c_iflag) _exit(251);
+      if (!r.ok()) {
+        std::string msg = r.error().message + "\n";
+        (void)!write(STDERR_FILENO, msg.data(), msg.size());
+        _exit(250);
+      }
+      _exit(*r);
+    }
+    for (int i = 0; i < 3; ++i) {
+      if (io[i] != Io::Pipe) continue;
+      close(pipes[i][i == 0 ? 0 : 1]);
+      (i == 0 ? in : i == 1 ? out : err) = pipes[i][i == 0 ? 1 : 0];
+    }
+    return true;
+  }
+  void type(const std::string& s) const {  // as typed on the caller's keyboard
+    EXPECT_EQ(write(master, s.data(), s.size()), static_cast<ssize_t>(s.size()));
+  }
+  // Closes stdin (if a pipe), collects all output, reaps the helper; the master reads EIO once
+  // the helper, the last holder of the slave, is gone.
+  Outcome finish() {
+    if (in >= 0) close(in);
+    in = -1;
+    std::vector<std::pair<int, std::string*>> fds = {{master, &o.term}};
+    if (out >= 0) fds.push_back({out, &o.out});
+    if (err >= 0) fds.push_back({err, &o.err});
+    bool done = drain(fds, std::chrono::seconds(30));
+    for (int* fd : {&master, &out, &err})
+      if (*fd >= 0) close(*fd), *fd = -1;
+    o.code = wait_exit(pid, !done);
+    pid = -1;
+    return o;
+  }
+  ~Caller() {
+    if (pid > 0) finish();
+  }
+};
+
+// Host pids of the processes whose parent is `parent`.
+std::vector<pid_t> children_of(pid_t parent) {
+  std::vector<pid_t> out;
+  DIR* d = opendir("/proc");
+  if (!d) return out;
+  while (dirent* de = readdir(d)) {
+    pid_t pid = atoi(de->d_name);
+    if (pid <= 0) continue;
+    std::ifstream in("/proc/" + std::string(de->d_name) + "/stat");
+    std::string line;
+    std::getline(in, line);
+    auto paren = line.rfind(')');
+    if (paren == std::string::npos) continue;
+    std::istringstream f(line.substr(paren + 2));
+    char state;
+    pid_t ppid = 0;
+    f >> state >> ppid;
+    if (ppid == parent) out.push_back(pid);
+  }
+  closedir(d);
+  return out;
+}
+
+class AttachTty : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root (namespaces, mounts)";
+    if (access(kBusybox, X_OK) != 0) GTEST_SKIP() << "needs a static busybox at " << kBusybox << " (busybox-static)";
+    char tmpl[] = "/tmp/sysc-attach-tty-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    rootfs_ = dir_ + "/rootfs";
+    make_rootfs();
+    start_container();
+  }
+
+  void TearDown() override {
+    if (init_pidfd_ >= 0) {
+      syscall(SYS_pidfd_send_signal, init_pidfd_, SIGKILL, nullptr, 0);
+      close(init_pidfd_);
+    }
+    if (holder_ > 0) wait_exit(holder_, false);  // exits once its child, the init, is gone
+    if (dir_.empty()) return;
+    std::ifstream mi("/proc/self/mountinfo");
+    std::stringstream ss;
+    ss << mi.rdbuf();
+    EXPECT_EQ(ss.str().find(dir_), std::string::npos) << "mount left behind under " << dir_;
+    auto rm = sysc::remove_tree(dir_);
+    EXPECT_TRUE(rm.ok()) << rm.error().message;
+  }
+
+  void make_rootfs() {
+    for (const char* d : {"", "/bin", "/etc", "/proc", "/dev", "/root", "/tmp"})
+      ASSERT_EQ(mkdir((rootfs_ + d).c_str(), 0755), 0) << d;
+    auto bb = sysc::read_file(kBusybox);
+    ASSERT_TRUE(bb.ok());
+    write_text(rootfs_ + "/bin/busybox", *bb);
+    ASSERT_EQ(chmod((rootfs_ + "/bin/busybox").c_str(), 0755), 0);
+    for (const char* a : kApplets) ASSERT_EQ(symlink("busybox", (rootfs_ + "/bin/" + a).c_str()), 0);
+    write_text(rootfs_ + "/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
+  }
+
+  // holder: unshares the namespaces and forks the init; init (PID 1 inside): mounts, pivots,
+  // execs `sleep 1000`. The ready pipe reaches EOF at the exec, or carries {step, errno}.
+  void start_container() {
+    int pid_pipe[2], ready[2];
+    ASSERT_EQ(pipe2(pid_pipe, O_CLOEXEC), 0);
+    ASSERT_EQ(pipe2(ready, O_CLOEXEC), 0);
+    holder_ = fork();
+    ASSERT_GE(holder_, 0);
+    if (holder_ == 0) run_holder(pid_pipe[1], ready[1]);
+    close(pid_pipe[1]);
+    close(ready[1]);
+    pid_t init = -1;
+    ASSERT_EQ(read(pid_pipe[0], &init, sizeof init), static_cast<ssize_t>(sizeof init));
+    close(pid_pipe[0]);
+    init_ = init;
+    init_pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, init_, 0));
+    ASSERT_GE(init_pidfd_, 0);
+    int err[2] = {0, 0};
+    ssize_t n = read(ready[0], err, sizeof err);
+    close(ready[0]);
+    ASSERT_EQ(n, 0) << "container setup step " << err[0] << ": " << strerror(err[1]);
+  }
+
+  [[noreturn]] void run_holder(int pid_fd, int ready_fd) {
+    if (unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWCGROUP) != 0 ||
+        mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+      int e[2] = {0, errno};
+      (void)!write(ready_fd, e, sizeof e);
+      _exit(1);
+    }
+    pid_t init = fork();
+    if (init == 0) run_init(ready_fd);
+    (void)!write(pid_fd, &init, sizeof init);
+    close(ready_fd);
+    int st;
+    waitpid(init, &st, 0);
+    _exit(0);
+  }
+
+  [[noreturn]] void run_init(int ready_fd) {
+    const std::string r = rootfs_;
+    int step = 0;
+    auto check = [&](bool ok) {
+      ++step;
+      if (ok) return;
+      int e[2] = {step, errno};
+      (void)!write(ready_fd, e, sizeof e);
+      _exit(1);
+    };
+    check(mount(r.c_str(), r.c_str(), nullptr, MS_BIND | MS_REC, nullptr) == 0);
+    check(mount("proc", (r + "/proc").c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) == 0);
+    check(mount("tmpfs", (r + "/dev").c_str(), "tmpfs", MS_NOSUID, "mode=0755") == 0);
+    check(mknod((r + "/dev/null").c_str(), S_IFCHR | 0666, makedev(1, 3)) == 0);
+    check(chdir(r.c_str()) == 0);
+    check(syscall(SYS_pivot_root, ".", ".") == 0);
+    check(umount2(".", MNT_DETACH) == 0);
+    check(chdir("/") == 0);
+    char* argv[] = {const_cast<char*>("sleep"), const_cast<char*>("1000"), nullptr};
+    char* envp[] = {const_cast<char*>("PATH=/bin"), nullptr};
+    execve("/bin/sleep", argv, envp);
+    check(false);
+    _exit(1);
+  }
+
+  // TTY mode Auto, as `sysc attach NAME -- cmd` from a shell: stdout or stdin is not a terminal
+  // in every test here, so no pty is allocated.
+  AttachSpec shell(const std::string& script) const {
+    AttachSpec s;
+    s.name = "t1";
+    s.init_pid = init_;
+    s.argv = {"/bin/sh", "-c", script};
+    s.tty = AttachSpec::Tty::Auto;
+    return s;
+  }
+
+  std::string dir_, rootfs_;
+  pid_t holder_ = -1, init_ = -1;
+  int init_pidfd_ = -1;
+};
+
+std::string pipe_name(int fd) {
+  struct stat st{};
+  fstat(fd, &st);
+  return "pipe:[" + std::to_string(st.st_ino) + "]";
+}
+
+// `sysc attach c -- cmd | cat` typed in an interactive shell: stdin and stderr are the terminal.
+TEST_F(AttachTty, TerminalFdsAreReplacedByPipes) {
+  Caller c;
+  ASSERT_TRUE(c.start(shell("for i in 0 1 2; do if test -t $i; then echo TTY$i; else echo NOTTY$i; fi; done; "
+                            "tty; for i in 0 1 2; do readlink /proc/self/fd/$i; done; echo to-stderr >&2"),
+                      Io::Terminal, Io::Pipe, Io::Terminal));
+  const std::string stdout_pipe = pipe_name(c.out);
+  auto o = c.finish();
+  EXPECT_EQ(o.code, 0) << o.out << o.term;
+  std::istringstream lines(o.out);
+  std::vector<std::string> l;
+  for (std::string s; std::getline(lines, s);) l.push_back(s);
+  ASSERT_EQ(l.size(), 7u) << o.out;
+  EXPECT_EQ(l[0], "NOTTY0");
+  EXPECT_EQ(l[1], "NOTTY1");
+  EXPECT_EQ(l[2], "NOTTY2");
+  EXPECT_EQ(l[3], "not a tty");  // ttyname(0) fails
+  EXPECT_EQ(l[4].rfind("pipe:[", 0), 0u) << l[4];      // the relay's pipe
+  EXPECT_EQ(l[5], stdout_pipe);                          // not a terminal: passed straight through
+  EXPECT_EQ(l[6].rfind("pipe:[", 0), 0u) << l[6];      // the relay's pipe
+  EXPECT_NE(l[4], l[6]);
+  EXPECT_NE(o.term.find("to-stderr"), std::string::npos) << o.term;  // relayed to the terminal
+}
+
+// What the running command holds, seen from the host: no fd is a terminal, TIOCSTI fails.
+TEST_F(AttachTty, TiocstiOnTheCommandsFdsFails) {
+  Caller c;
+  ASSERT_TRUE(c.start(shell("echo ready; exec sleep 100"), Io::Terminal, Io::Pipe, Io::Terminal));
+  std::string seen;
+  ASSERT_TRUE(read_until(c.out, seen, "ready\n")) << seen;
+  std::vector<pid_t> child1 = children_of(c.pid);
+  ASSERT_EQ(child1.size(), 1u);
+  std::vector<pid_t> command = children_of(child1[0]);
+  ASSERT_EQ(command.size(), 1u);
+  for (int n = 0; n < 3; ++n) {
+    std::string path = "/proc/" + std::to_string(command[0]) + "/fd/" + std::to_string(n);
+    int fd = open(path.c_str(), O_RDWR | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);  // pipes: never blocks
+    ASSERT_GE(fd, 0) << path << ": " << strerror(errno);
+    EXPECT_FALSE(isatty(fd)) << path;
+    char ch = 'x';
+    errno = 0;
+    EXPECT_EQ(ioctl(fd, TIOCSTI, &ch), -1) << path;
+    EXPECT_EQ(errno, ENOTTY) << path;
+    close(fd);
+  }
+  kill(c.pid, SIGTERM);  // relayed to the command, as without pipes
+  auto o = c.finish();
+  EXPECT_EQ(o.code, 128 + SIGTERM) << o.out << o.term;
+}
+
+TEST_F(AttachTty, TypedInputReachesTheCommand) {
+  Caller c;
+  ASSERT_TRUE(c.start(shell("head -n1; echo after"), Io::Terminal, Io::Pipe, Io::Pipe));
+  c.type("hello\n");
+  auto o = c.finish();  // head exits after a line: attach returns with the terminal still open
+  EXPECT_EQ(o.code, 0) << o.err;
+  EXPECT_EQ(o.out, "hello\nafter\n");
+  EXPECT_EQ(o.err, "");
+}
+
+TEST_F(AttachTty, EndOfInputOnTheTerminalClosesTheCommandsStdin) {
+  Caller c;
+  ASSERT_TRUE(c.start(shell("cat; echo eof-seen"), Io::Terminal, Io::Pipe, Io::Pipe));
+  c.type("abc\n");
+  c.type("def\n\x04");  // ^D at the start of a line: read() returns 0 in the CLI
+  auto o = c.finish();
+  EXPECT_EQ(o.code, 0) << o.err;
+  EXPECT_EQ(o.out, "abc\ndef\neof-seen\n");
+}
+
+// `echo abc | sysc attach c -- cmd`: stdout and stderr are the terminal, relayed in full and in
+// order (one pipe for both), the exit code propagated.
+TEST_F(AttachTty, OutputToTheTerminalIsRelayedInFull) {
+  Caller c;
+  ASSERT_TRUE(c.start(shell("cat; test -t 1 || echo NOTTY1; test -t 2 || echo NOTTY2 >&2; i=0; "
+                            "while [ $i -lt 3000 ]; do echo line-$i; i=$((i+1)); done; echo err-end >&2; exit 3"),
+                      Io::Pipe, Io::Terminal, Io::Terminal));
+  ASSERT_EQ(write(c.in, "abc\n", 4), 4);
+  auto o = c.finish();
+  EXPECT_EQ(o.code, 3) << o.term.substr(0, 2000);
+  auto at = [&](const std::string& s) { return o.term.find(s); };
+  EXPECT_NE(at("abc\r\n"), std::string::npos);
+  EXPECT_NE(at("NOTTY1\r\n"), std::string::npos);
+  EXPECT_NE(at("NOTTY2\r\n"), std::string::npos);
+  ASSERT_NE(at("line-2999\r\n"), std::string::npos) << o.term.substr(o.term.size() > 500 ? o.term.size() - 500 : 0);
+  ASSERT_NE(at("err-end"), std::string::npos);
+  EXPECT_LT(at("NOTTY2"), at("line-0\r\n"));
+  EXPECT_LT(at("line-2999"), at("err-end"));
+}
+
+}  // namespace
