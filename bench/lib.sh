@@ -30,7 +30,7 @@ bench_setup_roots() {
     SYSC_ROOT=$BENCH_WORK/sysc
     LXCP=$BENCH_WORK/lxc
     CG_PARENT=sysc-bench-$$
-    printf '[cgroup]\nparent = %s\n' "$CG_PARENT" | install -D /dev/stdin "$SYSC_ROOT/etc/sysc/sysc.conf"
+    printf '[cgroup]\nparent = %s\n[network]\nenabled = false\n' "$CG_PARENT" | install -D /dev/stdin "$SYSC_ROOT/etc/sysc/sysc.conf"
     mkdir -p "$LXCP"
     export SYSC_ROOT
     # LXC keeps an empty lxc.pivot cgroup in every hierarchy; remove it afterwards only if this

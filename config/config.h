@@ -14,6 +14,7 @@ namespace sysc::config {
 
 // [network] of sysc.conf: the bridge every veth NIC joins, its subnet, NAT and DHCP/DNS.
 struct NetworkConfig {
+  bool enabled = true;                       // [network] enabled: false = containers get no NIC by default
   std::string bridge = "syscbr0";            // [network] bridge
   std::string address = "10.213.117.1/24";  // [network] address: the bridge's address = gateway, and the subnet
   int mtu = 1500;                            // [network] mtu

@@ -24,6 +24,24 @@ std::string default_global_text() {
 # "v1" refuses to run on a cgroup2-only host.
 #driver = auto
 
+[network]
+# The bridge every container interface (type veth, the default) joins. lxcd creates it at the
+# first start of a networked container; containers keep their address for their whole life.
+# enabled = false: lxcd never touches the host network and containers only get lo.
+#enabled = true
+#bridge = syscbr0
+# The bridge's address and prefix: the containers' gateway and subnet. The default is an
+# arbitrary private /24 unlikely to collide with a host's own networks; change it if it does.
+#address = 10.213.117.1/24
+#mtu = 1500
+# nat: masquerade the subnet's traffic leaving through other interfaces (nftables table
+# "sysc_BRIDGE"; enables net.ipv4.ip_forward, which NAT needs). Port forwards need it too.
+#nat = true
+# dhcp: dnsmasq on the bridge hands each container exactly its recorded address and answers
+# DNS for NAME and NAME.DOMAIN.
+#dhcp = true
+#domain = sysc
+
 [defaults]
 # stop_timeout is how many seconds "sysc stop" waits, after sending the halt signal, for a
 # container to power off before it is killed with SIGKILL (1 to 86400). A container's own

@@ -184,6 +184,11 @@ Result<bool> parse_bool(const std::string& v) {
   return bad("expected true or false");
 }
 
+Status parse_net_enabled(GlobalConfig& g, const std::string&, const std::string& v) {
+  g.network.enabled = TRY(parse_bool(v));
+  return {};
+}
+
 Status parse_net_bridge(GlobalConfig& g, const std::string&, const std::string& v) {
   bool ok = !v.empty() && v.size() <= 15;
   for (char ch : v) ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_');
@@ -254,6 +259,7 @@ const std::vector<KeyDef<GlobalConfig>>& global_table() {
       {"cgroup", "parent", parse_cgroup_parent, "cgroup directory (relative) holding all containers"},
       {"cgroup", "driver", parse_cgroup_driver, "cgroup driver: auto, v1 (legacy/hybrid) or v2 (cgroup2 only)"},
       {"defaults", "stop_timeout", parse_default_stop_timeout, "default seconds to wait for a container to halt"},
+      {"network", "enabled", parse_net_enabled, "false: lxcd never touches the host network; containers get only lo"},
       {"network", "bridge", parse_net_bridge, "bridge every veth interface joins (created by lxcd)"},
       {"network", "address", parse_net_address, "the bridge's address and prefix: gateway and subnet"},
       {"network", "mtu", parse_net_mtu, "MTU of the bridge and, by default, of the interfaces"},

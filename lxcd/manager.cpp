@@ -6,7 +6,9 @@
 #include <csignal>
 #include <ctime>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,11 +30,15 @@ constexpr int kShimStatusTimeoutMs = 5000;
 void reap_if_child(int pid) {
   if (pid <= 0) return;
   int st;
-  for (int i = 0; i < 200; ++i) {
-    pid_t r = waitpid(pid, &st, WNOHANG);
-    if (r == pid || (r < 0 && errno == ECHILD)) return;
-    usleep(5000);
+  pid_t r = waitpid(pid, &st, WNOHANG);
+  if (r == pid || (r < 0 && errno == ECHILD)) return;
+  // It said "stopped" and is exiting now: wait for exactly that, without polling in a sleep loop.
+  UniqueFd pfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+  if (pfd) {
+    pollfd p{pfd.get(), POLLIN, 0};
+    poll(&p, 1, 2000);
   }
+  waitpid(pid, &st, WNOHANG);
 }
 
 // A container's config file, or "" when it does not exist yet (all defaults).
@@ -437,6 +443,14 @@ Status Manager::config_unset(const std::string& name, const std::string& key) {
 
 Result<std::vector<runtime::NicSpec>> Manager::plan_nics(const std::string& name, const config::ContainerConfig& cfg) {
   std::map<int, config::NicConfig> wanted = cfg.nics;
+  if (!net_->config().enabled) {
+    for (const auto& [index, nic] : wanted)
+      if (nic.type != "none")
+        return make_error(name + ": net." + std::to_string(index) +
+                              " is a veth but networking is disabled ([network] enabled = false in sysc.conf)",
+                          EINVAL);
+    return std::vector<runtime::NicSpec>{};
+  }
   if (wanted.empty()) wanted[0] = config::NicConfig{};  // the default: one veth on the bridge
   std::vector<runtime::NicSpec> out;
   for (const auto& [index, nic] : wanted) {
@@ -484,6 +498,8 @@ Status Manager::network_sync() {
 }
 
 Status Manager::network_up() {
+  // Only when there is something to serve: a host whose containers have no veth is left alone.
+  if (!net_->config().enabled || TRY(store_.nics("")).empty()) return {};
   TRY(net_->ensure());
   return network_sync();
 }
@@ -519,6 +535,7 @@ Result<json> Manager::port_add(const std::string& name, const std::string& proto
     return make_error(name + ": ports must be from 1 to 65535", EINVAL);
   if (!net_->config().nat) return make_error(name + ": port forwards need [network] nat = true", EINVAL);
   if (TRY(store_.nics(name)).empty()) return make_error(name + ": has no network interface to forward to", EINVAL);
+  TRY_CTX(net_->ensure(), name);
   TRY_CTX(store_.add_port_forward({proto, host_port, name, container_port}), name);
   if (Status st = network_sync(); !st) {
     (void)store_.remove_port_forward(name, proto, host_port);

@@ -239,7 +239,7 @@ Status Network::sync(const std::vector<db::NicRecord>& nics, const std::vector<d
     std::lock_guard<std::mutex> g(mu_);
     if (dnsmasq_pid_ > 0) reload_dnsmasq_locked();
   }
-  if (!cfg_.nat) return {};
+  if (!cfg_.nat || !TRY_CTX(net::table_exists(nft_table()), "network: nftables")) return {};  // not up yet
   std::vector<net::PortForward> rules;
   for (const auto& f : forwards) {
     auto it = first_addr.find(f.container);

@@ -14,6 +14,7 @@ export SYSC_ROOT
 cleanup() {
     { set +x; } 2>/dev/null
     "$SYSC" destroy --force demo1 >/dev/null 2>&1 || true
+    ((own_root)) && "$SYSC" network remove >/dev/null 2>&1 || true
     if ((own_root)); then
         pid=$(cat "$SYSC_ROOT/run/sysc/lxcd.lock" 2>/dev/null || true)
         [[ -n $pid ]] && kill "$pid" 2>/dev/null || true
@@ -27,6 +28,7 @@ set -x
 "$SYSC" start demo1
 "$SYSC" attach demo1 -- ps
 "$SYSC" attach demo1 -- hostname
+"$SYSC" attach demo1 -- ip -4 addr show eth0
 "$SYSC" list
 "$SYSC" info demo1
 "$SYSC" stop demo1
