@@ -363,8 +363,12 @@ Status Manager::destroy(const std::string& name, bool force) {
   ::unlink(paths_.console_log(name).c_str());
   ::unlink((paths_.console_log(name) + ".1").c_str());
   (void)remove_tree(paths_.shim_dir(name));
+  std::vector<std::string> macs;
+  if (auto nics = store_.nics(name); nics)
+    for (const auto& n : *nics) macs.push_back(n.mac);
   TRY(store_.remove(name));  // releases its addresses and port forwards
   (void)network_sync();
+  if (Status st = net_->forget_leases(macs); !st) fprintf(stderr, "lxcd: %s: %s, ignoring\n", name.c_str(), st.error().message.c_str());
   return {};
 }
 

@@ -166,7 +166,9 @@ void Network::supervise() {
       if (quit_) return;
     }
     lk.lock();
-    if (dnsmasq_pid_ == pid) dnsmasq_pid_ = 0;
+    // Stopped or replaced on purpose (teardown, lease cleanup): not a crash.
+    if (dnsmasq_pid_ != pid) continue;
+    dnsmasq_pid_ = 0;
     if (!want_dnsmasq_ || quit_) continue;
     // Died on its own: restart with a backoff (1 s, 2 s, ... 30 s).
     int delay = std::min(30, 1 << std::min(dnsmasq_restarts_, 5));
@@ -246,6 +248,39 @@ Status Network::sync(const std::vector<db::NicRecord>& nics, const std::vector<d
     if (it != first_addr.end()) rules.push_back({f.proto, f.host_port, it->second, f.container_port});
   }
   TRY_CTX(net::set_port_forwards(nft_table(), rules), "network: port forwards");
+  return {};
+}
+
+Status Network::forget_leases(const std::vector<std::string>& macs) {
+  std::string path = paths_.state_dir + "/dnsmasq.leases";
+  auto text = read_file(path);
+  if (!text || macs.empty()) return {};
+  // Lease lines: "EXPIRY MAC IP NAME CLIENT-ID".
+  auto held = [&](const std::string& line) {
+    for (const auto& m : macs)
+      if (line.find(" " + m + " ") != std::string::npos) return true;
+    return false;
+  };
+  std::string kept;
+  bool changed = false;
+  size_t pos = 0;
+  while (pos < text->size()) {
+    size_t nl = text->find('\n', pos);
+    std::string line = text->substr(pos, nl == std::string::npos ? std::string::npos : nl - pos + 1);
+    pos = nl == std::string::npos ? text->size() : nl + 1;
+    if (held(line)) changed = true;
+    else kept += line;
+  }
+  if (!changed) return {};
+  std::lock_guard<std::mutex> g(mu_);
+  bool running = want_dnsmasq_;
+  if (running) stop_dnsmasq_locked();
+  TRY_CTX(write_file_atomic(path, kept, 0644), "network");
+  if (running) {
+    want_dnsmasq_ = true;
+    TRY(start_dnsmasq_locked());
+    cv_.notify_all();
+  }
   return {};
 }
 

@@ -30,6 +30,9 @@ class Network {
   // Rewrites dnsmasq's reservations and host names from NICS and reloads it (SIGHUP);
   // re-applies every port forward. Call after any address or forward change.
   Status sync(const std::vector<db::NicRecord>& nics, const std::vector<db::PortForward>& forwards);
+  // Drops the DHCP leases of MACS (a destroyed container's): dnsmasq only reads its lease file at
+  // start, so it is stopped, the file rewritten, and started again.
+  Status forget_leases(const std::vector<std::string>& macs);
   // Stops dnsmasq, removes the nftables table and the bridge.
   Status teardown();
   nlohmann::json show(const std::vector<db::NicRecord>& nics, const std::vector<db::PortForward>& forwards);

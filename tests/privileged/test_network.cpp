@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <future>
 #include <set>
 #include <thread>
@@ -199,6 +200,61 @@ TEST_F(Network, NicTypeNoneGivesOnlyLoopback) {
   auto dev = env_->sysc({"attach", "lo1", "--", "cat", "/proc/net/dev"});
   EXPECT_EQ(dev.out.find("eth0"), std::string::npos) << dev.out;
   EXPECT_EQ(ip("lo1"), "");
+}
+
+}  // namespace
+}  // namespace sysc::test
+
+namespace sysc::test {
+namespace {
+
+int dnsmasq_pid(SyscEnv& env) {
+  auto show = nlohmann::json::parse(env.sysc({"network", "show", "--format", "json"}).out, nullptr, false);
+  return show.is_object() ? show["dnsmasq"].value("pid", 0) : 0;
+}
+
+TEST(NetworkServices, DnsmasqIsRestartedWhenItDies) {
+  SYSC_REQUIRE_ROOT();
+  SyscEnv env;
+  env.create_busybox("dns1");
+  ASSERT_EQ(env.sysc({"start", "dns1"}).status, 0);
+  int first = dnsmasq_pid(env);
+  ASSERT_GT(first, 0);
+  ASSERT_EQ(kill(first, SIGKILL), 0);
+  int next = 0;
+  for (int i = 0; i < 100 && (next == 0 || next == first); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    next = dnsmasq_pid(env);
+  }
+  ASSERT_GT(next, 0);
+  EXPECT_NE(next, first);
+  // And it serves again.
+  auto dns = env.sysc({"attach", "dns1", "--", "nslookup", "dns1", env.address(1)});
+  EXPECT_EQ(dns.status, 0) << dns.out << dns.err;
+}
+
+TEST(NetworkServices, DestroyDropsTheContainersLease) {
+  SYSC_REQUIRE_ROOT();
+  SyscEnv env;
+  env.create_busybox("lease1");
+  ASSERT_EQ(env.sysc({"start", "lease1"}).status, 0);
+  auto lease = env.sysc({"attach", "lease1", "--", "udhcpc", "-i", "eth0", "-n", "-q", "-f", "-t", "5", "-s", "/bin/true"});
+  ASSERT_EQ(lease.status, 0) << lease.err;
+  std::string mac = env.info("lease1")["nics"][0].value("mac", "");
+  ASSERT_FALSE(mac.empty());
+  std::string leases_path = env.root() + "/var/lib/sysc/dnsmasq.leases";
+  std::string leases;
+  for (int i = 0; i < 50 && leases.find(mac) == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::ifstream f(leases_path);
+    leases.assign(std::istreambuf_iterator<char>(f), {});
+  }
+  ASSERT_NE(leases.find(mac), std::string::npos) << leases;
+  ASSERT_EQ(env.sysc({"destroy", "--force", "lease1"}).status, 0);
+  std::ifstream f(leases_path);
+  std::string after(std::istreambuf_iterator<char>(f), {});
+  EXPECT_EQ(after.find(mac), std::string::npos) << after;
+  EXPECT_GT(dnsmasq_pid(env), 0) << "dnsmasq did not come back after the lease cleanup";
 }
 
 }  // namespace
