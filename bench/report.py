@@ -151,9 +151,10 @@ def report(a):
     p("\n## Not measured yet\n")
     p("- **(7) density** (memory and PIDs per idle container, how many fit): needs the debian "
       "template to say anything useful; a busybox container is a few hundred KiB either way.")
-    p("- **(8) network** (veth setup time, throughput container↔host): sysc's network setup is "
-      "not wired into start yet, and the bench must not start LXC's lxcbr0/dnsmasq; both will "
-      "be measured inside a private network namespace once sysc has bridged networking.")
+    p("- **(8) network** (veth setup time, throughput container↔host with iperf3): sysc has "
+      "bridged networking now, but the comparison needs an LXC bridge of the benchmark's own "
+      "(not lxc-net's lxcbr0/dnsmasq) and iperf3 in both root filesystems; until then both "
+      "sides run without a network device (sysc with `[network] enabled = false`).")
     p("- **debian / systemd root filesystems**: the metrics above on a systemd boot, once sysc "
       "has a debian template (start then means `systemctl is-system-running` succeeds).")
     if a.analysis and os.path.exists(a.analysis):

@@ -30,7 +30,7 @@ Result<std::string> read_file(const std::string& path) {
   return out;
 }
 
-Status write_file_atomic(const std::string& path, const std::string& content, mode_t mode) {
+Status write_file_atomic(const std::string& path, const std::string& content, mode_t mode, bool durable) {
   std::string tmp = path + ".tmp." + std::to_string(getpid());
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
   if (!fd) return sys_error("create " + tmp);
@@ -45,7 +45,7 @@ Status write_file_atomic(const std::string& path, const std::string& content, mo
     }
     off += static_cast<size_t>(n);
   }
-  if (::fchmod(fd.get(), mode) != 0 || ::fsync(fd.get()) != 0) {
+  if (::fchmod(fd.get(), mode) != 0 || (durable && ::fsync(fd.get()) != 0)) {
     Error e = sys_error("sync " + tmp);
     ::unlink(tmp.c_str());
     return e;

@@ -10,7 +10,9 @@ namespace sysc {
 
 Result<std::string> read_file(const std::string& path);
 // Write to PATH.tmp.PID, fsync, rename over PATH: readers see the old or the new file, never half.
-Status write_file_atomic(const std::string& path, const std::string& content, mode_t mode = 0644);
+// durable=false skips the fsync: for run-time files (under /run) that need no crash durability.
+Status write_file_atomic(const std::string& path, const std::string& content, mode_t mode = 0644,
+                         bool durable = true);
 // mkdir -p; existing directories are fine.
 Status mkdir_p(const std::string& path, mode_t mode = 0755);
 // rm -rf that never crosses into another mount: a mount point below PATH is an error (EBUSY),

@@ -224,7 +224,7 @@ Result<json> Manager::start_locked(const db::ContainerRecord& rec) {
   (void)remove_tree(spec.run_dir);  // stale files of a supervisor that is gone
   TRY_CTX(mkdir_p(spec.run_dir, 0700), name);
   TRY_CTX(mkdir_p(paths_.log_dir, 0750), name);
-  TRY_CTX(write_file_atomic(paths_.shim_spec_file(name), runtime::to_json(spec), 0600), name);
+  TRY_CTX(write_file_atomic(paths_.shim_spec_file(name), runtime::to_json(spec), 0600, /*durable=*/false), name);
   TRY(store_.set_state(name, db::State::Starting));
   auto spawned = spawn_shim(shim_path_, paths_.shim_spec_file(name), log_fd_);
   std::string failure;

@@ -235,8 +235,8 @@ Status Network::sync(const std::vector<db::NicRecord>& nics, const std::vector<d
     if (n.index == 0) hosts += ip + " " + n.container + "." + cfg_.domain + " " + n.container + "\n";
     first_addr.emplace(n.container, n.ipv4);
   }
-  TRY_CTX(write_file_atomic(paths_.run_dir + "/dnsmasq.dhcp-hosts", dhcp, 0644), "network");
-  TRY_CTX(write_file_atomic(paths_.run_dir + "/dnsmasq.hosts", hosts, 0644), "network");
+  TRY_CTX(write_file_atomic(paths_.run_dir + "/dnsmasq.dhcp-hosts", dhcp, 0644, /*durable=*/false), "network");
+  TRY_CTX(write_file_atomic(paths_.run_dir + "/dnsmasq.hosts", hosts, 0644, /*durable=*/false), "network");
   {
     std::lock_guard<std::mutex> g(mu_);
     if (dnsmasq_pid_ > 0) reload_dnsmasq_locked();

@@ -145,7 +145,8 @@ void Supervisor::on_init_exit() {
 void Supervisor::finish(const std::string& reason) {
   console_.log_line("container " + spec_.name + " stopped: " + reason);
   // The exit record first: if lxcd is not listening, it finds the reason here on its next start.
-  (void)write_file_atomic(spec_.run_dir + "/exit.json", json{{"reason", reason}, {"at", time(nullptr)}}.dump() + "\n");
+  (void)write_file_atomic(spec_.run_dir + "/exit.json", json{{"reason", reason}, {"at", time(nullptr)}}.dump() + "\n", 0644,
+                          /*durable=*/false);
   ::unlink((spec_.run_dir + "/shim.sock").c_str());
   std::string ev = json{{"event", "stopped"}, {"reason", reason}}.dump();
   for (auto& [fd, c] : clients_)
