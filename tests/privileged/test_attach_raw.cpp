@@ -27,7 +27,10 @@
 
 #include "common/fs.h"
 #include "runtime/attach.h"
+#include "support/test_io.h"
 #include "runtime/attach_internal.h"
+
+using namespace sysc::test;  // shared helpers: read_text, write_text, drain, read_until, wait_exit
 
 namespace {
 
@@ -46,43 +49,8 @@ struct Outcome {
   std::string err;
 };
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
-void write_text(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
-// Reads the fds until all hit EOF/EIO or the deadline passes; returns whether all finished.
-bool drain(std::vector<std::pair<int, std::string*>> fds, std::chrono::seconds limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!fds.empty()) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return false;
-    std::vector<pollfd> p;
-    for (auto& f : fds) p.push_back({f.first, POLLIN, 0});
-    if (poll(p.data(), p.size(), static_cast<int>(left.count())) < 0 && errno != EINTR) return false;
-    for (size_t i = p.size(); i-- > 0;) {
-      if (!p[i].revents) continue;
-      char buf[4096];
-      ssize_t n = read(p[i].fd, buf, sizeof buf);
-      if (n > 0) fds[i].second->append(buf, static_cast<size_t>(n));
-      else if (n == 0 || errno != EINTR) fds.erase(fds.begin() + static_cast<long>(i));
-    }
-  }
-  return true;
-}
-
-int wait_exit(pid_t pid, bool timed_out) {
-  if (timed_out) kill(pid, SIGKILL);
-  int st = 0;
-  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  if (timed_out) return -2;
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
 
 // The forked helper's end: run attach_run and turn its result into an exit code.
 [[noreturn]] void helper_attach(const AttachSpec& spec) {
@@ -192,7 +160,7 @@ Helper start_on_terminal(const AttachSpec& spec) {
 
 // Our own cgroup path in one hierarchy, from /proc/self/cgroup.
 std::string own_cgroup(const std::string& key) {
-  std::istringstream in(slurp("/proc/self/cgroup"));
+  std::istringstream in(read_text("/proc/self/cgroup"));
   for (std::string line; std::getline(in, line);) {
     auto a = line.find(':'), b = line.find(':', a + 1);
     if (line.substr(a + 1, b - a - 1) == key) return line.substr(b + 1);
@@ -225,7 +193,7 @@ class AttachRaw : public ::testing::Test {
       EXPECT_FALSE(sysc::path_exists(*it)) << "cgroup left behind: " << *it;
     }
     if (dir_.empty()) return;
-    EXPECT_EQ(slurp("/proc/self/mountinfo").find(dir_), std::string::npos) << "mount left behind under " << dir_;
+    EXPECT_EQ(read_text("/proc/self/mountinfo").find(dir_), std::string::npos) << "mount left behind under " << dir_;
     auto rm = sysc::remove_tree(dir_);
     EXPECT_TRUE(rm.ok()) << rm.error().message;
   }
@@ -245,7 +213,7 @@ class AttachRaw : public ::testing::Test {
   // A cgroup of the test's own in the pids, name=systemd and cgroup2 hierarchies (where
   // mounted), so joining the init's cgroups is observable from inside.
   void make_cgroups() {
-    std::istringstream in(slurp("/proc/self/mountinfo"));
+    std::istringstream in(read_text("/proc/self/mountinfo"));
     std::string leaf = "/sysc-attach-test-" + std::to_string(getpid());
     for (std::string line; std::getline(in, line);) {
       std::istringstream f(line);

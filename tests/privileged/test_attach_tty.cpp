@@ -27,6 +27,9 @@
 
 #include "common/fs.h"
 #include "runtime/attach.h"
+#include "support/test_io.h"
+
+using namespace sysc::test;  // shared helpers: read_text, write_text, drain, read_until, wait_exit
 
 namespace {
 
@@ -36,51 +39,8 @@ using sysc::runtime::attach_run;
 constexpr const char* kBusybox = "/bin/busybox";
 const char* const kApplets[] = {"sh", "cat", "echo", "sleep", "tty", "readlink", "head"};
 
-void write_text(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
-// Reads the fds until all hit EOF/EIO or the deadline passes; returns whether all finished.
-bool drain(std::vector<std::pair<int, std::string*>> fds, std::chrono::seconds limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!fds.empty()) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return false;
-    std::vector<pollfd> p;
-    for (auto& f : fds) p.push_back({f.first, POLLIN, 0});
-    if (poll(p.data(), p.size(), static_cast<int>(left.count())) < 0 && errno != EINTR) return false;
-    for (size_t i = p.size(); i-- > 0;) {
-      if (!p[i].revents) continue;
-      char buf[4096];
-      ssize_t n = read(p[i].fd, buf, sizeof buf);
-      if (n > 0) fds[i].second->append(buf, static_cast<size_t>(n));
-      else if (n == 0 || errno != EINTR) fds.erase(fds.begin() + static_cast<long>(i));
-    }
-  }
-  return true;
-}
 
-int wait_exit(pid_t pid, bool timed_out) {
-  if (timed_out) kill(pid, SIGKILL);
-  int st = 0;
-  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  if (timed_out) return -2;
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-// Reads fd into `seen` until it contains `text` or 10 s pass.
-bool read_until(int fd, std::string& seen, const std::string& text) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (seen.find(text) == std::string::npos) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    pollfd p{fd, POLLIN, 0};
-    if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
-    char buf[4096];
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n <= 0) return false;
-    seen.append(buf, static_cast<size_t>(n));
-  }
-  return true;
-}
 
 enum class Io { Terminal, Pipe };
 

@@ -9,16 +9,13 @@
 
 #include "runtime/cgroup.h"
 #include "support/harness.h"
+#include "support/test_io.h"
 
 namespace sysc::test {
+using namespace sysc::test;  // shared helpers: read_text, write_text, drain, read_until, wait_exit
+
 namespace {
 
-std::string slurp(const std::string& p) {
-  std::ifstream f(p);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 TEST(CgroupV2Container, BootsAndSeesOnlyItsOwnCgroup2Tree) {
   SYSC_REQUIRE_ROOT();
@@ -33,7 +30,7 @@ TEST(CgroupV2Container, BootsAndSeesOnlyItsOwnCgroup2Tree) {
   std::string dir = info.value("cgroup", "");
   ASSERT_FALSE(dir.empty());
   int init = info.value("init_pid", 0);
-  EXPECT_NE(slurp(dir + "/cgroup.procs").find(std::to_string(init)), std::string::npos) << dir;
+  EXPECT_NE(read_text(dir + "/cgroup.procs").find(std::to_string(init)), std::string::npos) << dir;
 
   auto mounts = env.sysc({"attach", "v2c1", "--", "sysc-probe", "mounts"});
   EXPECT_NE(mounts.out.find("mount=/sys/fs/cgroup cgroup2"), std::string::npos) << mounts.out;

@@ -21,18 +21,15 @@
 #include "runtime/cgroup.h"
 #include "runtime/devices.h"
 #include "support/harness.h"
+#include "support/test_io.h"
 
 namespace fs = std::filesystem;
 
 namespace sysc::test {
+using namespace sysc::test;  // shared helpers: read_text, write_text, drain, read_until, wait_exit
+
 namespace {
 
-std::string slurp(const std::string& p) {
-  std::ifstream f(p);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 std::set<std::string> lines_of(const std::string& text) {
   std::set<std::string> out;
@@ -117,11 +114,11 @@ TEST(DevicesV1, DevicesCgroupAloneEnforcesTheAllowlist) {
   auto d = cgroup::make_v1_driver({*dh}, cgroup::Layout::Legacy);
   const std::string parent = unique_parent(), rel = parent + "/c1";
   ASSERT_TRUE(d->create(rel).ok()) << d->create(rel).error().message;
-  EXPECT_EQ(lines_of(slurp(dh->mount_point + "/" + parent + "/devices.list")), want_v1());
-  EXPECT_EQ(lines_of(slurp(dh->mount_point + "/" + rel + "/devices.list")), want_v1());
+  EXPECT_EQ(lines_of(read_text(dh->mount_point + "/" + parent + "/devices.list")), want_v1());
+  EXPECT_EQ(lines_of(read_text(dh->mount_point + "/" + rel + "/devices.list")), want_v1());
   EXPECT_EQ(probe_in({dh->mount_point + "/" + rel + "/cgroup.procs"}), "null=OK loopctl=EPERM loop0=EPERM");
   ASSERT_TRUE(d->create(rel).ok());  // re-applying is a no-op, also with a child below
-  EXPECT_EQ(lines_of(slurp(dh->mount_point + "/" + parent + "/devices.list")), want_v1());
+  EXPECT_EQ(lines_of(read_text(dh->mount_point + "/" + parent + "/devices.list")), want_v1());
   EXPECT_TRUE(d->destroy(parent).ok());
   EXPECT_FALSE(fs::exists(dh->mount_point + "/" + parent));
 }
@@ -136,9 +133,9 @@ TEST(DevicesV1, ExistingParentIsRestrictedAndFailedCreateRollsBack) {
   const std::string p1 = unique_parent() + "-a", p2 = unique_parent() + "-b";
   // An unrestricted parent left by an older sysc, still without children: restricted now.
   ASSERT_EQ(mkdir((dh->mount_point + "/" + p1).c_str(), 0755), 0);
-  EXPECT_EQ(lines_of(slurp(dh->mount_point + "/" + p1 + "/devices.list")), std::set<std::string>{"a *:* rwm"});
+  EXPECT_EQ(lines_of(read_text(dh->mount_point + "/" + p1 + "/devices.list")), std::set<std::string>{"a *:* rwm"});
   ASSERT_TRUE(d->create(p1 + "/c1").ok());
-  EXPECT_EQ(lines_of(slurp(dh->mount_point + "/" + p1 + "/devices.list")), want_v1());
+  EXPECT_EQ(lines_of(read_text(dh->mount_point + "/" + p1 + "/devices.list")), want_v1());
   EXPECT_TRUE(d->destroy(p1).ok());
 
   // One with a child already: the kernel cannot reset it, so create fails, names the reason,
@@ -263,8 +260,8 @@ TEST_P(DevicesContainer, OnlyAllowlistedNodesOpen) {
   if (!v2) {
     auto dh = devices_hierarchy();
     ASSERT_TRUE(dh.has_value());
-    EXPECT_EQ(lines_of(slurp(dh->mount_point + "/" + env.cgroup_parent() + "/devices.list")), want_v1());
-    EXPECT_EQ(lines_of(slurp(dh->mount_point + "/" + env.cgroup_parent() + "/" + name + "/devices.list")), want_v1());
+    EXPECT_EQ(lines_of(read_text(dh->mount_point + "/" + env.cgroup_parent() + "/devices.list")), want_v1());
+    EXPECT_EQ(lines_of(read_text(dh->mount_point + "/" + env.cgroup_parent() + "/" + name + "/devices.list")), want_v1());
   }
   const std::string leaf = info.value("cgroup", "");
   ASSERT_FALSE(leaf.empty());

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "support/harness.h"
+#include "support/test_io.h"
 
 namespace sysc::test {
 namespace {
@@ -153,21 +154,6 @@ TEST_F(Lifecycle, DestroyRefusesRunningAndLeavesNothing) {
   EXPECT_TRUE(stat.empty() || stat.find(") Z ") != std::string::npos) << "shim still alive: " << stat;
 }
 
-// Reads from fd until `want` shows up or the deadline passes.
-bool read_until(int fd, const std::string& want, std::string& seen, int timeout_ms) {
-  auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (seen.find(want) == std::string::npos) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now()).count();
-    if (left <= 0) return false;
-    pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(left)) <= 0) continue;
-    char buf[1024];
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n <= 0) return false;
-    seen.append(buf, static_cast<size_t>(n));
-  }
-  return true;
-}
 
 TEST_F(Lifecycle, ConsoleReachesTheInitsShellAndCtrlAQDetaches) {
   start("life10");
@@ -179,12 +165,12 @@ TEST_F(Lifecycle, ConsoleReachesTheInitsShellAndCtrlAQDetaches) {
     _exit(127);
   }
   std::string seen;
-  ASSERT_TRUE(read_until(master, "Ctrl-a q", seen, 5000)) << seen;
+  ASSERT_TRUE(read_until(master, seen, "Ctrl-a q", 5000)) << seen;
   ASSERT_EQ(write(master, "\r", 1), 1);  // askfirst: "Please press Enter to activate this console."
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   const char cmd[] = "echo CONSOLE-$((6*7))\r";
   ASSERT_EQ(write(master, cmd, sizeof cmd - 1), static_cast<ssize_t>(sizeof cmd - 1));
-  EXPECT_TRUE(read_until(master, "CONSOLE-42", seen, 5000)) << seen;
+  EXPECT_TRUE(read_until(master, seen, "CONSOLE-42", 5000)) << seen;
   ASSERT_EQ(write(master, "\001q", 2), 2);
   int st = 0;
   bool reaped = false;
