@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "runtime/resource_limits.h"  // the typed struct only (header): config fills it, the runtime applies it
 
 namespace sysc::config {
 
@@ -50,6 +51,7 @@ struct ContainerConfig {
   std::vector<std::string> cap_drop;  // [security] cap_drop: extra capability names to drop (e.g. "net_raw sys_ptrace")
   std::vector<std::string> cap_keep;  // [security] cap_keep: names removed from the default drop list
   std::map<int, NicConfig> nics;      // [net.N], N in 0..15; none configured: one default veth net.0
+  runtime::Limits limits;             // [limits] memory, memory.swap, cpu, cpu.weight, cpuset, pids, io.weight
 };
 
 // Parse; every problem is reported (not just the first), one per line, as "FILE:LINE: message".
@@ -78,5 +80,17 @@ std::vector<std::pair<std::string, std::string>> container_keys();
 // Signal names: "SIGUSR1"/"USR1"/"10"/"SIGRTMIN+3" -> number; number -> "SIGRTMIN+3" style name.
 std::optional<int> parse_signal(const std::string& s);
 std::string signal_name(int sig);
+
+// Human sizes for [limits]: "512M", "1.5G", "64k", "1073741824" (bytes); K, M, G, T are binary
+// (1024-based), an optional trailing "B"/"iB" is accepted ("512MiB"). At most 2^62 bytes.
+Result<uint64_t> parse_size(const std::string& s);
+// Bytes back to the shortest exact form: 67108864 -> "64M", 1610612736 -> "1536M", 1000 -> "1000".
+std::string format_size(uint64_t bytes);
+// CPUs as a quota: "1.5" -> 150000 (us per 100000 us period), "0.25", "2"; 0.01 to 1024 CPUs,
+// at most 5 decimals.
+Result<uint64_t> parse_cpus(const std::string& s);
+// The fields of LIMITS that the dotted KEY ("limits.memory") sets, the rest unset: what a live
+// `config set` re-applies. memory and memory.swap go together (v1 writes their sum).
+runtime::Limits limits_for_key(const runtime::Limits& limits, const std::string& key);
 
 }  // namespace sysc::config

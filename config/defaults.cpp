@@ -57,7 +57,7 @@ std::string default_container_text(const std::string& name, const std::string& t
 # Lines starting with '#' or ';' are comments; a '#' or ';' later in a line is part of the
 # value. Each setting is shown commented out with its default value: remove the leading '#'
 # and change the value, or change it with the "sysc config" command.
-# Changes take effect the next time the container starts.
+# Changes take effect the next time the container starts ([limits] also at once).
 
 [container]
 # init is the program started as PID 1 in the container, with its arguments separated by
@@ -93,6 +93,41 @@ std::string default_container_text(const std::string& name, const std::string& t
 # cap_keep lists capabilities the default drop list would remove but this container keeps,
 # in the same form, as in "sys_time".
 #cap_keep =
+
+[limits]
+# Resource limits, set in the container's cgroup before its init runs. Unset = unlimited
+# (nothing is written). "sysc config set NAME limits.KEY VALUE" on a running container also
+# applies the new value at once. Setting a limit the host's cgroups cannot enforce (its
+# controller is not available, e.g. memory on the cgroup2 hierarchy of a hybrid host) is an
+# error at start, never silently ignored. Per-device read/write bandwidth is not supported yet.
+#
+# memory: RAM the container may use, page cache included (cgroup v1 memory.limit_in_bytes,
+# v2 memory.max). Sizes take K, M, G or T (1024-based) or are plain bytes: 512M, 1.5G.
+#memory = 512M
+#
+# memory.swap: swap the container may use ON TOP of memory (needs memory). 0 = no swap.
+# cgroup v1 only limits memory+swap together, so sysc writes memory + memory.swap to
+# memory.memsw.limit_in_bytes (which needs the kernel's swap accounting); v2 writes
+# memory.swap.max. The key means the same on both.
+#memory.swap = 256M
+#
+# cpu: CPU time as a number of CPUs (0.01 to 1024): 1.5 = 150 ms of CPU in every 100 ms
+# (v1 cpu.cfs_quota_us/cpu.cfs_period_us, v2 cpu.max).
+#cpu = 1.5
+#
+# cpu.weight: share of the CPU when it is contended, 1 to 10000 (default 100). v2 cpu.weight;
+# v1 cpu.shares = weight * 1024 / 100.
+#cpu.weight = 100
+#
+# cpuset: the CPUs the container may run on, as numbers and ranges: 0-1 or 0,2.
+#cpuset = 0-1
+#
+# pids: maximum number of tasks (processes and threads) in the container (pids.max).
+#pids = 1000
+#
+# io.weight: share of block I/O when it is contended, 1 to 10000 (default 100). v2 io.weight;
+# v1 blkio.weight = weight * 5, clamped to 10..1000 (needs an I/O scheduler with weights).
+#io.weight = 100
 )";
   return text;
 }

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <charconv>
 #include <sstream>
 
@@ -228,6 +229,60 @@ Status parse_net_domain(GlobalConfig& g, const std::string&, const std::string& 
   return {};
 }
 
+// ---- [limits] ----
+// Sizes and CPU counts parse through the public parse_size / parse_cpus (bottom of this file).
+Status parse_limit_memory(ContainerConfig& c, const std::string&, const std::string& v) {
+  uint64_t n = TRY(parse_size(v));
+  if (n < (1u << 20)) return bad("expected at least 1M (a size like 512M or 2G; K, M, G, T are 1024-based)");
+  c.limits.memory = n;
+  return {};
+}
+
+Status parse_limit_memory_swap(ContainerConfig& c, const std::string&, const std::string& v) {
+  c.limits.memory_swap = TRY(parse_size(v));  // 0 = no swap at all
+  return {};
+}
+
+Status parse_limit_cpu(ContainerConfig& c, const std::string&, const std::string& v) {
+  c.limits.cpu_quota_us = TRY(parse_cpus(v));
+  return {};
+}
+
+Result<uint32_t> parse_weight(const std::string& v) {
+  return static_cast<uint32_t>(TRY(parse_int(v, runtime::kWeightMin, runtime::kWeightMax, "a weight")));
+}
+
+Status parse_limit_cpu_weight(ContainerConfig& c, const std::string&, const std::string& v) {
+  c.limits.cpu_weight = TRY(parse_weight(v));
+  return {};
+}
+
+Status parse_limit_io_weight(ContainerConfig& c, const std::string&, const std::string& v) {
+  c.limits.io_weight = TRY(parse_weight(v));
+  return {};
+}
+
+// "0-3,6": CPU numbers and ascending ranges, comma-separated (the kernel's list format).
+Status parse_limit_cpuset(ContainerConfig& c, const std::string&, const std::string& v) {
+  const char* rule = "expected CPU numbers and ranges like 0-1, 0,2 or 0-3,6";
+  if (v.empty()) return bad(rule);
+  std::istringstream in(v);
+  for (std::string part; std::getline(in, part, ',');) {
+    size_t dash = part.find('-');
+    auto lo = parse_int(part.substr(0, dash), 0, 8191, "a CPU number");
+    auto hi = dash == std::string::npos ? lo : parse_int(part.substr(dash + 1), 0, 8191, "a CPU number");
+    if (!lo || !hi || *hi < *lo) return bad(rule);
+  }
+  if (v.back() == ',') return bad(rule);
+  c.limits.cpuset = v;
+  return {};
+}
+
+Status parse_limit_pids(ContainerConfig& c, const std::string&, const std::string& v) {
+  c.limits.pids = TRY(parse_int(v, 1, static_cast<int>(runtime::kPidsMax), "a number of tasks"));
+  return {};
+}
+
 }  // namespace
 
 // Rows of one section stay together (section_list relies on it); the order is the order of
@@ -250,6 +305,15 @@ const std::vector<KeyDef<ContainerConfig>>& container_table() {
       {"net.*", "hwaddr", nullptr, "its MAC address (default: generated once and kept)", nullptr, parse_nic_hwaddr},
       {"net.*", "ipv4", nullptr, "its IPv4 address: auto (allocated once and kept) or a static address in the subnet",
        nullptr, parse_nic_ipv4},
+      {"limits", "memory", parse_limit_memory,
+       "RAM limit, like 512M or 1.5G (K, M, G, T are 1024-based; plain bytes too); unset: unlimited"},
+      {"limits", "memory.swap", parse_limit_memory_swap,
+       "swap allowed on top of limits.memory (needs it), like 256M; 0 = no swap; unset: unlimited"},
+      {"limits", "cpu", parse_limit_cpu, "CPU time as a number of CPUs, like 0.5 or 1.5 (a quota; 0.01 to 1024)"},
+      {"limits", "cpu.weight", parse_limit_cpu_weight, "share of contended CPU, 1 to 10000 (default 100)"},
+      {"limits", "cpuset", parse_limit_cpuset, "CPUs the container may run on, like 0-1 or 0,2"},
+      {"limits", "pids", parse_limit_pids, "maximum number of tasks (processes and threads), 1 to 4194304"},
+      {"limits", "io.weight", parse_limit_io_weight, "share of contended block I/O, 1 to 10000 (default 100)"},
   };
   return table;
 }
@@ -273,6 +337,93 @@ const std::vector<KeyDef<GlobalConfig>>& global_table() {
 }  // namespace sysc::config::detail
 
 namespace sysc::config {
+
+namespace {
+
+// Digits, optionally "." and up to MAX_DECIMALS more digits: value * 10^max_decimals in *scaled.
+bool parse_decimal(const std::string& s, size_t max_decimals, unsigned __int128* scaled) {
+  size_t dot = s.find('.');
+  std::string whole = s.substr(0, dot), frac = dot == std::string::npos ? "" : s.substr(dot + 1);
+  if (whole.empty() || whole.size() > 20 || (dot != std::string::npos && frac.empty()) || frac.size() > max_decimals)
+    return false;
+  unsigned __int128 v = 0;
+  for (char ch : whole + frac + std::string(max_decimals - frac.size(), '0')) {
+    if (ch < '0' || ch > '9') return false;
+    v = v * 10 + static_cast<unsigned>(ch - '0');
+  }
+  *scaled = v;
+  return true;
+}
+
+}  // namespace
+
+Result<uint64_t> parse_size(const std::string& s) {
+  const auto fail = [] {
+    return make_error("expected a size in bytes or with a K, M, G or T suffix (1024-based), like 512M or 1.5G",
+                      EINVAL);
+  };
+  std::string num = s;
+  for (const char* suffix : {"iB", "ib", "B", "b"}) {
+    if (num.size() > 1 && num.ends_with(suffix) && std::isalpha(static_cast<unsigned char>(num[num.size() - 1 - std::strlen(suffix)]))) {
+      num.resize(num.size() - std::strlen(suffix));
+      break;
+    }
+  }
+  unsigned shift = 0;
+  if (!num.empty()) {
+    switch (std::toupper(static_cast<unsigned char>(num.back()))) {
+      case 'K': shift = 10; break;
+      case 'M': shift = 20; break;
+      case 'G': shift = 30; break;
+      case 'T': shift = 40; break;
+      default: break;
+    }
+    if (shift) num.pop_back();
+  }
+  unsigned __int128 scaled = 0;
+  constexpr size_t kDecimals = 6;
+  // Plain bytes are whole; fractions need a unit ("1.5G").
+  if (!parse_decimal(num, shift ? kDecimals : 0, &scaled)) return fail();
+  unsigned __int128 bytes = shift ? (scaled << shift) / 1000000 : scaled;
+  if (bytes > (static_cast<unsigned __int128>(1) << 62))
+    return make_error("size too large (at most 4096T)", ERANGE);
+  return static_cast<uint64_t>(bytes);
+}
+
+std::string format_size(uint64_t bytes) {
+  static const char* const units[] = {"T", "G", "M", "K"};
+  for (int i = 0; i < 4; ++i) {
+    uint64_t unit = uint64_t{1} << (10 * (4 - i));
+    if (bytes != 0 && bytes % unit == 0) return std::to_string(bytes / unit) + units[i];
+  }
+  return std::to_string(bytes);
+}
+
+Result<uint64_t> parse_cpus(const std::string& s) {
+  unsigned __int128 quota = 0;  // 5 decimals = microseconds of a 100000 us period
+  if (!parse_decimal(s, 5, &quota) || quota < runtime::kCpuQuotaMinUs || quota > runtime::kCpuQuotaMaxUs)
+    return make_error("expected a number of CPUs from 0.01 to 1024, like 0.5 or 1.5", EINVAL);
+  return static_cast<uint64_t>(quota);
+}
+
+runtime::Limits limits_for_key(const runtime::Limits& l, const std::string& key) {
+  runtime::Limits out;
+  if (key == runtime::kKeyMemory || key == runtime::kKeyMemorySwap) {
+    out.memory = l.memory;
+    out.memory_swap = l.memory_swap;
+  } else if (key == runtime::kKeyCpu) {
+    out.cpu_quota_us = l.cpu_quota_us;
+  } else if (key == runtime::kKeyCpuWeight) {
+    out.cpu_weight = l.cpu_weight;
+  } else if (key == runtime::kKeyCpuset) {
+    out.cpuset = l.cpuset;
+  } else if (key == runtime::kKeyPids) {
+    out.pids = l.pids;
+  } else if (key == runtime::kKeyIoWeight) {
+    out.io_weight = l.io_weight;
+  }
+  return out;
+}
 
 std::vector<std::pair<std::string, std::string>> container_keys() {
   std::vector<std::pair<std::string, std::string>> keys;

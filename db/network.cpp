@@ -96,6 +96,18 @@ Status Store::remove_nic(const std::string& container, int index) {
   return stmt.run();
 }
 
+Status Store::set_nic_mac(const std::string& container, int index, const std::string& mac) {
+  std::lock_guard lock(impl_->mu);
+  auto stmt = TRY_CTX(sql::Statement::prepare(impl_->db.get(), "UPDATE nics SET mac = ? WHERE container = ? AND idx = ?",
+                                              "set MAC"),
+                      container);
+  TRY_CTX(stmt.bind_all(mac, container, static_cast<int64_t>(index)), container);
+  Status st = stmt.run();
+  if (!st && stmt.last_error_code() == SQLITE_CONSTRAINT_UNIQUE)
+    return make_error(container + ": MAC " + mac + " is already used by another interface", EEXIST);
+  return st;
+}
+
 Status Store::add_port_forward(const PortForward& f) {
   std::lock_guard lock(impl_->mu);
   sqlite3* db = impl_->db.get();

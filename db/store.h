@@ -74,6 +74,8 @@ class Store {
                                  uint32_t first, uint32_t last, uint32_t reserved = 0);
   Result<std::vector<NicRecord>> nics(const std::string& container);  // "" = all, by address
   Status remove_nic(const std::string& container, int index);
+  // A MAC set in the config replaces the recorded one (EEXIST if another NIC has it).
+  Status set_nic_mac(const std::string& container, int index, const std::string& mac);
   // EEXIST ("tcp/8080 is already forwarded to web1:80") when the host port is taken.
   Status add_port_forward(const PortForward& f);
   Status remove_port_forward(const std::string& container, const std::string& proto, int host_port);

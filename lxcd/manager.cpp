@@ -129,10 +129,18 @@ Result<json> Manager::info(const std::string& name) {
   if (auto cfg = load_config(name); cfg) {
     int sig = cfg->halt_signal ? *cfg->halt_signal : runtime::detect_halt_signal(rec.rootfs, cfg->init[0]);
     j["halt_signal"] = config::signal_name(sig);
+    j["limits"] = runtime::limits_to_json(cfg->limits);  // as configured (bytes, CPUs)
   }
   if (rec.state == db::State::Running) {
     if (auto m = cg_->memory_current(cgroup_rel(name)); m) j["memory_bytes"] = *m;
     if (auto c = cg_->cpu_usage_ns(cgroup_rel(name)); c) j["cpu_ns"] = *c;
+    // Usage next to the limits: what the kernel enforces now ("max" = none), and OOM kills.
+    const cgroup::LimitStats st = cg_->limit_stats(cgroup_rel(name));
+    const auto limit = [](uint64_t v) { return v == cgroup::LimitStats::kUnlimited ? json("max") : json(v); };
+    if (st.memory_max) j["memory_max"] = limit(*st.memory_max);
+    if (st.pids_current) j["pids_current"] = *st.pids_current;
+    if (st.pids_max) j["pids_max"] = limit(*st.pids_max);
+    if (st.oom_kills) j["oom_kills"] = *st.oom_kills;
   }
   return j;
 }
@@ -216,6 +224,7 @@ Result<json> Manager::start_locked(const db::ContainerRecord& rec) {
   spec.run_dir = paths_.shim_dir(name);
   spec.console_log = paths_.console_log(name);
   spec.nics = TRY(plan_nics(name, cfg));
+  spec.limits = cfg.limits;
   if (!spec.nics.empty()) {
     TRY_CTX(net_->ensure(), name + ": start failed at network");
     TRY_CTX(network_sync(), name + ": start failed at network");
@@ -430,6 +439,16 @@ Result<json> Manager::config_set(const std::string& name, const std::string& key
   std::string text = read_or_empty(path);
   auto updated = TRY_CTX(config::set_value(text, path, key, value), name);
   TRY_CTX(write_file_atomic(path, updated), name);
+  // Limits also apply at once to a running container; the file keeps the value either way.
+  auto rec = TRY(record(name));
+  if (key.starts_with("limits.") && rec.state == db::State::Running) {
+    auto cfg = TRY_CTX(config::parse_container(updated, path), name);
+    if (auto st = cg_->apply_limits(cgroup_rel(name), config::limits_for_key(cfg.limits, key)); !st)
+      return make_error(name + ": " + key + " saved in " + path + " but not applied to the running container (" +
+                            st.error().message + "); it applies at the next start",
+                        st.error().code);
+    return json{{"key", key}, {"value", value}, {"applied", true}};
+  }
   return json{{"key", key}, {"value", value}};
 }
 
@@ -472,6 +491,10 @@ Result<std::vector<runtime::NicSpec>> Manager::plan_nics(const std::string& name
     }
     std::string mac = nic.hwaddr.empty() ? random_mac() : nic.hwaddr;
     auto rec = TRY(store_.allocate_nic(name, index, mac, addr, net_->first_host(), net_->last_host(), net_->gateway().addr));
+    if (!nic.hwaddr.empty() && rec.mac != nic.hwaddr) {
+      TRY(store_.set_nic_mac(name, index, nic.hwaddr));
+      rec.mac = nic.hwaddr;
+    }
     runtime::NicSpec spec;
     spec.host_name = net::host_veth_name(name, index);
     spec.name = nic.name;

@@ -4,11 +4,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <sys/types.h>
 #include <vector>
 
 #include "common/result.h"
+#include "runtime/resource_limits.h"
 #include "runtime/mount_plan.h"
 
 namespace sysc::cgroup {
@@ -32,6 +34,15 @@ Layout detect_layout(const std::vector<Hierarchy>& hs, bool sys_fs_cgroup_is_cgr
 // "name=systemd", or the controller list "cpu,cpuacct".
 std::vector<std::pair<std::string, std::string>> parse_proc_cgroup(const std::string& content);
 
+// What `sysc info` shows next to the limits; each field unset where the host cannot tell.
+struct LimitStats {
+  static constexpr uint64_t kUnlimited = UINT64_MAX;
+  std::optional<uint64_t> memory_max;    // bytes, or kUnlimited
+  std::optional<uint64_t> pids_current;
+  std::optional<uint64_t> pids_max;      // or kUnlimited
+  std::optional<uint64_t> oom_kills;     // processes the OOM killer took in REL since it was made
+};
+
 class Driver {
  public:
   virtual ~Driver() = default;
@@ -50,6 +61,13 @@ class Driver {
   virtual Result<std::vector<pid_t>> procs(const std::string& rel) const = 0;
   virtual Result<uint64_t> memory_current(const std::string& rel) const = 0;  // bytes
   virtual Result<uint64_t> cpu_usage_ns(const std::string& rel) const = 0;
+  // Write the set fields of LIMITS to REL's control files (unset fields write nothing), in an
+  // order the kernel accepts from any previous value (v1 memory vs memory+swap). Called after
+  // create() and before the init is placed in REL, and on a live `config set`. A limit this
+  // hierarchy cannot enforce fails, naming the key: "limits.memory: the memory controller is
+  // not available in /sys/fs/cgroup/unified/sysc/web1 ...". Fields before the failing one stay written.
+  virtual Status apply_limits(const std::string& rel, const runtime::Limits& limits) = 0;
+  virtual LimitStats limit_stats(const std::string& rel) const = 0;
   // Directory of REL in the primary hierarchy (unified if any, else the first v1 one).
   virtual std::string path(const std::string& rel) const = 0;
   // Every directory REL has (one per hierarchy).

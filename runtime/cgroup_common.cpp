@@ -285,6 +285,57 @@ Result<uint64_t> parse_cpu_stat_usage_ns(const std::string& content, const std::
   return make_error(what + ": no usage_usec line", ENODATA);
 }
 
+Error limit_unavailable(const char* key, const std::string& controller, const std::string& where) {
+  return make_error(std::string(key) + ": the " + controller + " controller is not available " + where, EOPNOTSUPP);
+}
+
+Status write_limit(const char* key, const std::string& dir, const std::string& file, const std::string& value,
+                   const std::string& missing_why) {
+  const std::string path = join(dir, file);
+  if (is_dir(dir) && ::access(path.c_str(), F_OK) != 0)
+    return make_error(std::string(key) + ": " + dir + " has no " + file + " (" + missing_why + ")", EOPNOTSUPP);
+  TRY_CTX(write_control(path, value), key);
+  return {};
+}
+
+std::optional<uint64_t> parse_keyed_u64(const std::string& content, const std::string& key) {
+  std::istringstream in(content);
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream fields(line);
+    std::string k, v;
+    if (!(fields >> k >> v) || k != key) continue;
+    auto n = parse_u64(v, key);
+    return n ? std::optional<uint64_t>(*n) : std::nullopt;
+  }
+  return std::nullopt;
+}
+
+std::optional<uint64_t> parse_limit_value(const std::string& text) {
+  size_t b = text.find_first_not_of(" \t\r\n");
+  if (b != std::string::npos && text.compare(b, 3, "max") == 0) return LimitStats::kUnlimited;
+  auto n = parse_u64(text, "limit");
+  if (!n) return std::nullopt;
+  // v1 reports "no limit" as the largest page-aligned value below 2^63 (memory) or 2^63-1.
+  return *n >= (uint64_t{1} << 62) ? LimitStats::kUnlimited : *n;
+}
+
+std::optional<uint64_t> read_limit_value(const std::string& dir, const std::string& file) {
+  auto text = read_file(join(dir, file));
+  return text ? parse_limit_value(*text) : std::nullopt;
+}
+
+std::optional<uint64_t> read_u64_file(const std::string& dir, const std::string& file) {
+  auto text = read_file(join(dir, file));
+  if (!text) return std::nullopt;
+  auto n = parse_u64(*text, file);
+  return n ? std::optional<uint64_t>(*n) : std::nullopt;
+}
+
+std::optional<uint64_t> read_keyed_u64(const std::string& dir, const std::string& file, const std::string& key) {
+  auto text = read_file(join(dir, file));
+  return text ? parse_keyed_u64(*text, key) : std::nullopt;
+}
+
 Result<std::vector<pid_t>> read_procs(const std::string& dir) {
   auto content = read_file(join(dir, "cgroup.procs"));
   if (!content) {

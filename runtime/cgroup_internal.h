@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -58,6 +59,24 @@ bool is_cgroup2_fs(const std::string& path);
 Result<uint64_t> parse_u64(const std::string& text, const std::string& what);
 // "usage_usec N" line of cpu.stat, in nanoseconds.
 Result<uint64_t> parse_cpu_stat_usage_ns(const std::string& content, const std::string& what);
+
+// ---- limits (both drivers) ----
+// "KEY: the CONTROLLER controller is not available WHERE" (EOPNOTSUPP).
+Error limit_unavailable(const char* key, const std::string& controller, const std::string& where);
+// Write VALUE to DIR/FILE for KEY. A missing FILE is "KEY: DIR has no FILE (MISSING_WHY)";
+// a refused write is "KEY: write 'VALUE' to DIR/FILE: strerror".
+Status write_limit(const char* key, const std::string& dir, const std::string& file, const std::string& value,
+                   const std::string& missing_why);
+// The number after KEY in a "key value" per line file (memory.events, memory.oom_control,
+// pids.events): "oom_kill 3" -> 3. nullopt if absent or not a number.
+std::optional<uint64_t> parse_keyed_u64(const std::string& content, const std::string& key);
+// A limit file's value: "max" (v2), or a number; v1's "unlimited" (>= 2^62, page-rounded
+// LLONG_MAX) is LimitStats::kUnlimited too.
+std::optional<uint64_t> parse_limit_value(const std::string& text);
+// Reads DIR/FILE through parse_limit_value / parse_u64 / parse_keyed_u64; nullopt on any error.
+std::optional<uint64_t> read_limit_value(const std::string& dir, const std::string& file);
+std::optional<uint64_t> read_u64_file(const std::string& dir, const std::string& file);
+std::optional<uint64_t> read_keyed_u64(const std::string& dir, const std::string& file, const std::string& key);
 
 // Pids listed in DIR/cgroup.procs; a vanished DIR reads as empty.
 Result<std::vector<pid_t>> read_procs(const std::string& dir);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <optional>
 #include <sys/mount.h>
+#include <unistd.h>
 
 #include "common/fs.h"
 #include "runtime/cgroup.h"
@@ -208,6 +209,53 @@ class V1Driver final : public Driver {
     return make_error("cgroup " + rel + ": cpuacct controller not available", ENOENT);
   }
 
+  // Only the v1 controller hierarchies: on a hybrid host the unified one has no controllers
+  // to speak of (and a controller is bound to one version at a time).
+  Status apply_limits(const std::string& rel, const runtime::Limits& l) override {
+    TRY(check_rel(rel));
+    TRY(runtime::check_limits(l));
+    if (l.memory) TRY(apply_memory(rel, *l.memory, l.memory_swap));
+    if (l.cpu_quota_us) {
+      const std::string dir = TRY(dir_for(rel, "cpu", runtime::kKeyCpu));
+      // Period first: the quota is meant per kCpuPeriodUs, whatever the period was.
+      TRY(write_limit(runtime::kKeyCpu, dir, "cpu.cfs_period_us", std::to_string(runtime::kCpuPeriodUs),
+                      "kernel without CONFIG_CFS_BANDWIDTH"));
+      TRY(write_limit(runtime::kKeyCpu, dir, "cpu.cfs_quota_us", std::to_string(*l.cpu_quota_us),
+                      "kernel without CONFIG_CFS_BANDWIDTH"));
+    }
+    if (l.cpu_weight) {
+      const std::string dir = TRY(dir_for(rel, "cpu", runtime::kKeyCpuWeight));
+      TRY(write_limit(runtime::kKeyCpuWeight, dir, "cpu.shares", std::to_string(runtime::v1_cpu_shares(*l.cpu_weight)),
+                      "kernel without CONFIG_FAIR_GROUP_SCHED"));
+    }
+    if (l.cpuset) {
+      const std::string dir = TRY(dir_for(rel, "cpuset", runtime::kKeyCpuset));
+      TRY(write_limit(runtime::kKeyCpuset, dir, "cpuset.cpus", *l.cpuset, "not a cpuset cgroup"));
+    }
+    if (l.pids) {
+      const std::string dir = TRY(dir_for(rel, "pids", runtime::kKeyPids));
+      TRY(write_limit(runtime::kKeyPids, dir, "pids.max", std::to_string(*l.pids), "not a pids cgroup"));
+    }
+    if (l.io_weight) TRY(apply_io_weight(rel, *l.io_weight));
+    return {};
+  }
+
+  LimitStats limit_stats(const std::string& rel) const override {
+    LimitStats st;
+    if (!check_rel(rel)) return st;
+    if (const Hierarchy* h = find("memory")) {
+      const std::string dir = join(h->mount_point, rel);
+      st.memory_max = read_limit_value(dir, "memory.limit_in_bytes");
+      st.oom_kills = read_keyed_u64(dir, "memory.oom_control", "oom_kill");
+    }
+    if (const Hierarchy* h = find("pids")) {
+      const std::string dir = join(h->mount_point, rel);
+      st.pids_current = read_u64_file(dir, "pids.current");
+      st.pids_max = read_limit_value(dir, "pids.max");
+    }
+    return st;
+  }
+
   std::string path(const std::string& rel) const override {
     if (v2_) return v2_->path(rel);
     return v1_.empty() ? std::string() : join(v1_.front().mount_point, rel);
@@ -240,6 +288,49 @@ class V1Driver final : public Driver {
       if (has_controller(h, controller)) return &h;
     }
     return nullptr;
+  }
+
+  // REL's directory in the hierarchy of CONTROLLER, or the "not available" error naming KEY.
+  Result<std::string> dir_for(const std::string& rel, const std::string& controller, const char* key) const {
+    const Hierarchy* h = find(controller);
+    if (!h) return limit_unavailable(key, controller, "(no cgroup v1 hierarchy on this host mounts it)");
+    return join(h->mount_point, rel);
+  }
+
+  // v1 has no swap-only limit: memory.memsw.limit_in_bytes is memory + swap, and the kernel
+  // keeps memory <= memsw at every write (EINVAL otherwise). So when memory grows past the
+  // current total, the total is raised first; else memory is lowered/raised first.
+  Status apply_memory(const std::string& rel, uint64_t memory, std::optional<uint64_t> swap) const {
+    const std::string dir = TRY(dir_for(rel, "memory", swap ? runtime::kKeyMemorySwap : runtime::kKeyMemory));
+    const std::string mem = std::to_string(memory);
+    if (!swap)
+      return write_limit(runtime::kKeyMemory, dir, "memory.limit_in_bytes", mem, "not a memory cgroup");
+    if (is_dir(dir) && ::access(join(dir, "memory.memsw.limit_in_bytes").c_str(), F_OK) != 0)
+      return make_error(std::string(runtime::kKeyMemorySwap) + ": swap accounting is off in this kernel (" + dir +
+                            " has no memory.memsw.limit_in_bytes: it needs CONFIG_MEMCG_SWAP and no "
+                            "swapaccount=0 on the kernel command line)",
+                        EOPNOTSUPP);
+    const std::string total = std::to_string(runtime::v1_memsw_total(memory, *swap));
+    const std::optional<uint64_t> current_total = read_limit_value(dir, "memory.memsw.limit_in_bytes");
+    if (current_total && memory > *current_total) {
+      TRY(write_limit(runtime::kKeyMemorySwap, dir, "memory.memsw.limit_in_bytes", total, "swap accounting is off"));
+      return write_limit(runtime::kKeyMemory, dir, "memory.limit_in_bytes", mem, "not a memory cgroup");
+    }
+    TRY(write_limit(runtime::kKeyMemory, dir, "memory.limit_in_bytes", mem, "not a memory cgroup"));
+    return write_limit(runtime::kKeyMemorySwap, dir, "memory.memsw.limit_in_bytes", total, "swap accounting is off");
+  }
+
+  // blkio.weight came with CFQ (gone since 5.0); BFQ offers blkio.bfq.weight with the same range.
+  Status apply_io_weight(const std::string& rel, uint32_t weight) const {
+    const std::string dir = TRY(dir_for(rel, "blkio", runtime::kKeyIoWeight));
+    const std::string value = std::to_string(runtime::v1_blkio_weight(weight));
+    for (const char* file : {"blkio.weight", "blkio.bfq.weight"}) {
+      if (::access(join(dir, file).c_str(), F_OK) == 0) return write_limit(runtime::kKeyIoWeight, dir, file, value, "");
+    }
+    return make_error(std::string(runtime::kKeyIoWeight) + ": " + dir +
+                          " has neither blkio.weight nor blkio.bfq.weight (no I/O scheduler with weights: "
+                          "use the bfq scheduler on the disks, or leave io.weight unset)",
+                      EOPNOTSUPP);
   }
 
   static Result<uint64_t> read_counter(const std::string& rel, const std::string& file) {

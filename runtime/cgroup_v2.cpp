@@ -52,6 +52,12 @@ bool populated(const std::string& dir) {
   return !subtree_procs(dir).empty();
 }
 
+// The controllers DIR has (cgroup.controllers); none if the file cannot be read.
+std::vector<std::string> controllers(const std::string& dir) {
+  auto text = read_trimmed(join(dir, "cgroup.controllers"));
+  return text ? words(*text) : std::vector<std::string>{};
+}
+
 class V2Driver final : public Driver {
  public:
   explicit V2Driver(std::string mount_point) : mp_(std::move(mount_point)) {}
@@ -122,6 +128,64 @@ class V2Driver final : public Driver {
     const std::string file = join(path(rel), "cpu.stat");
     std::string text = TRY_CTX(read_file(file), "cgroup " + rel);
     return TRY_CTX(parse_cpu_stat_usage_ns(text, file), "cgroup " + rel);
+  }
+
+  Status apply_limits(const std::string& rel, const runtime::Limits& l) override {
+    TRY(check_rel(rel));
+    TRY(runtime::check_limits(l));
+    const std::string dir = path(rel);
+    const std::vector<std::string> have = controllers(dir);
+    const auto need = [&](const char* key, const char* controller) -> Status {
+      if (std::find(have.begin(), have.end(), controller) != have.end()) return {};
+      std::string listed;
+      for (const std::string& c : have) listed += (listed.empty() ? "" : " ") + c;
+      return limit_unavailable(key, controller,
+                               "in " + dir + " (its cgroup.controllers: " + (listed.empty() ? "none" : listed) +
+                                   "; on a hybrid host the controllers are bound to the v1 hierarchies)");
+    };
+    if (l.memory) {
+      TRY(need(runtime::kKeyMemory, "memory"));
+      TRY(write_limit(runtime::kKeyMemory, dir, "memory.max", std::to_string(*l.memory), "no memory controller"));
+    }
+    if (l.memory_swap) {
+      TRY(need(runtime::kKeyMemorySwap, "memory"));
+      TRY(write_limit(runtime::kKeyMemorySwap, dir, "memory.swap.max", std::to_string(*l.memory_swap),
+                      "swap accounting is off: kernel without CONFIG_MEMCG_SWAP or booted with swapaccount=0"));
+    }
+    if (l.cpu_quota_us) {
+      TRY(need(runtime::kKeyCpu, "cpu"));
+      TRY(write_limit(runtime::kKeyCpu, dir, "cpu.max", runtime::v2_cpu_max(*l.cpu_quota_us),
+                      "kernel without CONFIG_CFS_BANDWIDTH"));
+    }
+    if (l.cpu_weight) {
+      TRY(need(runtime::kKeyCpuWeight, "cpu"));
+      TRY(write_limit(runtime::kKeyCpuWeight, dir, "cpu.weight", std::to_string(*l.cpu_weight), "no cpu controller"));
+    }
+    if (l.cpuset) {
+      TRY(need(runtime::kKeyCpuset, "cpuset"));
+      TRY(write_limit(runtime::kKeyCpuset, dir, "cpuset.cpus", *l.cpuset, "no cpuset controller"));
+    }
+    if (l.pids) {
+      TRY(need(runtime::kKeyPids, "pids"));
+      TRY(write_limit(runtime::kKeyPids, dir, "pids.max", std::to_string(*l.pids), "no pids controller"));
+    }
+    if (l.io_weight) {
+      TRY(need(runtime::kKeyIoWeight, "io"));
+      TRY(write_limit(runtime::kKeyIoWeight, dir, "io.weight", std::to_string(*l.io_weight),
+                      "kernel without CONFIG_BLK_CGROUP_IOCOST: no proportional I/O control"));
+    }
+    return {};
+  }
+
+  LimitStats limit_stats(const std::string& rel) const override {
+    LimitStats st;
+    if (!check_rel(rel)) return st;
+    const std::string dir = path(rel);
+    st.memory_max = read_limit_value(dir, "memory.max");
+    st.oom_kills = read_keyed_u64(dir, "memory.events", "oom_kill");
+    st.pids_current = read_u64_file(dir, "pids.current");
+    st.pids_max = read_limit_value(dir, "pids.max");
+    return st;
   }
 
   std::string path(const std::string& rel) const override { return join(mp_, rel); }

@@ -38,11 +38,16 @@ void abort_child(pid_t pid, int pidfd, cgroup::Driver& cg, const std::string& re
 
 }  // namespace
 
-Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, const std::string& rel,
+Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, const std::string& rel, const Limits& limits,
                                     const std::function<Status(pid_t)>& parent_setup) {
   if (auto st = cg.create(rel); !st) {
     (void)cg.destroy(rel);  // levels made before the failure
     return std::move(st).error().context("start failed at cgroup");
+  }
+  // Before the clone and the attach: the child enters an already limited cgroup.
+  if (auto st = cg.apply_limits(rel, limits); !st) {
+    (void)cg.destroy(rel);
+    return std::move(st).error().context("start failed at cgroup limits");
   }
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {

@@ -24,6 +24,7 @@ std::string to_json(const RuntimeSpec& s) {
   for (const auto& n : s.nics)
     j["nics"].push_back({{"host_name", n.host_name}, {"name", n.name}, {"mac", n.mac}, {"mtu", n.mtu},
                          {"bridge", n.bridge}, {"address", n.address}, {"gateway", n.gateway}});
+  j["limits"] = limits_to_json(s.limits);
   return j.dump(2);
 }
 
@@ -50,6 +51,7 @@ Result<RuntimeSpec> spec_from_json(const std::string& text) {
                                n.at("mac").get<std::string>(), n.at("mtu").get<int>(),
                                n.at("bridge").get<std::string>(), n.at("address").get<std::string>(),
                                n.at("gateway").get<std::string>()});
+    if (j.contains("limits")) s.limits = TRY(limits_from_json(j.at("limits")));
     if (s.init_argv.empty()) return make_error("runtime spec: empty init command", EINVAL);
     return s;
   } catch (const json::exception& e) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "runtime/resource_limits.h"
 
 namespace sysc::runtime {
 
@@ -35,6 +36,7 @@ struct RuntimeSpec {
   std::string console_log;             // console log file
   long console_log_max = 1 << 20;      // bytes before the log is rotated to .1
   std::vector<NicSpec> nics;           // created and moved into the container before init runs
+  Limits limits;                       // written to the cgroup before init is placed in it
 };
 
 std::string to_json(const RuntimeSpec& spec);

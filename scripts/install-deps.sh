@@ -10,10 +10,11 @@ set -euo pipefail
 # "a|b" means either package satisfies the need; the first is installed when none is there
 # (libboost-dev is a metapackage; libboost1.74-dev alone provides the same headers).
 PACKAGES=(
-    build-essential cmake pkg-config g++ libc6-dev
+    build-essential cmake pkg-config g++ libc6-dev clang libclang-rt-14-dev
     libsqlite3-dev libinih-dev libboost-program-options-dev 'libboost-dev|libboost1.74-dev'
     nlohmann-json3-dev libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev libgtest-dev
-    libnftables-dev nftables dnsmasq-base busybox-static iproute2 procps util-linux
+    libnftables-dev nftables dnsmasq-base iputils-ping busybox-static iproute2 procps util-linux
+    debootstrap wget debian-archive-keyring  # templates/debian (debootstrap on the host)
 )
 BENCH_PACKAGES=(hyperfine lxc)
 

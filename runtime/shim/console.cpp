@@ -1,5 +1,5 @@
 // Console pty, log rotation and client fan-out for sysc-shim (host side, single-threaded).
-#include "shim/console.h"
+#include "runtime/shim/console.h"
 
 #include <algorithm>
 #include <fcntl.h>

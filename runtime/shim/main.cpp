@@ -11,7 +11,7 @@
 #include "common/fs.h"
 #include "runtime/mounts.h"
 #include "runtime/security.h"
-#include "shim/supervisor.h"
+#include "runtime/shim/supervisor.h"
 
 using namespace sysc;
 

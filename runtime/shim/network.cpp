@@ -1,5 +1,5 @@
 // NIC setup for sysc-shim (host side, single-threaded): libnl on the host, then in the child's netns.
-#include "shim/network.h"
+#include "runtime/shim/network.h"
 
 #include <string>
 

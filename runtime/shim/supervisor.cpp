@@ -1,6 +1,6 @@
 // sysc-shim's event loop: init lifecycle (boot, reboot, halt, stop timeout), console fan-out,
 // control requests from lxcd and console clients. Host side, single-threaded.
-#include "shim/supervisor.h"
+#include "runtime/shim/supervisor.h"
 
 #include <algorithm>
 #include <csignal>
@@ -17,7 +17,7 @@
 
 #include "common/fs.h"
 #include "config/config.h"
-#include "shim/network.h"
+#include "runtime/shim/network.h"
 
 namespace sysc::shim {
 
@@ -45,7 +45,7 @@ Supervisor::Supervisor(runtime::RuntimeSpec spec, runtime::ChildPlan plan, std::
 
 Status Supervisor::boot() {
   plan_.finalize();
-  auto started = runtime::start_container(plan_, *cg_, spec_.cgroup,
+  auto started = runtime::start_container(plan_, *cg_, spec_.cgroup, spec_.limits,
                                          [this](pid_t child) { return setup_nics(spec_.nics, child); });
   if (!started) {
     // The dead child's netns goes away asynchronously; its veth must not outlive this failure.

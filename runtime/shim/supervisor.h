@@ -12,7 +12,7 @@
 #include "runtime/child.h"
 #include "runtime/container.h"
 #include "runtime/spec.h"
-#include "shim/console.h"
+#include "runtime/shim/console.h"
 
 namespace sysc::shim {
 

@@ -16,6 +16,7 @@
 #include "net/netlink.h"
 #include "net/nft.h"
 #include "support/harness.h"
+#include "support/test_io.h"
 
 namespace sysc::test {
 namespace {
@@ -74,8 +75,9 @@ TEST_F(Network, HostAndContainersTalkOverTheBridge) {
   EXPECT_NE(a, b);
   EXPECT_EQ(a.rfind(env_->address(0).substr(0, env_->address(0).size() - 1), 0), 0u) << a;  // in the subnet
   EXPECT_NE(a, env_->address(1));  // never the gateway
-  // host -> container (TCP)
+  // host -> container (TCP and ICMP)
   EXPECT_EQ(http_get(a, 8080), "hello-from-web1\n");
+  EXPECT_EQ(system(("ping -c 1 -W 2 " + a + " > /dev/null").c_str()), 0) << "host cannot ping " << a;
   // container -> host (the bridge address) and container -> container
   auto ping = env_->sysc({"attach", "web1", "--", "ping", "-c", "1", "-W", "2", env_->address(1)});
   EXPECT_EQ(ping.status, 0) << ping.out << ping.err;
@@ -191,6 +193,23 @@ TEST_F(Network, DestroyAndNetworkRemoveLeaveNothing) {
   ASSERT_TRUE(nl.ok());
   EXPECT_FALSE(nl->link_exists(env_->bridge()));
   EXPECT_FALSE(*net::table_exists("sysc_" + env_->bridge()));
+}
+
+TEST_F(Network, InterfaceNameAndMtuFollowTheConfig) {
+  env_->create_busybox("mtu1");
+  ASSERT_EQ(env_->sysc({"config", "set", "mtu1", "net.0.mtu", "1400"}).status, 0);
+  ASSERT_EQ(env_->sysc({"config", "set", "mtu1", "net.0.name", "lan0"}).status, 0);
+  ASSERT_EQ(env_->sysc({"config", "set", "mtu1", "net.0.hwaddr", "02:5c:00:aa:bb:cc"}).status, 0);
+  ASSERT_EQ(env_->sysc({"start", "mtu1"}).status, 0);
+  EXPECT_EQ(env_->sysc({"attach", "mtu1", "--", "cat", "/sys/class/net/lan0/mtu"}).out, "1400\n");
+  EXPECT_EQ(env_->sysc({"attach", "mtu1", "--", "cat", "/sys/class/net/lan0/address"}).out, "02:5c:00:aa:bb:cc\n");
+  // The host side of the pair sits on the environment's bridge.
+  auto nl = net::Netlink::open();
+  ASSERT_TRUE(nl.ok());
+  EXPECT_TRUE(nl->link_exists(net::host_veth_name("mtu1", 0)));
+  EXPECT_EQ(read_text("/sys/class/net/" + net::host_veth_name("mtu1", 0) + "/master/uevent").find("INTERFACE=" + env_->bridge()) !=
+                std::string::npos,
+            true);
 }
 
 TEST_F(Network, NicTypeNoneGivesOnlyLoopback) {

@@ -145,7 +145,7 @@ TEST(ConfigErrors, AllProblemsReportedWithLines) {
       "web1.conf:2: bad value '0' for key 'stop_timeout' in section [container]: expected whole seconds from 1 to "
       "86400\n"
       "web1.conf:3: bad value '17' for key 'ttys' in section [container]: expected a number of ttys from 0 to 16\n"
-      "web1.conf:4: unknown section [bogus] (known sections: container, environment, security, net.N)\n"
+      "web1.conf:4: unknown section [bogus] (known sections: container, environment, security, net.N, limits)\n"
       "web1.conf:7: duplicate key 'stop_timeout' in section [container] (first set on line 2)\n"
       "web1.conf:8: syntax error: expected '[section]' or 'key = value', got 'garbage line'\n"
       "web1.conf:9: bad value 'sbin/init' for key 'init' in section [container]: expected the absolute path of the "
@@ -294,7 +294,9 @@ TEST(ConfigKeys, ListsEveryKey) {
   }
   EXPECT_EQ(names, (std::vector<std::string>{"init", "halt_signal", "stop_timeout", "ttys", "environment.NAME",
                                              "security.cap_drop", "security.cap_keep", "net.N.type", "net.N.name", "net.N.mtu",
-                                             "net.N.hwaddr", "net.N.ipv4"}));
+                                             "net.N.hwaddr", "net.N.ipv4", "limits.memory", "limits.memory.swap",
+                                             "limits.cpu", "limits.cpu.weight", "limits.cpuset", "limits.pids",
+                                             "limits.io.weight"}));
 }
 
 TEST(Signals, Parse) {
