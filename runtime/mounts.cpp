@@ -46,6 +46,24 @@ MountStep node(const char* target, unsigned major, unsigned minor, mode_t perm =
   return s;
 }
 
+// Kernel interfaces a tenant has no business reading (host memory, keyrings of every user,
+// timers and scheduler state of the host, firmware tables): files become an empty read-only
+// node, directories an empty read-only tmpfs. Absent ones (kernel config) are skipped.
+void add_masks(MountPlan& p) {
+  for (const char* f : {"proc/kcore", "proc/keys", "proc/key-users", "proc/timer_list", "proc/sched_debug",
+                        "proc/latency_stats"}) {
+    MountStep s = step(Op::MaskFile, f);
+    s.source = "dev/null";
+    s.optional = true;
+    p.push_back(s);
+  }
+  for (const char* d : {"proc/acpi", "proc/scsi", "sys/firmware", "sys/kernel/security", "sys/kernel/debug"}) {
+    MountStep s = mount("tmpfs", d, kNoSuidDevExec | MS_RDONLY, "mode=0");
+    s.optional = true;
+    p.push_back(s);
+  }
+}
+
 }  // namespace
 
 MountPlan base_mount_plan(const std::string& console_pty, const MountPlan& cgroup_mounts) {
@@ -76,6 +94,7 @@ MountPlan base_mount_plan(const std::string& console_pty, const MountPlan& cgrou
   MountStep console = step(Op::BindFile, "dev/console", 0620);
   console.source = console_pty;
   p.push_back(console);
+  add_masks(p);
   p.push_back(mount("tmpfs", "run", MS_NOSUID | MS_NODEV | MS_STRICTATIME, "mode=755,size=20%"));
   p.push_back(mount("tmpfs", "run/lock", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=5m"));
   return p;
@@ -170,9 +189,10 @@ int mount_on(int root_fd, const MountStep& s, const char* source, const char* fs
   return rc;
 }
 
-int remount_ro(int root_fd, const MountStep& s) {
-  return mount_on(root_fd, s, nullptr, nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                  nullptr, false);
+// nodev stays off for masks: they are the container's own /dev/null, which must still open.
+int remount_ro(int root_fd, const MountStep& s, bool nodev = true) {
+  return mount_on(root_fd, s, nullptr, nullptr,
+                  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC | (nodev ? MS_NODEV : 0), nullptr, false);
 }
 
 }  // namespace
@@ -199,6 +219,23 @@ int run_mount_step_in_child(int root_fd, const MountStep& s) {
       return remount_ro(root_fd, s);
     case MountStep::Op::Mkdir:
       return make_dir(root_fd, s.target.c_str(), s.mode);
+    case MountStep::Op::MaskFile: {
+      int src = open_in_root(root_fd, s.source.c_str(), O_PATH);
+      if (src < 0) return errno;
+      int dst = open_in_root(root_fd, s.target.c_str(), O_PATH);
+      if (dst < 0) {
+        int e = errno;
+        close(src);
+        return e;
+      }
+      char from[32], to[32];
+      fd_path(src, from);
+      fd_path(dst, to);
+      int rc = ::mount(from, to, nullptr, MS_BIND, nullptr) == 0 ? 0 : errno;
+      close(src);
+      close(dst);
+      return rc != 0 ? rc : remount_ro(root_fd, s, /*nodev=*/false);
+    }
     case MountStep::Op::BindFile: {
       int rc = make_node(root_fd, s);
       return rc != 0 ? rc : mount_on(root_fd, s, s.source.c_str(), nullptr, MS_BIND, nullptr, false);

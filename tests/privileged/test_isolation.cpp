@@ -124,6 +124,25 @@ TEST_F(Isolation, CgroupViewShowsOnlyTheContainersOwnCgroupWritable) {
   EXPECT_EQ(host_parent.out.find(env_->cgroup_parent()), std::string::npos);
 }
 
+TEST_F(Isolation, HostKernelInterfacesAreMasked) {
+  // Files present on the host are the container's own /dev/null inside (empty, writes vanish);
+  // directories are empty read-only tmpfs.
+  for (const char* f : {"/proc/keys", "/proc/key-users", "/proc/timer_list", "/proc/kcore", "/proc/sched_debug"}) {
+    if (access(f, F_OK) != 0) continue;  // not in this kernel
+    auto r = inside({"sh", "-c", std::string("echo x > ") + f + "; wc -c < " + f});
+    EXPECT_EQ(r.out, "0\n") << f << ": " << r.err;
+    auto ls = inside({"ls", "-l", f});
+    EXPECT_EQ(ls.out.rfind("c", 0), 0u) << f << " is not masked: " << ls.out;
+  }
+  for (const char* d : {"/sys/firmware", "/sys/kernel/security", "/sys/kernel/debug", "/proc/acpi"}) {
+    if (access(d, F_OK) != 0) continue;
+    auto r = inside({"ls", "-A", d});
+    EXPECT_EQ(r.out, "") << d;
+    auto w = inside({"sysc-probe", "write", std::string(d) + "/x"});
+    EXPECT_EQ(w.out.find("write=OK"), std::string::npos) << d << ": " << w.out;
+  }
+}
+
 TEST_F(Isolation, InitEnvironmentHasContainerMarkers) {
   auto r = inside({"sh", "-c", "tr '\\0' '\\n' < /proc/1/environ"});
   EXPECT_NE(r.out.find("container=sysc"), std::string::npos) << r.out;
