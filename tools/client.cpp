@@ -87,6 +87,20 @@ Result<Response> to_response(http::response<http::string_body>& res) {
   return out;
 }
 
+// Writes REQ on SOCK and reads the answer's header (and body, up to kMaxBody) into PARSER.
+// A 1xx answer has no body: the read stops right after its header, later bytes stay in BUF.
+template <class Socket>
+Status exchange(Socket& sock, http::request<http::string_body>& req, beast::flat_buffer& buf,
+                http::response_parser<http::string_body>& parser) {
+  boost::system::error_code ec;
+  http::write(sock, req, ec);
+  if (ec) return io_error("sending the request to lxcd", ec);
+  parser.body_limit(kMaxBody);
+  http::read(sock, buf, parser, ec);
+  if (ec) return io_error("reading lxcd's answer", ec);
+  return {};
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Client::Connection>> Client::connect() {
@@ -115,14 +129,9 @@ Result<Response> Client::request(std::string_view method, const std::string& tar
   }
   req.prepare_payload();
   auto conn = TRY(connect());
-  boost::system::error_code ec;
-  http::write(conn->sock, req, ec);
-  if (ec) return io_error("sending the request to lxcd", ec);
   beast::flat_buffer buf;
   http::response_parser<http::string_body> parser;
-  parser.body_limit(kMaxBody);
-  http::read(conn->sock, buf, parser, ec);
-  if (ec) return io_error("reading lxcd's answer", ec);
+  TRY(exchange(conn->sock, req, buf, parser));
   return to_response(parser.get());
 }
 
@@ -132,15 +141,9 @@ Result<Upgraded> Client::upgrade(const std::string& target, const std::string& p
   req.set(http::field::upgrade, protocol);
   req.prepare_payload();
   auto conn = TRY(connect());
-  boost::system::error_code ec;
-  http::write(conn->sock, req, ec);
-  if (ec) return io_error("sending the request to lxcd", ec);
   beast::flat_buffer buf;
   http::response_parser<http::string_body> parser;
-  parser.body_limit(kMaxBody);
-  // A 1xx answer has no body: read() stops right after its header, leaving later bytes in buf.
-  http::read(conn->sock, buf, parser, ec);
-  if (ec) return io_error("reading lxcd's answer", ec);
+  TRY(exchange(conn->sock, req, buf, parser));
   auto& res = parser.get();
   if (res.result() != http::status::switching_protocols) {
     auto r = to_response(res);
@@ -149,6 +152,7 @@ Result<Upgraded> Client::upgrade(const std::string& target, const std::string& p
   }
   Upgraded up;
   up.pending = beast::buffers_to_string(buf.data());
+  boost::system::error_code ec;
   up.fd = UniqueFd(conn->sock.release(ec));
   if (ec) return Error{ec.value(), "taking over the console connection: " + ec.message()};
   // Plain blocking fd from here on, and not inherited by anything we might exec.

@@ -21,18 +21,12 @@
 #include "common/fs.h"
 #include "common/unique_fd.h"
 #include "net/netlink.h"
+#include "support/harness.h"
 #include "net/nft.h"
 
 namespace sysc::net {
 namespace {
 
-#define NET_REQUIRE_ROOT()                                                   \
-  do {                                                                       \
-    if (geteuid() != 0) {                                                    \
-      if (getenv("CI")) FAIL() << "privileged test run without root in CI"; \
-      GTEST_SKIP() << "needs root (privileged test)";                        \
-    }                                                                        \
-  } while (0)
 
 constexpr uint32_t ip(int a, int b, int c, int d) { return uint32_t(a) << 24 | b << 16 | c << 8 | d; }
 constexpr int kPort = 5555;
@@ -145,7 +139,7 @@ class NetTopology : public ::testing::Test {
         addr_{ip(10, 250, index, 2), 24} {}
 
   void SetUp() override {
-    NET_REQUIRE_ROOT();
+    SYSC_REQUIRE_ROOT();
     auto nl = Netlink::open();
     ASSERT_TRUE(nl.ok()) << nl.error().message;
     nl_.emplace(std::move(*nl));
