@@ -27,6 +27,7 @@
 
 #include "common/fs.h"
 #include "runtime/attach.h"
+#include "support/scratch_container.h"
 #include "support/test_io.h"
 #include "runtime/attach_internal.h"
 
@@ -37,7 +38,6 @@ namespace {
 using sysc::runtime::AttachSpec;
 using sysc::runtime::attach_run;
 
-constexpr const char* kBusybox = "/bin/busybox";
 constexpr const char* kHostname = "attach-test";
 constexpr int kCapSysModule = 16;
 const char* const kApplets[] = {"sh", "cat", "ps", "echo", "sleep", "grep", "hostname", "kill", "tty",
@@ -158,147 +158,26 @@ Helper start_on_terminal(const AttachSpec& spec) {
   return Helper{pid, master, master, -1};
 }
 
-// Our own cgroup path in one hierarchy, from /proc/self/cgroup.
-std::string own_cgroup(const std::string& key) {
-  std::istringstream in(read_text("/proc/self/cgroup"));
-  for (std::string line; std::getline(in, line);) {
-    auto a = line.find(':'), b = line.find(':', a + 1);
-    if (line.substr(a + 1, b - a - 1) == key) return line.substr(b + 1);
-  }
-  return "";
-}
 
 class AttachRaw : public ::testing::Test {
  protected:
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "needs root (namespaces, mounts, cgroups)";
-    if (access(kBusybox, X_OK) != 0) GTEST_SKIP() << "needs a static busybox at " << kBusybox << " (busybox-static)";
-    char tmpl[] = "/tmp/sysc-attach-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    rootfs_ = dir_ + "/rootfs";
-    make_rootfs();
-    make_cgroups();
-    start_container();
+    ScratchOptions o;
+    o.applets.assign(std::begin(kApplets), std::end(kApplets));
+    o.passwd = "daemon:x:1:1:daemon:/:/bin/false\nroot:x:0:0:root:/root:/bin/sh\n";
+    o.hostname = kHostname;
+    o.devpts = true;
+    o.cgroups = true;
+    o.init = {"/bin/sh", "-c", "sleep 1000"};
+    std::string err = ct_.start(o);
+    if (err.find("busybox") != std::string::npos) GTEST_SKIP() << err;
+    ASSERT_EQ(err, "");
+    init_ = ct_.init_pid();
   }
-
   void TearDown() override {
-    if (init_pidfd_ >= 0) {
-      syscall(SYS_pidfd_send_signal, init_pidfd_, SIGKILL, nullptr, 0);
-      close(init_pidfd_);
-    }
-    if (holder_ > 0) wait_exit(holder_, false);  // exits once its child, the init, is gone
-    for (auto it = cgroups_.rbegin(); it != cgroups_.rend(); ++it) {
-      for (int i = 0; i < 100 && rmdir(it->c_str()) != 0 && errno == EBUSY; ++i) usleep(20000);
-      EXPECT_FALSE(sysc::path_exists(*it)) << "cgroup left behind: " << *it;
-    }
-    if (dir_.empty()) return;
-    EXPECT_EQ(read_text("/proc/self/mountinfo").find(dir_), std::string::npos) << "mount left behind under " << dir_;
-    auto rm = sysc::remove_tree(dir_);
-    EXPECT_TRUE(rm.ok()) << rm.error().message;
-  }
-
-  void make_rootfs() {
-    for (const char* d : {"", "/bin", "/etc", "/proc", "/dev", "/root", "/tmp"})
-      ASSERT_EQ(mkdir((rootfs_ + d).c_str(), 0755), 0) << d;
-    auto bb = sysc::read_file(kBusybox);
-    ASSERT_TRUE(bb.ok());
-    write_text(rootfs_ + "/bin/busybox", *bb);
-    ASSERT_EQ(chmod((rootfs_ + "/bin/busybox").c_str(), 0755), 0);
-    for (const char* a : kApplets) ASSERT_EQ(symlink("busybox", (rootfs_ + "/bin/" + a).c_str()), 0);
-    write_text(rootfs_ + "/etc/passwd", "daemon:x:1:1:daemon:/:/bin/false\nroot:x:0:0:root:/root:/bin/sh\n");
-    write_text(rootfs_ + "/etc/group", "root:x:0:\ntty:x:5:\n");
-  }
-
-  // A cgroup of the test's own in the pids, name=systemd and cgroup2 hierarchies (where
-  // mounted), so joining the init's cgroups is observable from inside.
-  void make_cgroups() {
-    std::istringstream in(read_text("/proc/self/mountinfo"));
-    std::string leaf = "/sysc-attach-test-" + std::to_string(getpid());
-    for (std::string line; std::getline(in, line);) {
-      std::istringstream f(line);
-      std::vector<std::string> w;
-      for (std::string s; f >> s;) w.push_back(s);
-      auto dash = std::find(w.begin(), w.end(), "-") - w.begin();
-      if (dash + 3 >= static_cast<long>(w.size()) || w[3] != "/") continue;
-      std::string type = w[dash + 1], opts = "," + w[dash + 3] + ",", key;
-      if (type == "cgroup2") key = "";
-      else if (type == "cgroup" && opts.find(",pids,") != std::string::npos) key = "pids";
-      else if (type == "cgroup" && opts.find(",name=systemd,") != std::string::npos) key = "name=systemd";
-      else continue;
-      std::string base = own_cgroup(key);
-      std::string path = w[4] + (base == "/" ? "" : base) + leaf;
-      if (mkdir(path.c_str(), 0755) == 0) cgroups_.push_back(path);
-    }
-  }
-
-  // holder: unshares the namespaces and forks the init; init (PID 1 inside): mounts, pivots,
-  // execs `sh -c 'sleep 1000'`. The ready pipe reaches EOF at the exec, or carries an errno.
-  void start_container() {
-    int pid_pipe[2], ready[2];
-    ASSERT_EQ(pipe2(pid_pipe, O_CLOEXEC), 0);
-    ASSERT_EQ(pipe2(ready, O_CLOEXEC), 0);
-    holder_ = fork();
-    ASSERT_GE(holder_, 0);
-    if (holder_ == 0) run_holder(pid_pipe[1], ready[1]);
-    close(pid_pipe[1]);
-    close(ready[1]);
-    pid_t init = -1;
-    ASSERT_EQ(read(pid_pipe[0], &init, sizeof init), static_cast<ssize_t>(sizeof init));
-    close(pid_pipe[0]);
-    init_ = init;
-    init_pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, init_, 0));
-    ASSERT_GE(init_pidfd_, 0);
-    int err[2] = {0, 0};
-    ssize_t n = read(ready[0], err, sizeof err);
-    close(ready[0]);
-    ASSERT_EQ(n, 0) << "container setup step " << err[0] << ": " << strerror(err[1]);
-  }
-
-  [[noreturn]] void run_holder(int pid_fd, int ready_fd) {
-    for (const auto& cg : cgroups_) write_text(cg + "/cgroup.procs", "0");
-    if (unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWCGROUP) != 0 ||
-        mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 || sethostname(kHostname, strlen(kHostname)) != 0) {
-      int e[2] = {0, errno};
-      (void)!write(ready_fd, e, sizeof e);
-      _exit(1);
-    }
-    pid_t init = fork();
-    if (init == 0) run_init(ready_fd);
-    (void)!write(pid_fd, &init, sizeof init);
-    close(ready_fd);
-    int st;
-    waitpid(init, &st, 0);
-    _exit(0);
-  }
-
-  [[noreturn]] void run_init(int ready_fd) {
-    const std::string r = rootfs_;
-    int step = 0;
-    auto check = [&](bool ok) {
-      ++step;
-      if (ok) return;
-      int e[2] = {step, errno};
-      (void)!write(ready_fd, e, sizeof e);
-      _exit(1);
-    };
-    check(mount(r.c_str(), r.c_str(), nullptr, MS_BIND | MS_REC, nullptr) == 0);
-    check(mount("proc", (r + "/proc").c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) == 0);
-    check(mount("tmpfs", (r + "/dev").c_str(), "tmpfs", MS_NOSUID, "mode=0755") == 0);
-    check(mkdir((r + "/dev/pts").c_str(), 0755) == 0);
-    check(mount("devpts", (r + "/dev/pts").c_str(), "devpts", MS_NOSUID | MS_NOEXEC,
-                "newinstance,ptmxmode=0666,mode=0620,gid=5") == 0);
-    check(symlink("pts/ptmx", (r + "/dev/ptmx").c_str()) == 0);
-    check(mknod((r + "/dev/null").c_str(), S_IFCHR | 0666, makedev(1, 3)) == 0);
-    check(chdir(r.c_str()) == 0);
-    check(syscall(SYS_pivot_root, ".", ".") == 0);
-    check(umount2(".", MNT_DETACH) == 0);
-    check(chdir("/") == 0);
-    char* argv[] = {const_cast<char*>("sh"), const_cast<char*>("-c"), const_cast<char*>("sleep 1000"), nullptr};
-    char* envp[] = {const_cast<char*>("PATH=/bin"), nullptr};
-    execve("/bin/sh", argv, envp);
-    check(false);
-    _exit(1);
+    auto left = ct_.stop();
+    EXPECT_TRUE(left.empty()) << ::testing::PrintToString(left);
   }
 
   AttachSpec spec(std::vector<std::string> argv) const {
@@ -311,10 +190,8 @@ class AttachRaw : public ::testing::Test {
   }
   AttachSpec shell(const std::string& script) const { return spec({"/bin/sh", "-c", script}); }
 
-  std::string dir_, rootfs_;
-  std::vector<std::string> cgroups_;
-  pid_t holder_ = -1, init_ = -1;
-  int init_pidfd_ = -1;
+  ScratchContainer ct_;
+  pid_t init_ = -1;
 };
 
 TEST_F(AttachRaw, ExitCodeIsTheCommands) {
@@ -357,7 +234,7 @@ TEST_F(AttachRaw, CleanEnvironmentAndCwd) {
 }
 
 TEST_F(AttachRaw, JoinsTheInitsCgroups) {
-  ASSERT_FALSE(cgroups_.empty()) << "no test cgroup could be created";
+  ASSERT_FALSE(ct_.cgroups().empty()) << "no test cgroup could be created";
   auto o = run_piped(shell("cat /proc/1/cgroup; echo ---; cat /proc/self/cgroup"));
   ASSERT_EQ(o.code, 0) << o.err;
   auto sep = o.out.find("---\n");
@@ -410,9 +287,7 @@ TEST_F(AttachRaw, ChildFailureNamesTheStep) {
 
 TEST_F(AttachRaw, DeadInitIsAnError) {
   auto s = shell("true");
-  syscall(SYS_pidfd_send_signal, init_pidfd_, SIGKILL, nullptr, 0);
-  wait_exit(holder_, false);
-  holder_ = -1;
+  ct_.kill_init();
   auto o = run_piped(s);
   EXPECT_EQ(o.code, 250);
   EXPECT_EQ(o.err.rfind("t1: attach: ", 0), 0u) << o.err;

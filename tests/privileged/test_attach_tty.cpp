@@ -27,6 +27,7 @@
 
 #include "common/fs.h"
 #include "runtime/attach.h"
+#include "support/scratch_container.h"
 #include "support/test_io.h"
 
 using namespace sysc::test;  // shared helpers: read_text, write_text, drain, read_until, wait_exit
@@ -36,7 +37,6 @@ namespace {
 using sysc::runtime::AttachSpec;
 using sysc::runtime::attach_run;
 
-constexpr const char* kBusybox = "/bin/busybox";
 const char* const kApplets[] = {"sh", "cat", "echo", "sleep", "tty", "readlink", "head"};
 
 
@@ -153,103 +153,16 @@ class AttachTty : public ::testing::Test {
  protected:
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "needs root (namespaces, mounts)";
-    if (access(kBusybox, X_OK) != 0) GTEST_SKIP() << "needs a static busybox at " << kBusybox << " (busybox-static)";
-    char tmpl[] = "/tmp/sysc-attach-tty-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    rootfs_ = dir_ + "/rootfs";
-    make_rootfs();
-    start_container();
+    ScratchOptions o;
+    o.applets.assign(std::begin(kApplets), std::end(kApplets));
+    std::string err = ct_.start(o);
+    if (err.find("busybox") != std::string::npos) GTEST_SKIP() << err;
+    ASSERT_EQ(err, "");
+    init_ = ct_.init_pid();
   }
-
   void TearDown() override {
-    if (init_pidfd_ >= 0) {
-      syscall(SYS_pidfd_send_signal, init_pidfd_, SIGKILL, nullptr, 0);
-      close(init_pidfd_);
-    }
-    if (holder_ > 0) wait_exit(holder_, false);  // exits once its child, the init, is gone
-    if (dir_.empty()) return;
-    std::ifstream mi("/proc/self/mountinfo");
-    std::stringstream ss;
-    ss << mi.rdbuf();
-    EXPECT_EQ(ss.str().find(dir_), std::string::npos) << "mount left behind under " << dir_;
-    auto rm = sysc::remove_tree(dir_);
-    EXPECT_TRUE(rm.ok()) << rm.error().message;
-  }
-
-  void make_rootfs() {
-    for (const char* d : {"", "/bin", "/etc", "/proc", "/dev", "/root", "/tmp"})
-      ASSERT_EQ(mkdir((rootfs_ + d).c_str(), 0755), 0) << d;
-    auto bb = sysc::read_file(kBusybox);
-    ASSERT_TRUE(bb.ok());
-    write_text(rootfs_ + "/bin/busybox", *bb);
-    ASSERT_EQ(chmod((rootfs_ + "/bin/busybox").c_str(), 0755), 0);
-    for (const char* a : kApplets) ASSERT_EQ(symlink("busybox", (rootfs_ + "/bin/" + a).c_str()), 0);
-    write_text(rootfs_ + "/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
-  }
-
-  // holder: unshares the namespaces and forks the init; init (PID 1 inside): mounts, pivots,
-  // execs `sleep 1000`. The ready pipe reaches EOF at the exec, or carries {step, errno}.
-  void start_container() {
-    int pid_pipe[2], ready[2];
-    ASSERT_EQ(pipe2(pid_pipe, O_CLOEXEC), 0);
-    ASSERT_EQ(pipe2(ready, O_CLOEXEC), 0);
-    holder_ = fork();
-    ASSERT_GE(holder_, 0);
-    if (holder_ == 0) run_holder(pid_pipe[1], ready[1]);
-    close(pid_pipe[1]);
-    close(ready[1]);
-    pid_t init = -1;
-    ASSERT_EQ(read(pid_pipe[0], &init, sizeof init), static_cast<ssize_t>(sizeof init));
-    close(pid_pipe[0]);
-    init_ = init;
-    init_pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, init_, 0));
-    ASSERT_GE(init_pidfd_, 0);
-    int err[2] = {0, 0};
-    ssize_t n = read(ready[0], err, sizeof err);
-    close(ready[0]);
-    ASSERT_EQ(n, 0) << "container setup step " << err[0] << ": " << strerror(err[1]);
-  }
-
-  [[noreturn]] void run_holder(int pid_fd, int ready_fd) {
-    if (unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWCGROUP) != 0 ||
-        mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
-      int e[2] = {0, errno};
-      (void)!write(ready_fd, e, sizeof e);
-      _exit(1);
-    }
-    pid_t init = fork();
-    if (init == 0) run_init(ready_fd);
-    (void)!write(pid_fd, &init, sizeof init);
-    close(ready_fd);
-    int st;
-    waitpid(init, &st, 0);
-    _exit(0);
-  }
-
-  [[noreturn]] void run_init(int ready_fd) {
-    const std::string r = rootfs_;
-    int step = 0;
-    auto check = [&](bool ok) {
-      ++step;
-      if (ok) return;
-      int e[2] = {step, errno};
-      (void)!write(ready_fd, e, sizeof e);
-      _exit(1);
-    };
-    check(mount(r.c_str(), r.c_str(), nullptr, MS_BIND | MS_REC, nullptr) == 0);
-    check(mount("proc", (r + "/proc").c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) == 0);
-    check(mount("tmpfs", (r + "/dev").c_str(), "tmpfs", MS_NOSUID, "mode=0755") == 0);
-    check(mknod((r + "/dev/null").c_str(), S_IFCHR | 0666, makedev(1, 3)) == 0);
-    check(chdir(r.c_str()) == 0);
-    check(syscall(SYS_pivot_root, ".", ".") == 0);
-    check(umount2(".", MNT_DETACH) == 0);
-    check(chdir("/") == 0);
-    char* argv[] = {const_cast<char*>("sleep"), const_cast<char*>("1000"), nullptr};
-    char* envp[] = {const_cast<char*>("PATH=/bin"), nullptr};
-    execve("/bin/sleep", argv, envp);
-    check(false);
-    _exit(1);
+    auto left = ct_.stop();
+    EXPECT_TRUE(left.empty()) << ::testing::PrintToString(left);
   }
 
   // TTY mode Auto, as `sysc attach NAME -- cmd` from a shell: stdout or stdin is not a terminal
@@ -263,9 +176,8 @@ class AttachTty : public ::testing::Test {
     return s;
   }
 
-  std::string dir_, rootfs_;
-  pid_t holder_ = -1, init_ = -1;
-  int init_pidfd_ = -1;
+  ScratchContainer ct_;
+  pid_t init_ = -1;
 };
 
 std::string pipe_name(int fd) {
