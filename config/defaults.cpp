@@ -74,8 +74,9 @@ std::string default_container_text(const std::string& name, const std::string& t
 # applies (30 seconds unless changed there).
 #stop_timeout = 30
 
-# ttys is the number of extra login terminals (0 to 16) offered to init through the
-# container_ttys environment variable; systemd starts a getty on each.
+# ttys is the number of extra login terminals (0 to 16) named to init in the container_ttys
+# environment variable (pts/1 ... pts/N). sysc does not allocate those terminals yet, so leave
+# it at 0; the console (sysc console) is always there.
 #ttys = 0
 
 [environment]
