@@ -167,7 +167,7 @@ Result<json> Manager::create(const std::string& name, const std::string& tmpl, c
     if (wrote_conf) ::unlink(conf.c_str());
     return e;
   };
-  TemplateRun run{tpath, name, paths_.rootfs(name), paths_.cache_dir + "/" + tmpl, args};
+  TemplateRun run{tpath, name, paths_.rootfs(name), paths_.cache_dir + "/" + tmpl, paths_.config_dir, args};
   if (auto st = mkdir_p(run.cache_dir, 0700); !st) return undo(std::move(st).error().context(name));
   if (auto st = run_template(run, nullptr); !st) return undo(std::move(st).error().context(name + ": create failed"));
   if (auto st = mkdir_p(paths_.container_conf_dir, 0755); !st) return undo(std::move(st).error().context(name));

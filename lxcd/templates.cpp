@@ -72,8 +72,9 @@ Status run_template(const TemplateRun& run, const std::function<void(int, const 
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  std::string conf_env = "SYSC_CONFIG_DIR=" + run.config_dir;
   const char* envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C",
-                        "SYSC_TEMPLATE_API=1", nullptr};
+                        "SYSC_TEMPLATE_API=1", conf_env.c_str(), nullptr};
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);

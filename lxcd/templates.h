@@ -16,6 +16,7 @@ std::string template_dir();
 struct TemplateRun {
   std::string template_path;
   std::string name, rootfs, cache_dir;
+  std::string config_dir;  // exported as SYSC_CONFIG_DIR (templates read their own files there)
   std::vector<std::string> extra_args;  // after "--"
 };
 
