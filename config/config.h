@@ -30,6 +30,8 @@ struct GlobalConfig {
   std::string cgroup_driver = "auto";  // [cgroup] driver: auto | v1 | v2 (v2 on a hybrid host: cgroup2 only)
   int default_stop_timeout = 30;       // [defaults] stop_timeout (seconds)
   NetworkConfig network;
+  std::string storage_backend = "auto";  // [storage] backend: auto | dir | overlay | btrfs
+  std::map<std::string, std::string> template_mirrors;  // [templates] TEMPLATE.mirror = URL
 };
 
 // [net.N] of NAME.conf: one network interface of the container.

@@ -47,6 +47,22 @@ std::string default_global_text() {
 # container to power off before it is killed with SIGKILL (1 to 86400). A container's own
 # stop_timeout overrides it.
 #stop_timeout = 30
+
+[storage]
+# backend decides how "sysc create" (and "sysc copy") lay out a new container's root
+# filesystem; "sysc create --storage" overrides it per container. Templates build an image
+# once (kept under /var/cache/sysc/images); containers are then made from it:
+#   dir      a full copy of the image (reflinked where the filesystem supports it)
+#   overlay  the image as a read-only lower layer plus a per-container upper layer
+#   btrfs    a subvolume snapshot (the state directory must be on btrfs)
+#   auto     btrfs when the state directory is on btrfs, else dir
+#backend = auto
+
+[templates]
+# TEMPLATE.mirror sets the --mirror lxcd passes to a template when the user gives none:
+# the Debian mirror for debian, the image server for download. Examples:
+#debian.mirror = http://deb.debian.org/debian
+#download.mirror = https://images.example.org
 )";
 }
 

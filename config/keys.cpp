@@ -229,6 +229,30 @@ Status parse_net_domain(GlobalConfig& g, const std::string&, const std::string& 
   return {};
 }
 
+// ---- [storage] and [templates] of sysc.conf ----
+Status parse_storage_backend(GlobalConfig& g, const std::string&, const std::string& v) {
+  if (v != "auto" && v != "dir" && v != "overlay" && v != "btrfs") return bad("expected auto, dir, overlay or btrfs");
+  g.storage_backend = v;
+  return {};
+}
+
+// "TEMPLATE.mirror": TEMPLATE follows the template name rule.
+Status template_key_ok(const std::string& name) {
+  const std::string suffix = ".mirror";
+  bool ok = name.size() > suffix.size() && name.ends_with(suffix);
+  std::string tmpl = ok ? name.substr(0, name.size() - suffix.size()) : "";
+  ok = ok && !tmpl.empty() && tmpl.size() <= 63 && tmpl[0] != '-';
+  for (char ch : tmpl) ok = ok && ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-');
+  if (!ok) return bad("keys here are TEMPLATE.mirror, like debian.mirror or download.mirror");
+  return {};
+}
+
+Status parse_template_mirror(GlobalConfig& g, const std::string& name, const std::string& v) {
+  if (v.empty() || v.find_first_of(" \t") != std::string::npos) return bad("expected a URL without spaces");
+  g.template_mirrors[name.substr(0, name.size() - std::string(".mirror").size())] = v;
+  return {};
+}
+
 // ---- [limits] ----
 // Sizes and CPU counts parse through the public parse_size / parse_cpus (bottom of this file).
 Status parse_limit_memory(ContainerConfig& c, const std::string&, const std::string& v) {
@@ -330,6 +354,10 @@ const std::vector<KeyDef<GlobalConfig>>& global_table() {
       {"network", "nat", parse_net_nat, "masquerade the subnet's traffic to other networks (nftables)"},
       {"network", "dhcp", parse_net_dhcp, "run dnsmasq on the bridge for DHCP and DNS"},
       {"network", "domain", parse_net_domain, "DNS domain of the containers (NAME.DOMAIN)"},
+      {"storage", "backend", parse_storage_backend,
+       "storage of new containers: auto (btrfs on btrfs, else dir), dir, overlay or btrfs"},
+      {"templates", nullptr, parse_template_mirror,
+       "TEMPLATE.mirror: the --mirror lxcd passes to TEMPLATE when the user gives none", template_key_ok},
   };
   return table;
 }

@@ -40,6 +40,9 @@ constexpr Migration kMigrations[] = {
      "  container_port INTEGER NOT NULL CHECK (container_port BETWEEN 1 AND 65535),"
      "  PRIMARY KEY (proto, host_port)"
      ");"},
+    {3, "storage backend and image of each container",
+     "ALTER TABLE containers ADD COLUMN storage TEXT NOT NULL DEFAULT 'dir';"
+     "ALTER TABLE containers ADD COLUMN image TEXT NOT NULL DEFAULT '';"},
 };
 
 constexpr bool versions_are_consecutive() {

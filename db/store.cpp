@@ -28,7 +28,7 @@ constexpr int kBusyTimeoutMs = 10000;
 
 // Columns in the order read_record() expects.
 constexpr const char* kSelectColumns =
-    "SELECT name, template, rootfs, created_at, state, init_pid, shim_pid, started_at, last_exit "
+    "SELECT name, template, rootfs, created_at, state, init_pid, shim_pid, started_at, last_exit, storage, image "
     "FROM containers ";
 
 
@@ -46,6 +46,8 @@ Result<ContainerRecord> read_record(const sql::Statement& stmt) {
   rec.shim_pid = static_cast<int>(stmt.column_int(6));
   rec.started_at = stmt.column_int(7);
   rec.last_exit = stmt.column_text(8);
+  rec.storage = stmt.column_text(9);
+  rec.image = stmt.column_text(10);
   return rec;
 }
 
@@ -131,12 +133,12 @@ Status Store::insert(const ContainerRecord& rec) {
   std::lock_guard lock(impl_->mu);
   auto stmt = TRY_CTX(sql::Statement::prepare(impl_->db.get(),
                                               "INSERT INTO containers (name, template, rootfs, created_at, state, "
-                                              "init_pid, shim_pid, started_at, last_exit) "
-                                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                              "init_pid, shim_pid, started_at, last_exit, storage, image) "
+                                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                               "insert"),
                       rec.name);
   TRY_CTX(stmt.bind_all(rec.name, rec.template_name, rec.rootfs, rec.created_at, to_string(rec.state),
-                        rec.init_pid, rec.shim_pid, rec.started_at, rec.last_exit),
+                        rec.init_pid, rec.shim_pid, rec.started_at, rec.last_exit, rec.storage, rec.image),
           rec.name);
   Status status = stmt.run();
   if (!status.ok() && stmt.last_error_code() == SQLITE_CONSTRAINT_PRIMARYKEY)

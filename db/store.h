@@ -26,6 +26,8 @@ struct ContainerRecord {
   int shim_pid = 0;        // host pid of its sysc-shim, 0 when stopped
   int64_t started_at = 0;  // unix seconds of the last successful start, 0 never
   std::string last_exit;   // why it last stopped: "halted", "killed by SIGKILL", "start failed at mount /proc: ..."
+  std::string storage = "dir";  // storage backend of its rootfs: dir | overlay | btrfs
+  std::string image;            // image build it was made from ("KEY-BUILD" under the image store), "" none
 };
 
 // One network interface of a container: its stable MAC and IPv4 address (host byte order, 0 = none).

@@ -15,6 +15,7 @@
 #include "common/fs.h"
 #include "common/names.h"
 #include "lxcd/shim_client.h"
+#include "lxcd/storage.h"
 #include "lxcd/templates.h"
 #include "net/netlink.h"
 #include "runtime/security.h"
@@ -67,10 +68,20 @@ std::string read_exit_reason(const std::string& path) {
 
 }  // namespace
 
+std::string Manager::host_view_rootfs(const db::ContainerRecord& rec, const std::string& init) {
+  if (rec.storage != "overlay") return rec.rootfs;
+  storage::Layout l(paths_.container_dir(rec.name));
+  struct stat st;
+  if (lstat((l.upper + init).c_str(), &st) == 0) return l.upper;
+  auto img = images_.find(rec.image);
+  return img ? img->rootfs : rec.rootfs;
+}
+
 Manager::Manager(Paths paths, config::GlobalConfig global, db::Store store, std::unique_ptr<cgroup::Driver> cg,
                  std::string shim_path, int log_fd, std::unique_ptr<Network> network)
     : paths_(std::move(paths)), global_(std::move(global)), store_(std::move(store)), cg_(std::move(cg)),
       shim_path_(std::move(shim_path)), log_fd_(log_fd), net_(std::move(network)),
+      images_(paths_.cache_dir + "/images"),
       monitor_([this](const std::string& n, int pid, const json& ev) { on_shim_event(n, pid, ev); },
                [this](const std::string& n, int pid) { on_shim_gone(n, pid); }) {}
 
@@ -101,7 +112,8 @@ Result<config::ContainerConfig> Manager::load_config(const std::string& name) {
 json Manager::to_json(const db::ContainerRecord& r) const {
   return json{{"name", r.name},           {"template", r.template_name}, {"state", db::to_string(r.state)},
               {"init_pid", r.init_pid},   {"shim_pid", r.shim_pid},      {"created_at", r.created_at},
-              {"started_at", r.started_at}, {"last_exit", r.last_exit},  {"rootfs", r.rootfs}};
+              {"started_at", r.started_at}, {"last_exit", r.last_exit},  {"rootfs", r.rootfs},
+              {"storage", r.storage},     {"image", r.image}};
 }
 
 Result<json> Manager::list() {
@@ -127,7 +139,7 @@ Result<json> Manager::info(const std::string& name) {
   j["cgroup"] = cg_->path(cgroup_rel(name));
   j["cgroup_layout"] = cgroup::to_string(cg_->layout());
   if (auto cfg = load_config(name); cfg) {
-    int sig = cfg->halt_signal ? *cfg->halt_signal : runtime::detect_halt_signal(rec.rootfs, cfg->init[0]);
+    int sig = cfg->halt_signal ? *cfg->halt_signal : runtime::detect_halt_signal(host_view_rootfs(rec, cfg->init[0]), cfg->init[0]);
     j["halt_signal"] = config::signal_name(sig);
     j["limits"] = runtime::limits_to_json(cfg->limits);  // as configured (bytes, CPUs)
   }
@@ -145,54 +157,6 @@ Result<json> Manager::info(const std::string& name) {
   return j;
 }
 
-Result<json> Manager::create(const std::string& name, const std::string& tmpl, const std::vector<std::string>& args) {
-  TRY(validate_name(name));
-  if (!validate_name(tmpl)) return make_error(name + ": invalid template name '" + tmpl + "'", EINVAL);
-  auto lock = lock_for(name);
-  std::lock_guard<std::mutex> g(*lock);
-  if (TRY(store_.get(name))) return make_error(name + ": already exists", EEXIST);
-  std::string tpath = template_dir() + "/" + tmpl;
-  struct stat tst;
-  if (::stat(tpath.c_str(), &tst) != 0 || !S_ISREG(tst.st_mode) || access(tpath.c_str(), X_OK) != 0) return make_error(name + ": no template named '" + tmpl + "' in " + template_dir(), EINVAL);
-  std::string dir = paths_.container_dir(name);
-  if (path_exists(dir)) return make_error(name + ": " + dir + " already exists (left over from an earlier container?)", EEXIST);
-  TRY_CTX(mkdir_p(paths_.containers_dir, 0711), name);
-  if (::mkdir(dir.c_str(), 0700) != 0 || ::mkdir(paths_.rootfs(name).c_str(), 0755) != 0)
-    return sys_error(name + ": create " + dir);
-  // From here every failure removes what this create made: no half-created container.
-  std::string conf = paths_.container_conf(name);
-  bool wrote_conf = false;
-  auto undo = [&](Error e) {
-    (void)remove_tree(dir);
-    if (wrote_conf) ::unlink(conf.c_str());
-    return e;
-  };
-  TemplateRun run{tpath, name, paths_.rootfs(name), paths_.cache_dir + "/" + tmpl, paths_.config_dir, args};
-  if (auto st = mkdir_p(run.cache_dir, 0700); !st) return undo(std::move(st).error().context(name));
-  if (auto st = run_template(run, nullptr); !st) return undo(std::move(st).error().context(name + ": create failed"));
-  if (auto st = mkdir_p(paths_.container_conf_dir, 0755); !st) return undo(std::move(st).error().context(name));
-  if (!path_exists(conf)) {
-    if (auto st = write_file_atomic(conf, config::default_container_text(name, tmpl)); !st)
-      return undo(std::move(st).error().context(name));
-    wrote_conf = true;
-  }
-  db::ContainerRecord rec;
-  rec.name = name;
-  rec.template_name = tmpl;
-  rec.rootfs = paths_.rootfs(name);
-  rec.created_at = time(nullptr);
-  if (auto st = store_.insert(rec); !st) return undo(std::move(st).error());
-  // Addresses are given at create time and kept for the container's life.
-  auto cfg = load_config(name);
-  auto nics = cfg ? plan_nics(name, *cfg) : Result<std::vector<runtime::NicSpec>>(cfg.error());
-  if (!nics) {
-    (void)store_.remove(name);
-    return undo(std::move(nics).error());
-  }
-  (void)network_sync();
-  return to_json(rec);
-}
-
 Result<json> Manager::start(const std::string& name) {
   auto lock = lock_for(name);
   std::lock_guard<std::mutex> g(*lock);
@@ -208,6 +172,11 @@ Result<json> Manager::start_locked(const db::ContainerRecord& rec) {
   runtime::RuntimeSpec spec;
   spec.name = name;
   spec.rootfs = rec.rootfs;
+  if (rec.storage == "overlay") {
+    auto img = images_.find(rec.image);
+    if (!img) return make_error(name + ": start failed: its image " + rec.image + " (the overlay lower layer) is missing", ENOENT);
+    spec.rootfs_overlay = storage::overlay_options(img->rootfs, paths_.container_dir(name));
+  }
   spec.init_argv = cfg.init;
   for (const auto& [k, v] : cfg.environment) spec.init_env.push_back(k + "=" + v);
   spec.init_env.push_back("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
@@ -215,7 +184,7 @@ Result<json> Manager::start_locked(const db::ContainerRecord& rec) {
   std::string ttys;
   for (int i = 1; i <= cfg.ttys; ++i) ttys += (i > 1 ? " pts/" : "pts/") + std::to_string(i);
   spec.init_env.push_back("container_ttys=" + ttys);
-  spec.halt_signal = cfg.halt_signal ? *cfg.halt_signal : runtime::detect_halt_signal(rec.rootfs, cfg.init[0]);
+  spec.halt_signal = cfg.halt_signal ? *cfg.halt_signal : runtime::detect_halt_signal(host_view_rootfs(rec, cfg.init[0]), cfg.init[0]);
   spec.stop_timeout = cfg.stop_timeout ? *cfg.stop_timeout : global_.default_stop_timeout;
   spec.cgroup = cgroup_rel(name);
   spec.cgroup_driver = global_.cgroup_driver;
@@ -336,6 +305,7 @@ void Manager::on_shim_gone(const std::string& name, int shim_pid) {
 }
 
 void Manager::reconcile() {
+  images_.remove_stale_builds();
   auto all = store_.list();
   if (!all) return;
   for (const auto& rec : *all) {
@@ -366,7 +336,8 @@ Status Manager::destroy(const std::string& name, bool force) {
     TRY(stop_locked(rec, 0, /*force=*/true));
   }
   TRY_CTX(cg_->destroy(cgroup_rel(name)), name + ": destroy");
-  TRY_CTX(remove_tree(paths_.container_dir(name)), name + ": destroy");
+  auto backend = storage::parse(rec.storage);
+  TRY_CTX(storage::remove(backend ? *backend : storage::Backend::Dir, paths_.container_dir(name)), name + ": destroy");
   if (::unlink(paths_.container_conf(name).c_str()) != 0 && errno != ENOENT)
     return sys_error(name + ": destroy: remove " + paths_.container_conf(name));
   ::unlink(paths_.console_log(name).c_str());
@@ -378,6 +349,7 @@ Status Manager::destroy(const std::string& name, bool force) {
   TRY(store_.remove(name));  // releases its addresses and port forwards
   (void)network_sync();
   if (Status st = net_->forget_leases(macs); !st) fprintf(stderr, "lxcd: %s: %s, ignoring\n", name.c_str(), st.error().message.c_str());
+  remove_unused_images();
   return {};
 }
 

@@ -14,6 +14,7 @@
 #include "common/result.h"
 #include "config/config.h"
 #include "db/store.h"
+#include "lxcd/images.h"
 #include "lxcd/monitor.h"
 #include "lxcd/network.h"
 #include "runtime/spec.h"
@@ -22,6 +23,14 @@
 namespace sysc::lxcd {
 
 using nlohmann::json;
+
+struct CreateRequest {
+  std::string name, tmpl;
+  std::vector<std::string> args;  // template arguments, verbatim
+  std::string storage;            // "" = [storage] backend of sysc.conf
+  bool no_cache = false;          // build a fresh image from the template's sources
+  int cancel_fd = -1;             // the client's connection: a hang-up cancels the template
+};
 
 // Error codes map to HTTP statuses at the API edge: EINVAL 400, ENOENT 404,
 // EEXIST/EALREADY/ESRCH/EBUSY 409, anything else 500.
@@ -35,7 +44,11 @@ class Manager {
 
   Result<json> list();
   Result<json> info(const std::string& name);
-  Result<json> create(const std::string& name, const std::string& tmpl, const std::vector<std::string>& args);
+  Result<json> create(const CreateRequest& req);
+  // A new container DST from the stopped SRC: same files, its own hostname, MAC, address, machine-id.
+  Result<json> copy(const std::string& src, const std::string& dst);
+  Result<json> images();  // templates available and image builds with the containers using them
+  Result<json> template_refresh(const std::string& tmpl, const std::vector<std::string>& args, int cancel_fd);
   Result<json> start(const std::string& name);
   Result<json> stop(const std::string& name, std::optional<int> timeout, bool force);
   Result<json> restart(const std::string& name, std::optional<int> timeout, bool force);
@@ -74,6 +87,15 @@ class Manager {
   // Records (or confirms) the addresses of the container's veth NICs; the runtime's view of them.
   Result<std::vector<runtime::NicSpec>> plan_nics(const std::string& name, const config::ContainerConfig& cfg);
   Status network_sync();
+  // Storage (manager_storage.cpp).
+  std::vector<std::string> effective_template_args(const std::string& tmpl, const std::vector<std::string>& args) const;
+  Result<Image> image_for(const std::string& name, const std::string& tmpl, const std::vector<std::string>& args,
+                          bool fresh, int cancel_fd);
+  Result<std::string> btrfs_image(const Image& img);  // the image as a subvolume on the state filesystem
+  void remove_unused_images();
+  // Where the init program is looked up on the host (halt signal detection): the rootfs, or for
+  // overlay the upper layer when it has the init, else the image.
+  std::string host_view_rootfs(const db::ContainerRecord& rec, const std::string& init);
   std::map<std::string, std::string> first_addresses();  // container -> "10.x.y.z" of net.0
 
   Paths paths_;
@@ -86,6 +108,8 @@ class Manager {
   std::map<std::string, std::shared_ptr<std::mutex>> locks_;
   std::unique_ptr<Network> net_;
   std::mutex net_mu_;  // serializes network_sync (files + nft transaction)
+  ImageStore images_;
+  std::mutex images_mu_;  // image removal and btrfs image copies
   Monitor monitor_;
 };
 

@@ -76,6 +76,11 @@ Reply route_container(Manager& m, http::verb verb, const std::vector<std::string
   if (sub.empty() && verb == http::verb::delete_) return from(m.destroy(name, query_flag(query, "force")));
   if (sub == "start" && verb == http::verb::post) return from(m.start(name));
   if (sub == "stop" && verb == http::verb::post) return from(m.stop(name, opt_int(body, "timeout"), force));
+  if (sub == "copy" && verb == http::verb::post) {
+    if (!body.is_object() || !body.contains("name") || !body["name"].is_string())
+      return error_reply(make_error("copy: body needs \"name\" (the new container)", EINVAL));
+    return from(m.copy(name, body["name"].get<std::string>()), http::status::created);
+  }
   if (sub == "restart" && verb == http::verb::post) return from(m.restart(name, opt_int(body, "timeout"), force));
   if (sub == "attach" && verb == http::verb::get) return from(m.attach_info(name));
   if (sub == "ports" && p.size() == 4 && verb == http::verb::get) return from(m.ports(name));
@@ -109,7 +114,7 @@ Reply route_container(Manager& m, http::verb verb, const std::vector<std::string
   return error_reply(make_error("no such endpoint", ENOENT));
 }
 
-Reply route(Manager& m, const http::request<http::string_body>& req) {
+Reply route(Manager& m, const http::request<http::string_body>& req, int cancel_fd) {
   std::string query;
   auto p = split_path(std::string(req.target()), &query);
   json body = json::object();
@@ -120,6 +125,18 @@ Reply route(Manager& m, const http::request<http::string_body>& req) {
   if (p.empty() || p[0] != "1.0") return error_reply(make_error("unknown API version (this lxcd speaks 1.0)", ENOENT));
   if (p.size() == 1) return Reply{http::status::ok, {{"api_version", "1.0"}, {"version", SYSC_VERSION}, {"root", m.root()}}, ""};
   if (p[1] == "network" && p.size() == 2 && req.method() == http::verb::get) return from(m.network_show());
+  if (p[1] == "images" && p.size() == 2 && req.method() == http::verb::get) return from(m.images());
+  if (p[1] == "images" && p.size() == 2 && req.method() == http::verb::post) {
+    if (!body.is_object() || !body.contains("template") || !body["template"].is_string())
+      return error_reply(make_error("images: body needs \"template\"", EINVAL));
+    try {
+      return from(m.template_refresh(body["template"].get<std::string>(),
+                                     body.value("template_args", std::vector<std::string>{}), cancel_fd),
+                  http::status::created);
+    } catch (const json::exception& e) {
+      return error_reply(make_error(std::string("images: ") + e.what(), EINVAL));
+    }
+  }
   if (p[1] == "network" && p.size() == 2 && req.method() == http::verb::delete_) return from(m.network_remove());
   if (p[1] != "containers") return error_reply(make_error("no such endpoint", ENOENT));
   if (p.size() == 2 && req.method() == http::verb::get) return from(m.list());
@@ -127,9 +144,10 @@ Reply route(Manager& m, const http::request<http::string_body>& req) {
     if (!body.is_object() || !body.contains("name") || !body.contains("template"))
       return error_reply(make_error("create: body needs \"name\" and \"template\"", EINVAL));
     try {
-      return from(m.create(body["name"].get<std::string>(), body["template"].get<std::string>(),
-                           body.value("template_args", std::vector<std::string>{})),
-                  http::status::created);
+      CreateRequest cr{body["name"].get<std::string>(), body["template"].get<std::string>(),
+                       body.value("template_args", std::vector<std::string>{}), body.value("storage", ""),
+                       body.value("no_cache", false), cancel_fd};
+      return from(m.create(cr), http::status::created);
     } catch (const json::exception& e) {
       return error_reply(make_error(std::string("create: ") + e.what(), EINVAL));
     }
@@ -180,7 +198,7 @@ void handle(local::socket sock, Manager& m) {
       }
       reply = rec ? error_reply(make_error(p[2] + ": not running", ESRCH)) : error_reply(rec.error());
     } else {
-      reply = route(m, req);
+      reply = route(m, req, sock.native_handle());
     }
   }
   http::response<http::string_body> res{reply.status, req.version()};

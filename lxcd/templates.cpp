@@ -1,6 +1,7 @@
 // Template execution for lxcd (any thread): posix_spawn, progress lines, stderr tail on failure.
 #include "lxcd/templates.h"
 
+#include <csignal>
 #include <cstdlib>
 #include <fcntl.h>
 #include <poll.h>
@@ -58,8 +59,8 @@ Status run_template(const TemplateRun& run, const std::function<void(int, const 
   int out[2], err[2];
   if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) return sys_error("pipe");
   UniqueFd out_r(out[0]), out_w(out[1]), err_r(err[0]), err_w(err[1]);
-  std::vector<std::string> args = {run.template_path, "--name", run.name, "--rootfs", run.rootfs,
-                                   "--cache-dir", run.cache_dir};
+  std::vector<std::string> args = {run.template_path, "--name", run.name, "--rootfs", run.rootfs};
+  if (!run.cache_dir.empty()) args.insert(args.end(), {"--cache-dir", run.cache_dir});
   // The user's arguments go verbatim (--release, --arch, --mirror, "-- SPECIFIC..."); the ones
   // lxcd decides are refused so a user cannot point the template at another directory.
   for (const auto& a : run.extra_args) {
@@ -80,18 +81,31 @@ Status run_template(const TemplateRun& run, const std::function<void(int, const 
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&fa, out_w.get(), 1);
   posix_spawn_file_actions_adddup2(&fa, err_w.get(), 2);
+  // Its own process group, so a cancel reaches debootstrap and everything else it started.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attr, 0);
   pid_t pid;
-  int rc = posix_spawn(&pid, run.template_path.c_str(), &fa, nullptr, argv.data(), const_cast<char**>(envp));
+  int rc = posix_spawn(&pid, run.template_path.c_str(), &fa, &attr, argv.data(), const_cast<char**>(envp));
   posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
   if (rc != 0) return sys_error("run template " + run.template_path, rc);
   out_w.reset();
   err_w.reset();
   std::string outbuf, errbuf;
-  pollfd fds[2] = {{out_r.get(), POLLIN, 0}, {err_r.get(), POLLIN, 0}};
+  pollfd fds[3] = {{out_r.get(), POLLIN, 0}, {err_r.get(), POLLIN, 0}, {run.cancel_fd, POLLRDHUP, 0}};
   int open_fds = 2;
+  bool cancelled = false;
   while (open_fds > 0) {
-    if (poll(fds, 2, -1) < 0 && errno != EINTR) break;
-    for (auto& p : fds) {
+    if (poll(fds, 3, cancelled ? 10000 : -1) == 0 && cancelled) kill(-pid, SIGKILL);  // ignored SIGTERM
+    if (fds[2].fd >= 0 && (fds[2].revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+      cancelled = true;
+      fds[2].fd = -1;
+      kill(-pid, SIGTERM);
+    }
+    for (int i = 0; i < 2; ++i) {
+      pollfd& p = fds[i];
       if (p.fd < 0 || !(p.revents & (POLLIN | POLLHUP | POLLERR))) continue;
       char buf[4096];
       ssize_t n = read(p.fd, buf, sizeof buf);
@@ -111,6 +125,8 @@ Status run_template(const TemplateRun& run, const std::function<void(int, const 
   int st = 0;
   while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
   }
+  if (cancelled) kill(-pid, SIGKILL);  // whatever of its group is left
+  if (cancelled) return make_error("cancelled: the client went away (interrupted)", ECANCELED);
   if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return {};
   std::string how = WIFEXITED(st) ? "exit " + std::to_string(WEXITSTATUS(st)) : "killed by signal " + std::to_string(WTERMSIG(st));
   std::string name = run.template_path.substr(run.template_path.rfind('/') + 1);

@@ -15,9 +15,13 @@ std::string template_dir();
 
 struct TemplateRun {
   std::string template_path;
-  std::string name, rootfs, cache_dir;
+  std::string name, rootfs;
+  std::string cache_dir;  // "": the template runs without a cache (builds from its sources)
   std::string config_dir;  // exported as SYSC_CONFIG_DIR (templates read their own files there)
   std::vector<std::string> extra_args;  // after "--"
+  // When this fd reports a hang-up (the client of `sysc create` went away: Ctrl-C), the template's
+  // process group gets SIGTERM, then SIGKILL after 10 s, and the run fails with ECANCELED. -1: none.
+  int cancel_fd = -1;
 };
 
 // Runs it to completion; progress lines go to on_progress. Error: "template NAME failed (exit N): <last stderr lines>".

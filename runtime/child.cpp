@@ -55,9 +55,12 @@ void wait_for_parent(int sync_fd) {
 void setup_filesystem(const ChildPlan& plan, int sync_fd) {
   // Nothing we mount may propagate back to the host.
   if (mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) fail(sync_fd, kStepPropagation, errno);
-  // pivot_root needs the new root to be a mount point.
-  if (mount(plan.rootfs.c_str(), plan.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
-    fail(sync_fd, kStepRootfsBind, errno, plan.rootfs.c_str());
+  // pivot_root needs the new root to be a mount point: the overlay of the image and the
+  // container's upper layer (mounted in this namespace only), or a bind of the directory.
+  int rc = plan.rootfs_overlay.empty()
+               ? mount(plan.rootfs.c_str(), plan.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr)
+               : mount("overlay", plan.rootfs.c_str(), "overlay", 0, plan.rootfs_overlay.c_str());
+  if (rc != 0) fail(sync_fd, kStepRootfsBind, errno, plan.rootfs.c_str());
   int root_fd = open(plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root_fd < 0) fail(sync_fd, kStepRootfsBind, errno, plan.rootfs.c_str());
   for (const MountStep& s : plan.mounts) {

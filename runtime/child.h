@@ -15,6 +15,7 @@ namespace sysc::runtime {
 struct ChildPlan {
   std::string name;    // hostname
   std::string rootfs;  // host path
+  std::string rootfs_overlay;  // overlay mount data, or "" for a plain directory (bind-mounted)
   MountPlan mounts;
   std::vector<std::string> argv_storage, env_storage;
   std::vector<char*> argv, envp;  // null-terminated, pointing into the storage vectors

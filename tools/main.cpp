@@ -30,6 +30,8 @@ const Verb kVerbs[] = {
     {"config", "show or change a container's configuration", verb_config},
     {"port", "forward host ports to a container", verb_port},
     {"network", "show or remove the bridge, NAT and DHCP/DNS", verb_network},
+    {"copy", "make a new container from a stopped one", verb_copy},
+    {"template", "list templates and their cached images, or rebuild an image", verb_template},
 };
 
 po::options_description global_options() {

@@ -8,27 +8,39 @@ namespace sysc::cli {
 
 static const VerbSpec kCreate = {
     "create",
-    "TEMPLATE NAME [-q] [-- TEMPLATE-ARGS...]",
-    "Create the container NAME from TEMPLATE: lxcd runs the template to build the root filesystem\n"
-    "(cached per template, release and arch, so the second create is fast) and writes a commented\n"
-    "config file for NAME. Arguments after -- go to the template unchanged.\n"
+    "TEMPLATE NAME [--storage dir|overlay|btrfs] [--no-cache] [-q] [-- TEMPLATE-ARGS...]",
+    "Create the container NAME from TEMPLATE. The first create of a template with given arguments\n"
+    "runs the template once into an image (see 'sysc template list'); later creates of the same\n"
+    "template and arguments are made from that image without running the template again. Each\n"
+    "container gets its own hostname, an empty machine-id and no SSH host keys, and a commented\n"
+    "config file. Arguments after -- go to the template unchanged.\n"
+    "Storage: dir (a full copy, reflinked where possible), overlay (the image as a read-only lower\n"
+    "layer, fastest to create), btrfs (a snapshot; the state directory must be on btrfs); the\n"
+    "default is [storage] backend of sysc.conf (auto: btrfs on btrfs, else dir).\n"
+    "Ctrl-C while the template runs cancels the create and leaves nothing behind.\n"
     "NAME: a lowercase letter or digit, then up to 62 lowercase letters, digits or '-'.",
     "create busybox web1\n"
-    "create debian db1 -- --release bookworm",
+    "create busybox web2 --storage overlay\n"
+    "create debian db1 -- --release bookworm\n"
+    "create debian db2 --no-cache -- --release bookworm",
     {"TEMPLATE", "NAME"}, 2, /*name_index=*/1, /*takes_rest=*/true};
 
 int verb_create(const Context& ctx, const VerbArgv& args) {
   po::options_description opts("Options");
   add_quiet_option(opts);
+  opts.add_options()("storage", po::value<std::string>()->default_value(""), "dir, overlay or btrfs (default: sysc.conf)")(
+      "no-cache", po::bool_switch(), "rebuild the image from the template's sources (downloads again)");
   VerbArgs a;
   if (auto code = parse_verb_args(kCreate, opts, args, &a)) return *code;
   const std::string& tmpl = a.positional[0];
   const std::string& name = a.positional[1];
-  nlohmann::json body = {{"name", name}, {"template", tmpl}, {"template_args", a.rest}};
+  nlohmann::json body = {{"name", name}, {"template", tmpl}, {"template_args", a.rest},
+                         {"storage", a.vm["storage"].as<std::string>()}, {"no_cache", a.vm["no-cache"].as<bool>()}};
   Client client(ctx.paths);
   auto r = client.request("POST", "/1.0/containers", body);
   if (!r) return fail(r.error());
-  if (!a.vm["quiet"].as<bool>()) std::cout << "Created " << name << " from " << tmpl << "\n";
+  if (!a.vm["quiet"].as<bool>())
+    std::cout << "Created " << name << " from " << tmpl << " (storage " << r->json.value("storage", "dir") << ")\n";
   return kExitOk;
 }
 

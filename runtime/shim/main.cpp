@@ -39,6 +39,7 @@ Result<runtime::ChildPlan> make_plan(const runtime::RuntimeSpec& spec, const cgr
   runtime::ChildPlan plan;
   plan.name = spec.name;
   plan.rootfs = spec.rootfs;
+  plan.rootfs_overlay = spec.rootfs_overlay;
   plan.mounts = runtime::base_mount_plan(console_pty, cg.container_mounts());
   plan.argv_storage = spec.init_argv;
   plan.env_storage = spec.init_env;

@@ -193,7 +193,7 @@ TEST(ConfigGlobal, BadCgroupParent) {
   }
   auto r = parse_global("[container]\ninit = /sbin/init\n", "sysc.conf");
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().message, "sysc.conf:1: unknown section [container] (known sections: cgroup, defaults, network)");
+  EXPECT_EQ(r.error().message, "sysc.conf:1: unknown section [container] (known sections: cgroup, defaults, network, storage, templates)");
 }
 
 TEST(ConfigEdit, GetValue) {
@@ -381,3 +381,16 @@ TEST(ConfigNetwork, GlobalNetworkKeys) {
 
 }  // namespace
 }  // namespace sysc::config
+
+TEST(ConfigGlobal, StorageBackendAndTemplateMirrors) {
+  auto g = sysc::config::parse_global("[storage]\nbackend = overlay\n[templates]\ndebian.mirror = http://mirror.example/debian\n",
+                                      "sysc.conf");
+  ASSERT_TRUE(g) << g.error().message;
+  EXPECT_EQ(g->storage_backend, "overlay");
+  EXPECT_EQ(g->template_mirrors.at("debian"), "http://mirror.example/debian");
+  auto bad = sysc::config::parse_global("[storage]\nbackend = zfs\n[templates]\nmirror = x\nBad.mirror = y\n", "sysc.conf");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("sysc.conf:2:"), std::string::npos) << bad.error().message;
+  EXPECT_NE(bad.error().message.find("sysc.conf:4:"), std::string::npos) << bad.error().message;
+  EXPECT_NE(bad.error().message.find("sysc.conf:5:"), std::string::npos) << bad.error().message;
+}

@@ -1,0 +1,259 @@
+// Manager operations that lay out root filesystems: create (image + storage backend), copy,
+// the image list and refresh, and removing images nobody needs any more.
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <dirent.h>
+#include <set>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/command.h"
+#include "common/fs.h"
+#include "common/names.h"
+#include "lxcd/btrfs.h"
+#include "lxcd/manager.h"
+#include "lxcd/storage.h"
+#include "lxcd/templates.h"
+
+namespace sysc::lxcd {
+
+namespace {
+
+bool has_option(const std::vector<std::string>& args, const std::string& opt) {
+  for (const auto& a : args) {
+    if (a == "--") return false;
+    if (a == opt || a.rfind(opt + "=", 0) == 0) return true;
+  }
+  return false;
+}
+
+Result<std::string> template_path(const std::string& name, const std::string& tmpl) {
+  if (!validate_name(tmpl)) return make_error(name + ": invalid template name '" + tmpl + "'", EINVAL);
+  std::string path = template_dir() + "/" + tmpl;
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || access(path.c_str(), X_OK) != 0)
+    return make_error(name + ": no template named '" + tmpl + "' in " + template_dir(), EINVAL);
+  return path;
+}
+
+}  // namespace
+
+std::vector<std::string> Manager::effective_template_args(const std::string& tmpl,
+                                                          const std::vector<std::string>& args) const {
+  std::vector<std::string> out = args;
+  auto mirror = global_.template_mirrors.find(tmpl);
+  if (mirror != global_.template_mirrors.end() && !has_option(args, "--mirror"))
+    out.insert(out.begin(), {"--mirror", mirror->second});
+  return out;
+}
+
+Result<Image> Manager::image_for(const std::string& name, const std::string& tmpl, const std::vector<std::string>& args,
+                                 bool fresh, int cancel_fd) {
+  std::string tpath = TRY(template_path(name, tmpl));
+  auto build = [&](const std::string& rootfs) -> Status {
+    TemplateRun run{tpath, name, rootfs, fresh ? "" : paths_.cache_dir + "/" + tmpl, paths_.config_dir, args, cancel_fd};
+    if (!run.cache_dir.empty()) TRY(mkdir_p(run.cache_dir, 0700));
+    return run_template(run, nullptr);
+  };
+  return TRY_CTX(images_.get_or_build(tmpl, args, fresh, build), name + ": create failed");
+}
+
+Result<std::string> Manager::btrfs_image(const Image& img) {
+  std::lock_guard<std::mutex> g(images_mu_);
+  std::string dir = paths_.state_dir + "/images";
+  std::string path = dir + "/" + img.id;
+  if (btrfs::is_subvolume(path)) return path;
+  TRY(mkdir_p(dir, 0700));
+  std::string tmp = dir + "/.tmp-" + img.id;
+  if (btrfs::is_subvolume(tmp)) TRY(btrfs::delete_subvolume(tmp));
+  TRY(btrfs::create_subvolume(tmp));
+  Status st = run_command({"cp", "-a", "--reflink=auto", "--", img.rootfs + "/.", tmp + "/"}, "copy image " + img.id + " to btrfs");
+  if (st && ::rename(tmp.c_str(), path.c_str()) != 0) st = sys_error("rename " + tmp);
+  if (!st) {
+    (void)btrfs::delete_subvolume(tmp);
+    return std::move(st).error();
+  }
+  return path;
+}
+
+Result<json> Manager::create(const CreateRequest& req) {
+  const std::string& name = req.name;
+  TRY(validate_name(name));
+  TRY(template_path(name, req.tmpl));
+  auto lock = lock_for(name);
+  std::lock_guard<std::mutex> g(*lock);
+  if (TRY(store_.get(name))) return make_error(name + ": already exists", EEXIST);
+  std::string dir = paths_.container_dir(name);
+  if (path_exists(dir)) return make_error(name + ": " + dir + " already exists (left over from an earlier container?)", EEXIST);
+  TRY_CTX(mkdir_p(paths_.containers_dir, 0711), name);
+  auto backend = TRY_CTX(storage::choose(req.storage.empty() ? global_.storage_backend : req.storage, paths_.state_dir), name);
+  std::vector<std::string> args = effective_template_args(req.tmpl, req.args);
+  Image img = TRY(image_for(name, req.tmpl, args, req.no_cache, req.cancel_fd));
+  std::string source = img.rootfs;
+  if (backend == storage::Backend::Btrfs) source = TRY_CTX(btrfs_image(img), name + ": create failed");
+  if (::mkdir(dir.c_str(), 0700) != 0) return sys_error(name + ": create " + dir);
+  // From here every failure removes what this create made: no half-created container.
+  std::string conf = paths_.container_conf(name);
+  bool wrote_conf = false, inserted = false;
+  auto undo = [&](Error e) {
+    if (inserted) (void)store_.remove(name);
+    (void)storage::remove(backend, dir);
+    if (wrote_conf) ::unlink(conf.c_str());
+    return e;
+  };
+  if (auto st = storage::create(backend, source, dir); !st) return undo(std::move(st).error().context(name + ": create failed"));
+  if (auto st = storage::personalize(backend, dir, img.rootfs, name, /*reset_machine=*/true); !st)
+    return undo(std::move(st).error().context(name + ": create failed"));
+  if (auto st = mkdir_p(paths_.container_conf_dir, 0755); !st) return undo(std::move(st).error().context(name));
+  if (!path_exists(conf)) {
+    if (auto st = write_file_atomic(conf, config::default_container_text(name, req.tmpl)); !st)
+      return undo(std::move(st).error().context(name));
+    wrote_conf = true;
+  }
+  db::ContainerRecord rec;
+  rec.name = name;
+  rec.template_name = req.tmpl;
+  rec.rootfs = paths_.rootfs(name);
+  rec.created_at = time(nullptr);
+  rec.storage = storage::to_string(backend);
+  rec.image = img.id;
+  if (auto st = store_.insert(rec); !st) return undo(std::move(st).error());
+  inserted = true;
+  // Addresses are given at create time and kept for the container's life.
+  auto cfg = load_config(name);
+  auto nics = cfg ? plan_nics(name, *cfg) : Result<std::vector<runtime::NicSpec>>(cfg.error());
+  if (!nics) return undo(std::move(nics).error());
+  (void)network_sync();
+  remove_unused_images();
+  return to_json(rec);
+}
+
+Result<json> Manager::copy(const std::string& src, const std::string& dst) {
+  TRY(validate_name(dst));
+  if (src == dst) return make_error(dst + ": copy onto itself", EINVAL);
+  // Both locks, always in name order: two copies the other way round cannot deadlock.
+  auto l1 = lock_for(std::min(src, dst)), l2 = lock_for(std::max(src, dst));
+  std::lock_guard<std::mutex> g1(*l1), g2(*l2);
+  auto from = TRY(record(src));
+  if (from.state != db::State::Stopped) return make_error(src + ": is running; stop it before copying", EBUSY);
+  if (TRY(store_.get(dst))) return make_error(dst + ": already exists", EEXIST);
+  std::string dir = paths_.container_dir(dst), conf = paths_.container_conf(dst);
+  if (path_exists(dir) || path_exists(conf))
+    return make_error(dst + ": " + (path_exists(dir) ? dir : conf) + " already exists", EEXIST);
+  auto backend = TRY_CTX(storage::parse(from.storage), src);
+  std::string lower;
+  if (backend == storage::Backend::Overlay) lower = TRY_CTX(images_.find(from.image), src + ": its image").rootfs;
+  auto src_conf = read_file(paths_.container_conf(src));
+  if (::mkdir(dir.c_str(), 0700) != 0) return sys_error(dst + ": create " + dir);
+  bool wrote_conf = false, inserted = false;
+  auto undo = [&](Error e) {
+    if (inserted) (void)store_.remove(dst);
+    (void)storage::remove(backend, dir);
+    if (wrote_conf) ::unlink(conf.c_str());
+    return e;
+  };
+  if (auto st = storage::copy(backend, paths_.container_dir(src), dir); !st) return undo(std::move(st).error().context(dst + ": copy failed"));
+  if (auto st = storage::personalize(backend, dir, lower, dst, /*reset_machine=*/true); !st)
+    return undo(std::move(st).error().context(dst + ": copy failed"));
+  // The copy's own MAC and address: fixed ones in the source's config would collide.
+  std::string text = src_conf ? *src_conf : config::default_container_text(dst, from.template_name);
+  if (auto cfg = config::parse_container(text, conf); cfg) {
+    for (const auto& [i, nic] : cfg->nics) {
+      std::string prefix = "net." + std::to_string(i) + ".";
+      if (!nic.hwaddr.empty())
+        if (auto t = config::unset_value(text, conf, prefix + "hwaddr"); t) text = std::move(*t);
+      if (nic.ipv4 != "auto")
+        if (auto t = config::unset_value(text, conf, prefix + "ipv4"); t) text = std::move(*t);
+    }
+  }
+  if (auto st = write_file_atomic(conf, text); !st) return undo(std::move(st).error().context(dst));
+  wrote_conf = true;
+  db::ContainerRecord rec;
+  rec.name = dst;
+  rec.template_name = from.template_name;
+  rec.rootfs = paths_.rootfs(dst);
+  rec.created_at = time(nullptr);
+  rec.storage = from.storage;
+  rec.image = from.image;
+  if (auto st = store_.insert(rec); !st) return undo(std::move(st).error());
+  inserted = true;
+  auto cfg = load_config(dst);
+  auto nics = cfg ? plan_nics(dst, *cfg) : Result<std::vector<runtime::NicSpec>>(cfg.error());
+  if (!nics) return undo(std::move(nics).error());
+  (void)network_sync();
+  return to_json(rec);
+}
+
+Result<json> Manager::images() {
+  std::map<std::string, std::vector<std::string>> users;
+  for (const auto& r : TRY(store_.list()))
+    if (!r.image.empty()) users[r.image].push_back(r.name);
+  json arr = json::array();
+  std::string last_key;
+  for (const auto& img : TRY(images_.list())) {
+    arr.push_back({{"id", img.id},
+                   {"template", img.template_name},
+                   {"args", img.args},
+                   {"created_at", img.created_at},
+                   {"current", img.key != last_key},
+                   {"containers", users[img.id]}});
+    last_key = img.key;
+  }
+  json templates = json::array();
+  if (DIR* d = opendir(template_dir().c_str())) {
+    while (dirent* e = readdir(d)) {
+      std::string n = e->d_name;
+      std::string p = template_dir() + "/" + n;
+      if (validate_name(n) && access(p.c_str(), X_OK) == 0 && !path_exists(p + "/.")) templates.push_back(n);
+    }
+    closedir(d);
+  }
+  std::sort(templates.begin(), templates.end());
+  return json{{"templates", templates}, {"images", arr}, {"template_dir", template_dir()}};
+}
+
+Result<json> Manager::template_refresh(const std::string& tmpl, const std::vector<std::string>& args, int cancel_fd) {
+  std::vector<std::string> eff = effective_template_args(tmpl, args);
+  // The template sees a neutral name: every container made from the image gets its own later.
+  Image img = TRY(image_for("image", tmpl, eff, /*fresh=*/true, cancel_fd));
+  remove_unused_images();
+  return json{{"id", img.id}, {"template", img.template_name}, {"args", img.args}, {"created_at", img.created_at}};
+}
+
+void Manager::remove_unused_images() {
+  std::lock_guard<std::mutex> g(images_mu_);
+  std::set<std::string> used;
+  if (auto all = store_.list(); all) {
+    for (const auto& r : *all)
+      if (r.storage == "overlay") used.insert(r.image);  // its lower layer; dir and btrfs copies stand alone
+  } else {
+    return;  // without the list nothing can be proven unused
+  }
+  auto list = images_.list();
+  if (!list) return;
+  std::set<std::string> keep;
+  std::string last_key;
+  for (const auto& img : *list) {
+    // The newest build of each key stays (the cache); older ones only while a container uses them.
+    bool newest = img.key != last_key;
+    last_key = img.key;
+    if (newest || used.count(img.id)) {
+      keep.insert(img.id);
+      continue;
+    }
+    if (Status st = images_.remove(img.id); !st) fprintf(stderr, "lxcd: image %s: %s\n", img.id.c_str(), st.error().message.c_str());
+  }
+  // btrfs copies of images: only while their image is kept.
+  std::string bdir = paths_.state_dir + "/images";
+  if (DIR* d = opendir(bdir.c_str())) {
+    std::vector<std::string> gone;
+    while (dirent* e = readdir(d))
+      if (e->d_name[0] != '.' && !keep.count(e->d_name)) gone.emplace_back(bdir + "/" + e->d_name);
+    closedir(d);
+    for (const auto& p : gone)
+      if (btrfs::is_subvolume(p)) (void)btrfs::delete_subvolume(p);
+  }
+}
+
+}  // namespace sysc::lxcd

@@ -1,0 +1,45 @@
+// Storage backends: how a container's root filesystem is laid out on the host, made from an
+// image (lxcd/images.h), copied, and removed. The container directory holds:
+//   dir      rootfs/                       a full copy (reflinked where the filesystem can)
+//   overlay  rootfs/ (empty mount point), overlay/upper/, overlay/work/; the image is the lower layer,
+//            mounted by the container's setup inside its own mount namespace only
+//   btrfs    rootfs/ as a writable snapshot of the image's subvolume
+#pragma once
+
+#include <string>
+
+#include "common/result.h"
+
+namespace sysc::lxcd::storage {
+
+enum class Backend { Dir, Overlay, Btrfs };
+
+const char* to_string(Backend b);
+Result<Backend> parse(const std::string& s);  // dir | overlay | btrfs
+// "auto" (btrfs when STATE_DIR is on btrfs, else dir) or a backend name, checked against the
+// host: btrfs needs STATE_DIR on btrfs, overlay needs overlayfs in the kernel.
+Result<Backend> choose(const std::string& wanted, const std::string& state_dir);
+
+struct Layout {
+  explicit Layout(const std::string& container_dir);
+  std::string dir, rootfs, upper, work;
+};
+
+// Makes DIR/rootfs (and the overlay dirs) from IMAGE_ROOTFS. For btrfs, IMAGE_ROOTFS must be a
+// subvolume on the same filesystem (see images' btrfs copy). DIR exists and is empty.
+Status create(Backend b, const std::string& image_rootfs, const std::string& dir);
+// A new container dir DST_DIR (existing, empty) with the same content as the stopped SRC_DIR.
+Status copy(Backend b, const std::string& src_dir, const std::string& dst_dir);
+// Removes the whole container dir.
+Status remove(Backend b, const std::string& dir);
+// mount(2) data of the overlay rootfs: "lowerdir=...,upperdir=...,workdir=...".
+std::string overlay_options(const std::string& lower, const std::string& dir);
+
+// The per-container identity every new container (create or copy) must own: /etc/hostname and
+// /etc/hosts for NAME; with reset_machine also an empty /etc/machine-id (systemd makes a new one at
+// boot) and no SSH host keys. Paths are resolved inside the rootfs (never through its symlinks to
+// the host). For overlay the files are written into the upper layer, LOWER is the image rootfs.
+Status personalize(Backend b, const std::string& dir, const std::string& lower, const std::string& name,
+                   bool reset_machine);
+
+}  // namespace sysc::lxcd::storage
