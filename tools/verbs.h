@@ -22,5 +22,7 @@ int verb_destroy(const Context& ctx, const VerbArgv& args);
 int verb_config(const Context& ctx, const VerbArgv& args);
 int verb_port(const Context& ctx, const VerbArgv& args);
 int verb_network(const Context& ctx, const VerbArgv& args);
+int verb_events(const Context& ctx, const VerbArgv& args);
+int verb_shutdown_all(const Context& ctx, const VerbArgv& args);
 
 }  // namespace sysc::cli
