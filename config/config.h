@@ -43,6 +43,10 @@ struct NicConfig {
   std::string ipv4 = "auto";  // auto (from the subnet, recorded) | A.B.C.D (static, within the subnet)
 };
 
+// [container] restart: what lxcd does when the container stops without being asked to.
+enum class RestartPolicy { No, OnFailure, Always };
+const char* to_string(RestartPolicy p);  // "no", "on-failure", "always"
+
 // /etc/sysc/containers/NAME.conf
 struct ContainerConfig {
   std::vector<std::string> init = {"/sbin/init"};  // [container] init: argv, split on whitespace
@@ -54,6 +58,13 @@ struct ContainerConfig {
   std::vector<std::string> cap_keep;  // [security] cap_keep: names removed from the default drop list
   std::map<int, NicConfig> nics;      // [net.N], N in 0..15; none configured: one default veth net.0
   runtime::Limits limits;             // [limits] memory, memory.swap, cpu, cpu.weight, cpuset, pids, io.weight
+  bool autostart = false;             // [container] autostart: started by lxcd once per host boot
+  RestartPolicy restart = RestartPolicy::No;  // [container] restart
+  int autostart_order = 0;            // [autostart] order: lower starts first (stops last)
+  int autostart_delay = 0;            // [autostart] delay: seconds to wait after starting this one
+  std::vector<std::string> autostart_after;  // [autostart] after: containers that must be ready first
+  std::vector<std::string> ready_command;    // [ready] command: argv run inside until it exits 0
+  int ready_timeout = 120;            // [ready] timeout: seconds a dependent waits for readiness
 };
 
 // Parse; every problem is reported (not just the first), one per line, as "FILE:LINE: message".

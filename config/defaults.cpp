@@ -95,6 +95,17 @@ std::string default_container_text(const std::string& name, const std::string& t
 # it at 0; the console (sysc console) is always there.
 #ttys = 0
 
+# autostart = true: lxcd starts the container once per host boot (the first time it runs
+# after the boot), in the sequence set in [autostart]. "sysc shutdown-all" (run by the
+# sysc-containers unit at host shutdown) stops running containers in the reverse sequence.
+#autostart = false
+
+# restart is what lxcd does when the container stops without "sysc stop": "no"; "on-failure"
+# restarts it unless it halted/powered off cleanly or its init exited with status 0;
+# "always" restarts it after any such stop. Restarts back off: 1 s, doubling up to 5 min,
+# back to 1 s once it has run for 10 minutes. A reboot from inside always restarts it.
+#restart = no
+
 [environment]
 # Each NAME = VALUE line sets an environment variable of init. Names use letters, digits and
 # '_' and do not start with a digit. "container" tells init it runs in a container and is
@@ -145,6 +156,23 @@ std::string default_container_text(const std::string& name, const std::string& t
 # io.weight: share of block I/O when it is contended, 1 to 10000 (default 100). v2 io.weight;
 # v1 blkio.weight = weight * 5, clamped to 10..1000 (needs an I/O scheduler with weights).
 #io.weight = 100
+
+[autostart]
+# order: lower numbers start first (and stop last); equal numbers start by name.
+#order = 0
+# delay: seconds to wait after starting this container before starting the next.
+#delay = 0
+# after: containers (comma-separated) that must be started and ready before this one.
+#after = db,cache
+
+[ready]
+# When another container's autostart waits for this one ([autostart] after), this one is
+# ready once "command" (run inside, like sysc attach, every second) exits 0. Without a
+# command: a systemd init is ready when "systemctl is-system-running" says running or
+# degraded; any other init as soon as it started. Example: command = test -e /run/app.ready
+#command =
+# timeout: seconds the dependent container waits; then it starts anyway (with a warning).
+#timeout = 120
 )";
   return text;
 }

@@ -129,6 +129,57 @@ Status parse_default_stop_timeout(GlobalConfig& g, const std::string&, const std
   return {};
 }
 
+// ---- autostart, restart policy, readiness ----
+Result<bool> parse_bool(const std::string& v);
+
+Status parse_autostart(ContainerConfig& c, const std::string&, const std::string& v) {
+  c.autostart = TRY(parse_bool(v));
+  return {};
+}
+
+Status parse_restart(ContainerConfig& c, const std::string&, const std::string& v) {
+  if (v == "no") c.restart = RestartPolicy::No;
+  else if (v == "on-failure") c.restart = RestartPolicy::OnFailure;
+  else if (v == "always") c.restart = RestartPolicy::Always;
+  else return bad("expected no, on-failure or always");
+  return {};
+}
+
+Status parse_autostart_order(ContainerConfig& c, const std::string&, const std::string& v) {
+  c.autostart_order = TRY(parse_int(v, -1000, 1000, "an order"));
+  return {};
+}
+
+Status parse_autostart_delay(ContainerConfig& c, const std::string&, const std::string& v) {
+  c.autostart_delay = TRY(parse_int(v, 0, 3600, "whole seconds"));
+  return {};
+}
+
+// "db, cache" or "db cache": container names (checked against the inventory when lxcd boots).
+Status parse_autostart_after(ContainerConfig& c, const std::string&, const std::string& v) {
+  std::string spaced = v;
+  for (char& ch : spaced)
+    if (ch == ',') ch = ' ';
+  auto names = split_words(spaced);
+  for (const auto& n : names) {
+    bool ok = n.size() <= 63 && ((n[0] >= 'a' && n[0] <= 'z') || (n[0] >= '0' && n[0] <= '9'));
+    for (char ch : n) ok = ok && ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-');
+    if (!ok) return bad("expected container names separated by commas, like db,cache");
+  }
+  c.autostart_after = std::move(names);
+  return {};
+}
+
+Status parse_ready_command(ContainerConfig& c, const std::string&, const std::string& v) {
+  c.ready_command = split_words(v);  // empty: no command (the default readiness)
+  return {};
+}
+
+Status parse_ready_timeout(ContainerConfig& c, const std::string&, const std::string& v) {
+  c.ready_timeout = TRY(parse_int(v, 1, 86400, "whole seconds"));
+  return {};
+}
+
 // ---- [net.N] ----
 Status parse_nic_type(ContainerConfig& c, int i, const std::string& v) {
   if (v != "veth" && v != "none") return bad("expected veth or none");
@@ -319,6 +370,9 @@ const std::vector<KeyDef<ContainerConfig>>& container_table() {
       {"container", "stop_timeout", parse_container_stop_timeout,
        "seconds to wait after the halt signal before SIGKILL (1-86400; unset: global default)"},
       {"container", "ttys", parse_ttys, "extra login ttys offered to init as container_ttys (0-16)"},
+      {"container", "autostart", parse_autostart, "start the container when lxcd first runs after a host boot (true/false)"},
+      {"container", "restart", parse_restart,
+       "restart when it stops on its own: no, on-failure (not after a clean halt or exit 0) or always"},
       {"environment", nullptr, parse_env, "environment variable NAME for init (container=sysc by default)",
        env_name_ok},
       {"security", "cap_drop", parse_cap_drop, "capabilities to drop in addition to the defaults (e.g. net_raw)"},
@@ -338,6 +392,12 @@ const std::vector<KeyDef<ContainerConfig>>& container_table() {
       {"limits", "cpuset", parse_limit_cpuset, "CPUs the container may run on, like 0-1 or 0,2"},
       {"limits", "pids", parse_limit_pids, "maximum number of tasks (processes and threads), 1 to 4194304"},
       {"limits", "io.weight", parse_limit_io_weight, "share of contended block I/O, 1 to 10000 (default 100)"},
+      {"autostart", "order", parse_autostart_order, "autostart sequence: lower starts first and stops last (default 0)"},
+      {"autostart", "delay", parse_autostart_delay, "seconds to wait after autostarting this one before the next (0-3600)"},
+      {"autostart", "after", parse_autostart_after, "containers that must be started and ready before this one (db,cache)"},
+      {"ready", "command", parse_ready_command,
+       "command run inside (every second) until it exits 0: the container is then ready; unset: see README"},
+      {"ready", "timeout", parse_ready_timeout, "seconds a dependent container waits for this one to be ready (default 120)"},
   };
   return table;
 }
@@ -451,6 +511,15 @@ runtime::Limits limits_for_key(const runtime::Limits& l, const std::string& key)
     out.io_weight = l.io_weight;
   }
   return out;
+}
+
+const char* to_string(RestartPolicy p) {
+  switch (p) {
+    case RestartPolicy::OnFailure: return "on-failure";
+    case RestartPolicy::Always: return "always";
+    case RestartPolicy::No: break;
+  }
+  return "no";
 }
 
 std::vector<std::pair<std::string, std::string>> container_keys() {

@@ -60,7 +60,7 @@ Result<int> run(const Paths& paths) {
   // Never fatal: containers without a veth still work, and the next start retries.
   if (Status st = manager.network_up(); !st) fprintf(stderr, "lxcd: %s (continuing)\n", st.error().message.c_str());
   fprintf(stderr, "lxcd: serving on %s (cgroup driver: %s)\n", paths.socket_path.c_str(), cgroup::to_string(layout));
-  TRY(lxcd::serve(paths.socket_path, manager));
+  TRY(lxcd::serve(paths.socket_path, manager, [&manager] { manager.start_hosting(); }));
   return 0;
 }
 

@@ -83,7 +83,7 @@ Manager::Manager(Paths paths, config::GlobalConfig global, db::Store store, std:
       shim_path_(std::move(shim_path)), log_fd_(log_fd), net_(std::move(network)),
       images_(paths_.cache_dir + "/images"),
       monitor_([this](const std::string& n, int pid, const json& ev) { on_shim_event(n, pid, ev); },
-               [this](const std::string& n, int pid) { on_shim_gone(n, pid); }) {}
+               [this](const std::string& n, int pid) { on_shim_gone(n, pid); }) { load_boot_state(); }
 
 std::shared_ptr<std::mutex> Manager::lock_for(const std::string& name) {
   std::lock_guard<std::mutex> g(locks_mu_);
@@ -138,6 +138,7 @@ Result<json> Manager::info(const std::string& name) {
   j["ipv4"] = nics.empty() ? "" : nics[0].value("ipv4", "");
   j["cgroup"] = cg_->path(cgroup_rel(name));
   j["cgroup_layout"] = cgroup::to_string(cg_->layout());
+  hosting_info(name, j);
   if (auto cfg = load_config(name); cfg) {
     int sig = cfg->halt_signal ? *cfg->halt_signal : runtime::detect_halt_signal(host_view_rootfs(rec, cfg->init[0]), cfg->init[0]);
     j["halt_signal"] = config::signal_name(sig);
@@ -161,6 +162,7 @@ Result<json> Manager::start(const std::string& name) {
   auto lock = lock_for(name);
   std::lock_guard<std::mutex> g(*lock);
   auto rec = TRY(record(name));
+  cancel_restart(name);
   if (rec.state != db::State::Stopped) return make_error(name + ": already running", EALREADY);
   return start_locked(rec);
 }
@@ -218,6 +220,7 @@ Result<json> Manager::start_locked(const db::ContainerRecord& rec) {
   int init_pid = spawned->status.value("init_pid", 0);
   long long started = spawned->status.value("started_at", 0LL);
   TRY(store_.set_running(name, db::State::Running, init_pid, spawned->pid, started));
+  on_started(name, spawned->pid, init_pid);
   if (auto conn = ShimConnection::connect(paths_.shim_socket(name)); conn && conn->send({{"op", "watch"}})) {
     monitor_.watch(name, spawned->pid, std::move(*conn));
   } else {
@@ -233,6 +236,7 @@ Result<json> Manager::stop(const std::string& name, std::optional<int> timeout, 
   auto lock = lock_for(name);
   std::lock_guard<std::mutex> g(*lock);
   auto rec = TRY(record(name));
+  if (rec.state == db::State::Stopped && cancel_restart(name)) return to_json(rec);  // a pending restart
   if (rec.state == db::State::Stopped) return make_error(name + ": not running", ESRCH);
   return stop_locked(rec, timeout, force);
 }
@@ -242,10 +246,14 @@ Result<json> Manager::stop_locked(const db::ContainerRecord& rec, std::optional<
   int t = std::clamp(timeout ? *timeout : global_.default_stop_timeout, 0, 86400);
   if (!timeout)
     if (auto cfg = load_config(name); cfg && cfg->stop_timeout) t = *cfg->stop_timeout;
+  // STOPPING before anything can end: an exit from here on was asked for (no restart policy).
+  (void)store_.set_state(name, db::State::Stopping);
   auto conn = ShimConnection::connect(paths_.shim_socket(name));
   if (conn) {
-    TRY_CTX(conn->send({{"op", "stop"}, {"timeout", t}, {"force", force}}), name + ": stop");
-    (void)store_.set_state(name, db::State::Stopping);
+    if (Status st = conn->send({{"op", "stop"}, {"timeout", t}, {"force", force}}); !st) {
+      (void)store_.set_state(name, rec.state);
+      return std::move(st).error().context(name + ": stop");
+    }
     // The supervisor answers once init is gone: after the timeout it SIGKILLs, so this ends.
     for (;;) {
       auto ev = conn->read((t + 15) * 1000);
@@ -275,6 +283,8 @@ void Manager::settle_exit(const std::string& name, int shim_pid, const std::stri
   // Clean first, record after: STOPPED in the database means nothing is left behind.
   cleanup_run_state(name, shim_pid);
   (void)store_.record_exit(name, reason);
+  events_.publish(name, "stopped", reason);
+  if ((*rec)->state == db::State::Running) on_unrequested_exit(**rec, reason);
 }
 
 void Manager::cleanup_run_state(const std::string& name, int shim_pid) {
@@ -290,10 +300,14 @@ void Manager::on_shim_event(const std::string& name, int shim_pid, const json& e
   std::string kind = ev.value("event", "");
   if (kind == "stopped") {
     settle_exit(name, shim_pid, ev.value("reason", "stopped"));
+  } else if (kind == "rebooting") {
+    events_.publish(name, "reboot", "reboot requested inside the container");
   } else if (kind == "state" && ev.value("init_pid", 0) > 0) {
     auto rec = store_.get(name);
-    if (rec && *rec && (*rec)->shim_pid == shim_pid && (*rec)->state != db::State::Stopped)
+    if (rec && *rec && (*rec)->shim_pid == shim_pid && (*rec)->state != db::State::Stopped) {
       (void)store_.set_running(name, (*rec)->state, ev.value("init_pid", 0), shim_pid, ev.value("started_at", 0LL));
+      if ((*rec)->init_pid != ev.value("init_pid", 0)) on_started(name, shim_pid, ev.value("init_pid", 0));  // rebooted
+    }
   }
 }
 
@@ -331,6 +345,7 @@ Status Manager::destroy(const std::string& name, bool force) {
   auto lock = lock_for(name);
   std::lock_guard<std::mutex> g(*lock);
   auto rec = TRY(record(name));
+  cancel_restart(name);
   if (rec.state != db::State::Stopped) {
     if (!force) return make_error(name + ": is running; stop it first or use --force", EBUSY);
     TRY(stop_locked(rec, 0, /*force=*/true));
@@ -350,6 +365,7 @@ Status Manager::destroy(const std::string& name, bool force) {
   (void)network_sync();
   if (Status st = net_->forget_leases(macs); !st) fprintf(stderr, "lxcd: %s: %s, ignoring\n", name.c_str(), st.error().message.c_str());
   remove_unused_images();
+  events_.publish(name, "destroyed");
   return {};
 }
 

@@ -2,12 +2,14 @@
 // config), per-container locking, reconciliation with running shims. Thread-safe.
 #pragma once
 
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/paths.h"
@@ -15,6 +17,7 @@
 #include "config/config.h"
 #include "db/store.h"
 #include "lxcd/images.h"
+#include "lxcd/events.h"
 #include "lxcd/monitor.h"
 #include "lxcd/network.h"
 #include "runtime/spec.h"
@@ -38,6 +41,8 @@ class Manager {
  public:
   Manager(Paths paths, config::GlobalConfig global, db::Store store, std::unique_ptr<cgroup::Driver> cg,
           std::string shim_path, int log_fd, std::unique_ptr<Network> network);
+
+  ~Manager();  // stops the hosting threads (hosting.cpp)
 
   // At daemon start: re-adopt running shims, record containers that died meanwhile.
   void reconcile();
@@ -63,6 +68,14 @@ class Manager {
   Status config_unset(const std::string& name, const std::string& key);
   std::string root() const { return paths_.root; }
 
+  // Long-lived hosting (hosting.cpp). Once the API listens: autostart (once per host boot, in a
+  // background thread) and the ticker thread (restart policy timers, OOM-kill polling).
+  void start_hosting();
+  // Stops every running container in the reverse autostart sequence, a wave at a time (each
+  // container in a wave in parallel, with its own stop timeout). {"stopped": [...], "failed": [...]}
+  Result<json> shutdown_all();
+  EventBus& events() { return events_; }
+
   // Networking: the bridge and its services, port forwards.
   Status network_up();  // at daemon start: bridge, NAT, dnsmasq, reservations, forwards
   Result<json> network_show();
@@ -80,6 +93,7 @@ class Manager {
   void on_shim_event(const std::string& name, int shim_pid, const json& ev);
   void on_shim_gone(const std::string& name, int shim_pid);
   // After a shim ended: record the reason (if this shim is still the recorded one) and clean up.
+  // An exit the record still called RUNNING was not asked for: the restart policy hears of it.
   void settle_exit(const std::string& name, int shim_pid, const std::string& reason);
   void cleanup_run_state(const std::string& name, int shim_pid);
   std::string cgroup_rel(const std::string& name) const { return global_.cgroup_parent + "/" + name; }
@@ -98,6 +112,37 @@ class Manager {
   std::string host_view_rootfs(const db::ContainerRecord& rec, const std::string& init);
   std::map<std::string, std::string> first_addresses();  // container -> "10.x.y.z" of net.0
 
+  // Hosting (hosting.cpp). A container stopped without being asked to (its record said RUNNING):
+  // the restart policy decides. Called with the container's lock held.
+  void load_boot_state();  // constructor: boot_id_, new_boot_
+  void on_unrequested_exit(const db::ContainerRecord& before, const std::string& reason);
+  bool cancel_restart(const std::string& name);  // true if one was pending
+  void on_started(const std::string& name, int shim_pid, int init_pid);  // events, OOM baseline
+  void hosting_info(const std::string& name, json& j);
+  void run_autostart();
+  void wait_ready(const std::string& dep, const std::string& dependent);
+  void attempt_restart(const std::string& name);
+  void tick();
+  void poll_oom();
+  bool hosting_sleep(int ms);  // false when lxcd is quitting
+
+  struct RestartState {
+    int count = 0;             // restarts done by the policy (since lxcd started)
+    int failures = 0;          // consecutive unrequested exits, for the backoff
+    int64_t next_at_ms = 0;    // unix ms of the pending attempt, 0 none
+    std::string reason;        // why it stopped
+  };
+  EventBus events_;
+  std::mutex hosting_mu_;
+  std::condition_variable hosting_cv_;
+  bool quit_ = false;
+  bool shutting_down_ = false;
+  bool hosting_started_ = false;
+  std::string boot_id_;
+  bool new_boot_ = true;  // no autostart recorded for this boot id yet
+  std::map<std::string, RestartState> restarts_;
+  std::map<std::string, std::pair<int, uint64_t>> oom_seen_;  // name -> (shim pid, OOM kills seen)
+
   Paths paths_;
   config::GlobalConfig global_;
   db::Store store_;
@@ -111,6 +156,7 @@ class Manager {
   ImageStore images_;
   std::mutex images_mu_;  // image removal and btrfs image copies
   Monitor monitor_;
+  std::thread ticker_, autostart_;  // last: they stop before anything they use is destroyed
 };
 
 }  // namespace sysc::lxcd

@@ -6,6 +6,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <thread>
@@ -79,7 +80,9 @@ Reply route_container(Manager& m, http::verb verb, const std::vector<std::string
   if (sub == "copy" && verb == http::verb::post) {
     if (!body.is_object() || !body.contains("name") || !body["name"].is_string())
       return error_reply(make_error("copy: body needs \"name\" (the new container)", EINVAL));
-    return from(m.copy(name, body["name"].get<std::string>()), http::status::created);
+    auto r = m.copy(name, body["name"].get<std::string>());
+    if (r) m.events().publish(body["name"].get<std::string>(), "created", "copy of " + name);
+    return from(std::move(r), http::status::created);
   }
   if (sub == "restart" && verb == http::verb::post) return from(m.restart(name, opt_int(body, "timeout"), force));
   if (sub == "attach" && verb == http::verb::get) return from(m.attach_info(name));
@@ -124,6 +127,7 @@ Reply route(Manager& m, const http::request<http::string_body>& req, int cancel_
   }
   if (p.empty() || p[0] != "1.0") return error_reply(make_error("unknown API version (this lxcd speaks 1.0)", ENOENT));
   if (p.size() == 1) return Reply{http::status::ok, {{"api_version", "1.0"}, {"version", SYSC_VERSION}, {"root", m.root()}}, ""};
+  if (p[1] == "shutdown" && p.size() == 2 && req.method() == http::verb::post) return from(m.shutdown_all());
   if (p[1] == "network" && p.size() == 2 && req.method() == http::verb::get) return from(m.network_show());
   if (p[1] == "images" && p.size() == 2 && req.method() == http::verb::get) return from(m.images());
   if (p[1] == "images" && p.size() == 2 && req.method() == http::verb::post) {
@@ -147,7 +151,9 @@ Reply route(Manager& m, const http::request<http::string_body>& req, int cancel_
       CreateRequest cr{body["name"].get<std::string>(), body["template"].get<std::string>(),
                        body.value("template_args", std::vector<std::string>{}), body.value("storage", ""),
                        body.value("no_cache", false), cancel_fd};
-      return from(m.create(cr), http::status::created);
+      auto r = m.create(cr);
+      if (r) m.events().publish(cr.name, "created", "template " + cr.tmpl);
+      return from(std::move(r), http::status::created);
     } catch (const json::exception& e) {
       return error_reply(make_error(std::string("create: ") + e.what(), EINVAL));
     }
@@ -159,6 +165,33 @@ bool peer_is_root(int fd) {
   ucred cred{};
   socklen_t len = sizeof cred;
   return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.uid == 0;
+}
+
+// GET /1.0/events[?container=NAME]: a 200 header, then one JSON event per line for as long as the
+// client keeps the connection open (no Content-Length: the body ends when the connection does).
+void stream_events(local::socket& sock, Manager& m, const std::string& query) {
+  std::string only;
+  if (auto at = ("&" + query).find("&container="); at != std::string::npos) {
+    only = query.substr(at + 10);
+    only = only.substr(0, only.find('&'));
+  }
+  auto sub = m.events().subscribe();
+  std::string head = "HTTP/1.1 200 OK\r\nServer: lxcd/" SYSC_VERSION "\r\nContent-Type: application/x-ndjson\r\n"
+                     "Cache-Control: no-cache\r\nConnection: close\r\n\r\n";
+  boost::system::error_code ec;
+  asio::write(sock, asio::buffer(head), ec);
+  while (!ec && !sub->overflowed()) {
+    if (auto ev = sub->next(1000)) {
+      if (!only.empty() && ev->value("container", "") != only) continue;
+      std::string line = ev->dump() + "\n";
+      asio::write(sock, asio::buffer(line), ec);
+      continue;
+    }
+    // Nothing to send: has the client gone away?
+    pollfd p{sock.native_handle(), POLLRDHUP, 0};
+    if (poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) break;
+  }
+  m.events().unsubscribe(sub);
 }
 
 void handle(local::socket sock, Manager& m) {
@@ -177,6 +210,8 @@ void handle(local::socket sock, Manager& m) {
     auto p = split_path(std::string(req.target()), &query);
     upgrade = p.size() == 4 && p[0] == "1.0" && p[1] == "containers" && p[3] == "console" &&
               req[http::field::upgrade] == "sysc-console";
+    if (p.size() == 2 && p[0] == "1.0" && p[1] == "events" && req.method() == http::verb::get)
+      return stream_events(sock, m, query);
     if (upgrade) {
       auto rec = m.info(p[2]);
       if (rec && (*rec)["state"] == "RUNNING") {
@@ -217,7 +252,7 @@ void handle(local::socket sock, Manager& m) {
 
 }  // namespace
 
-Status serve(const std::string& socket_path, Manager& manager) {
+Status serve(const std::string& socket_path, Manager& manager, const std::function<void()>& on_listening) {
   asio::io_context io;
   ::unlink(socket_path.c_str());
   boost::system::error_code ec;
@@ -230,6 +265,7 @@ Status serve(const std::string& socket_path, Manager& manager) {
   // Asio does not open sockets close-on-exec: without this every shim would inherit the
   // listening socket and keep it alive after lxcd is gone (clients would hang on it).
   ::fcntl(acceptor.native_handle(), F_SETFD, FD_CLOEXEC);
+  if (on_listening) on_listening();
   for (;;) {
     local::socket sock(io);
     acceptor.accept(sock, ec);

@@ -2,6 +2,7 @@
 // bodies, versioned routes (/1.0/...). Only root may talk to it (SO_PEERCRED).
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "common/result.h"
@@ -9,7 +10,8 @@
 
 namespace sysc::lxcd {
 
-// Binds socket_path (mode 0660) and serves until the process ends.
-Status serve(const std::string& socket_path, Manager& manager);
+// Binds socket_path (mode 0660), calls on_listening once it accepts connections, and serves
+// until the process ends.
+Status serve(const std::string& socket_path, Manager& manager, const std::function<void()>& on_listening = {});
 
 }  // namespace sysc::lxcd

@@ -135,6 +135,35 @@ Result<Response> Client::request(std::string_view method, const std::string& tar
   return to_response(parser.get());
 }
 
+Result<Upgraded> Client::stream(const std::string& target) {
+  auto req = make_request(http::verb::get, target);
+  req.set(http::field::connection, "close");
+  req.prepare_payload();
+  auto conn = TRY(connect());
+  boost::system::error_code ec;
+  http::write(conn->sock, req, ec);
+  if (ec) return io_error("sending the request to lxcd", ec);
+  beast::flat_buffer buf;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(kMaxBody);
+  http::read_header(conn->sock, buf, parser, ec);
+  if (ec) return io_error("reading lxcd's answer", ec);
+  if (parser.get().result_int() != 200) {
+    http::read(conn->sock, buf, parser, ec);  // the error body
+    auto r = to_response(parser.get());
+    if (!r) return std::move(r).error();
+    return make_error("lxcd answered " + std::to_string(r->status) + " instead of a stream");
+  }
+  Upgraded up;
+  up.pending = beast::buffers_to_string(buf.data());
+  up.fd = UniqueFd(conn->sock.release(ec));
+  if (ec) return Error{ec.value(), "taking over the stream: " + ec.message()};
+  int flags = fcntl(up.fd.get(), F_GETFL);
+  if (flags >= 0) fcntl(up.fd.get(), F_SETFL, flags & ~O_NONBLOCK);
+  fcntl(up.fd.get(), F_SETFD, FD_CLOEXEC);
+  return up;
+}
+
 Result<Upgraded> Client::upgrade(const std::string& target, const std::string& protocol) {
   auto req = make_request(http::verb::get, target);
   req.set(http::field::connection, "Upgrade");

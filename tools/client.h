@@ -33,6 +33,9 @@ class Client {
   // A non-2xx answer is an Error carrying the server's "error" message.
   Result<Response> request(std::string_view method, const std::string& target,
                            const std::optional<nlohmann::json>& body = std::nullopt);
+  // GET TARGET of a streaming endpoint (/1.0/events): after a 200 header the socket carries the
+  // body for as long as the server sends it. A non-2xx answer is an Error as for request().
+  Result<Upgraded> stream(const std::string& target);
   // Sends Connection: Upgrade / Upgrade: PROTOCOL and expects 101 Switching Protocols.
   Result<Upgraded> upgrade(const std::string& target, const std::string& protocol);
 

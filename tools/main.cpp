@@ -32,6 +32,8 @@ const Verb kVerbs[] = {
     {"network", "show or remove the bridge, NAT and DHCP/DNS", verb_network},
     {"copy", "make a new container from a stopped one", verb_copy},
     {"template", "list templates and their cached images, or rebuild an image", verb_template},
+    {"events", "print lifecycle events (start, stop, OOM, ...) as they happen", verb_events},
+    {"shutdown-all", "stop every running container, in reverse autostart order", verb_shutdown_all},
 };
 
 po::options_description global_options() {
@@ -48,7 +50,7 @@ void print_main_help(std::ostream& out) {
   out << "Usage: sysc [--root DIR] COMMAND [ARGS...]\n\n"
          "Manage system containers through the lxcd daemon (started on demand when run as root).\n\n"
          "Commands:\n";
-  for (const Verb& v : kVerbs) out << "  " << v.name << std::string(10 - std::string(v.name).size(), ' ') << v.summary << "\n";
+  for (const Verb& v : kVerbs) out << "  " << v.name << std::string(std::max<size_t>(14 - std::string(v.name).size(), 1), ' ') << v.summary << "\n";
   out << "\n" << global_options() << "\nRun 'sysc COMMAND --help' for a command's options and examples.\n";
 }
 

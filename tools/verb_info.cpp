@@ -1,4 +1,6 @@
 // sysc info: one container's state, usage and paths (GET /1.0/containers/NAME).
+#include <algorithm>
+#include <ctime>
 #include <iostream>
 
 #include "tools/client.h"
@@ -28,6 +30,20 @@ static std::string text_or_dash(const nlohmann::json& c, const char* key) {
   return c[key].get<std::string>();
 }
 
+// "on-failure (2 restarts, next in 4 s)"
+static std::string restart_text(const nlohmann::json& c) {
+  if (!c.contains("restart")) return "-";
+  std::string out = c.value("restart", "no");
+  int count = c.value("restart_count", 0);
+  double next = c.value("restart_next", 0.0);
+  std::string extra = count > 0 ? std::to_string(count) + (count == 1 ? " restart" : " restarts") : "";
+  if (next > 0) {
+    long left = std::max(0L, static_cast<long>(next - static_cast<double>(time(nullptr)) + 0.999));
+    extra += (extra.empty() ? "" : ", ") + std::string("next attempt in ") + std::to_string(left) + " s";
+  }
+  return extra.empty() ? out : out + " (" + extra + ")";
+}
+
 static std::vector<std::pair<std::string, std::string>> info_fields(const nlohmann::json& c) {
   bool running = c.value("state", "") == "RUNNING";
   bool has_usage = running && c.contains("memory_bytes");
@@ -44,6 +60,8 @@ static std::vector<std::pair<std::string, std::string>> info_fields(const nlohma
       {"Started", running ? local_time(c.value("started_at", int64_t{0})) : "-"},
       {"Created", local_time(c.value("created_at", int64_t{0}))},
       {"Last exit", text_or_dash(c, "last_exit")},
+      {"Autostart", c.contains("autostart") ? (c.value("autostart", false) ? "yes" : "no") : "-"},
+      {"Restart", restart_text(c)},
       {"Rootfs", text_or_dash(c, "rootfs")},
       {"Config", text_or_dash(c, "config_path")},
   };

@@ -24,5 +24,7 @@ int verb_port(const Context& ctx, const VerbArgv& args);
 int verb_network(const Context& ctx, const VerbArgv& args);
 int verb_copy(const Context& ctx, const VerbArgv& args);
 int verb_template(const Context& ctx, const VerbArgv& args);
+int verb_events(const Context& ctx, const VerbArgv& args);
+int verb_shutdown_all(const Context& ctx, const VerbArgv& args);
 
 }  // namespace sysc::cli

@@ -145,7 +145,7 @@ TEST(ConfigErrors, AllProblemsReportedWithLines) {
       "web1.conf:2: bad value '0' for key 'stop_timeout' in section [container]: expected whole seconds from 1 to "
       "86400\n"
       "web1.conf:3: bad value '17' for key 'ttys' in section [container]: expected a number of ttys from 0 to 16\n"
-      "web1.conf:4: unknown section [bogus] (known sections: container, environment, security, net.N, limits)\n"
+      "web1.conf:4: unknown section [bogus] (known sections: container, environment, security, net.N, limits, autostart, ready)\n"
       "web1.conf:7: duplicate key 'stop_timeout' in section [container] (first set on line 2)\n"
       "web1.conf:8: syntax error: expected '[section]' or 'key = value', got 'garbage line'\n"
       "web1.conf:9: bad value 'sbin/init' for key 'init' in section [container]: expected the absolute path of the "
@@ -292,11 +292,37 @@ TEST(ConfigKeys, ListsEveryKey) {
     names.push_back(key);
     EXPECT_FALSE(desc.empty()) << key;
   }
-  EXPECT_EQ(names, (std::vector<std::string>{"init", "halt_signal", "stop_timeout", "ttys", "environment.NAME",
+  EXPECT_EQ(names, (std::vector<std::string>{"init", "halt_signal", "stop_timeout", "ttys", "autostart", "restart",
+                                             "environment.NAME",
                                              "security.cap_drop", "security.cap_keep", "net.N.type", "net.N.name", "net.N.mtu",
                                              "net.N.hwaddr", "net.N.ipv4", "limits.memory", "limits.memory.swap",
                                              "limits.cpu", "limits.cpu.weight", "limits.cpuset", "limits.pids",
-                                             "limits.io.weight"}));
+                                             "limits.io.weight", "autostart.order", "autostart.delay",
+                                             "autostart.after", "ready.command", "ready.timeout"}));
+}
+
+TEST(ConfigParse, AutostartRestartAndReadiness) {
+  ContainerConfig d;
+  EXPECT_FALSE(d.autostart);
+  EXPECT_EQ(d.restart, RestartPolicy::No);
+  EXPECT_EQ(d.ready_timeout, 120);
+  auto c = parse_ok("[container]\nautostart = true\nrestart = on-failure\n"
+                    "[autostart]\norder = -5\ndelay = 3\nafter = db, cache-1\n"
+                    "[ready]\ncommand = test -e /run/ok\ntimeout = 7\n");
+  EXPECT_TRUE(c.autostart);
+  EXPECT_EQ(c.restart, RestartPolicy::OnFailure);
+  EXPECT_EQ(c.autostart_order, -5);
+  EXPECT_EQ(c.autostart_delay, 3);
+  EXPECT_EQ(c.autostart_after, (std::vector<std::string>{"db", "cache-1"}));
+  EXPECT_EQ(c.ready_command, (std::vector<std::string>{"test", "-e", "/run/ok"}));
+  EXPECT_EQ(c.ready_timeout, 7);
+  EXPECT_STREQ(to_string(RestartPolicy::Always), "always");
+  for (const char* bad : {"[container]\nrestart = sometimes\n", "[container]\nautostart = maybe\n",
+                          "[autostart]\nafter = Web_1\n", "[autostart]\ndelay = -1\n", "[ready]\ntimeout = 0\n"})
+    EXPECT_FALSE(parse_container(bad, "x.conf").ok()) << bad;
+  auto set = set_value("", "x.conf", "autostart.after", "db,cache");
+  ASSERT_TRUE(set.ok()) << set.error().message;
+  EXPECT_EQ(set.value(), "[autostart]\nafter = db,cache\n");
 }
 
 TEST(Signals, Parse) {
