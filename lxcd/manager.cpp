@@ -14,6 +14,7 @@
 
 #include "common/fs.h"
 #include "common/names.h"
+#include "lxcd/idmap.h"
 #include "lxcd/shim_client.h"
 #include "lxcd/templates.h"
 #include "net/netlink.h"
@@ -126,7 +127,11 @@ Result<json> Manager::info(const std::string& name) {
   j["ipv4"] = nics.empty() ? "" : nics[0].value("ipv4", "");
   j["cgroup"] = cg_->path(cgroup_rel(name));
   j["cgroup_layout"] = cgroup::to_string(cg_->layout());
+  if (auto idmap = store_.idmap(name); idmap && *idmap)
+    j["idmap"] = {{"host_base", (*idmap)->host_base}, {"size", (*idmap)->size},
+                  {"rootfs_shifted", (*idmap)->rootfs_shift != 0}};
   if (auto cfg = load_config(name); cfg) {
+    j["privileged"] = cfg->privileged;
     int sig = cfg->halt_signal ? *cfg->halt_signal : runtime::detect_halt_signal(rec.rootfs, cfg->init[0]);
     j["halt_signal"] = config::signal_name(sig);
     j["limits"] = runtime::limits_to_json(cfg->limits);  // as configured (bytes, CPUs)
@@ -225,6 +230,8 @@ Result<json> Manager::start_locked(const db::ContainerRecord& rec) {
   spec.console_log = paths_.console_log(name);
   spec.nics = TRY(plan_nics(name, cfg));
   spec.limits = cfg.limits;
+  spec.idmap = TRY_CTX(prepare_idmap(store_, name, rec.rootfs, cfg.privileged, global_.idmapped_mounts),
+                       name + ": start failed at user namespace");
   if (!spec.nics.empty()) {
     TRY_CTX(net_->ensure(), name + ": start failed at network");
     TRY_CTX(network_sync(), name + ": start failed at network");
