@@ -29,6 +29,7 @@ struct GlobalConfig {
   std::string cgroup_parent = "sysc";  // [cgroup] parent: cgroup directory holding all containers
   std::string cgroup_driver = "auto";  // [cgroup] driver: auto | v1 | v2 (v2 on a hybrid host: cgroup2 only)
   int default_stop_timeout = 30;       // [defaults] stop_timeout (seconds)
+  bool idmapped_mounts = true;         // [security] idmapped_mounts: auto (true) | off: always chown-shift rootfs ids
   NetworkConfig network;
   std::string storage_backend = "auto";  // [storage] backend: auto | dir | overlay | btrfs
   std::map<std::string, std::string> template_mirrors;  // [templates] TEMPLATE.mirror = URL
@@ -56,6 +57,7 @@ struct ContainerConfig {
   std::map<std::string, std::string> environment = {{"container", "sysc"}};  // [environment] KEY = VALUE for init
   std::vector<std::string> cap_drop;  // [security] cap_drop: extra capability names to drop (e.g. "net_raw sys_ptrace")
   std::vector<std::string> cap_keep;  // [security] cap_keep: names removed from the default drop list
+  bool privileged = true;             // [security] privileged: false = root inside is an unprivileged host id range
   std::map<int, NicConfig> nics;      // [net.N], N in 0..15; none configured: one default veth net.0
   runtime::Limits limits;             // [limits] memory, memory.swap, cpu, cpu.weight, cpuset, pids, io.weight
   bool autostart = false;             // [container] autostart: started by lxcd once per host boot

@@ -48,6 +48,14 @@ std::string default_global_text() {
 # stop_timeout overrides it.
 #stop_timeout = 30
 
+[security]
+# idmapped_mounts: how an unprivileged container (security.privileged = false) sees its root
+# filesystem, whose files belong to host root. "auto" mounts it idmapped where the filesystem
+# supports that (the files on disk keep their ids); "off", or a filesystem without support,
+# shifts the ids on disk into the container's range once (chown), and back when it becomes
+# privileged again.
+#idmapped_mounts = auto
+
 [storage]
 # backend decides how "sysc create" (and "sysc copy") lay out a new container's root
 # filesystem; "sysc create --storage" overrides it per container. Templates build an image
@@ -121,6 +129,12 @@ std::string default_container_text(const std::string& name, const std::string& t
 # cap_keep lists capabilities the default drop list would remove but this container keeps,
 # in the same form, as in "sys_time".
 #cap_keep =
+
+# privileged = false runs the container in a user namespace: root inside is an unprivileged
+# host uid/gid range of 65536 ids, its own for the container's life (from root's entries in
+# /etc/subuid and /etc/subgid, or 1000000 upwards when there are none). true keeps root inside
+# host root (capabilities limited by the lists above).
+#privileged = true
 
 [limits]
 # Resource limits, set in the container's cgroup before its init runs. Unset = unlimited

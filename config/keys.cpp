@@ -101,6 +101,19 @@ Status parse_cap_keep(ContainerConfig& c, const std::string&, const std::string&
   return {};
 }
 
+Result<bool> parse_bool(const std::string& v);
+
+Status parse_privileged(ContainerConfig& c, const std::string&, const std::string& value) {
+  c.privileged = TRY(parse_bool(value));
+  return {};
+}
+
+Status parse_idmapped_mounts(GlobalConfig& g, const std::string&, const std::string& value) {
+  if (value != "auto" && value != "off") return bad("expected auto or off");
+  g.idmapped_mounts = value == "auto";
+  return {};
+}
+
 // A path below the cgroup root: never absolute and never climbing out with "..".
 Status parse_cgroup_parent(GlobalConfig& g, const std::string&, const std::string& value) {
   const char* rule = "expected a relative cgroup path like sysc or machines/sysc (components of [A-Za-z0-9_.-], "
@@ -377,6 +390,8 @@ const std::vector<KeyDef<ContainerConfig>>& container_table() {
        env_name_ok},
       {"security", "cap_drop", parse_cap_drop, "capabilities to drop in addition to the defaults (e.g. net_raw)"},
       {"security", "cap_keep", parse_cap_keep, "capabilities to keep although dropped by default (e.g. sys_time)"},
+      {"security", "privileged", parse_privileged,
+       "true (default): root inside is host root; false: a user namespace maps root to its own host id range"},
       {"net.*", "type", nullptr, "network interface N: veth (on the bridge, default) or none", nullptr, parse_nic_type},
       {"net.*", "name", nullptr, "its name inside the container (default eth0)", nullptr, parse_nic_name},
       {"net.*", "mtu", nullptr, "its MTU (default: the bridge's)", nullptr, parse_nic_mtu},
@@ -414,6 +429,8 @@ const std::vector<KeyDef<GlobalConfig>>& global_table() {
       {"network", "nat", parse_net_nat, "masquerade the subnet's traffic to other networks (nftables)"},
       {"network", "dhcp", parse_net_dhcp, "run dnsmasq on the bridge for DHCP and DNS"},
       {"network", "domain", parse_net_domain, "DNS domain of the containers (NAME.DOMAIN)"},
+      {"security", "idmapped_mounts", parse_idmapped_mounts,
+       "unprivileged containers: auto (idmapped rootfs where the filesystem can) or off (always chown-shift the rootfs)"},
       {"storage", "backend", parse_storage_backend,
        "storage of new containers: auto (btrfs on btrfs, else dir), dir, overlay or btrfs"},
       {"templates", nullptr, parse_template_mirror,

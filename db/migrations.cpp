@@ -43,6 +43,17 @@ constexpr Migration kMigrations[] = {
     {3, "storage backend and image of each container",
      "ALTER TABLE containers ADD COLUMN storage TEXT NOT NULL DEFAULT 'dir';"
      "ALTER TABLE containers ADD COLUMN image TEXT NOT NULL DEFAULT '';"},
+    // Unprivileged containers: each one's host uid/gid range (base .. base+size-1), kept for its
+    // life, and where the ids on disk of its rootfs start (0 = not shifted; shift_complete 0 =
+    // a chown shift to rootfs_shift was interrupted and is redone).
+    {4, "idmap ranges",
+     "CREATE TABLE idmaps ("
+     "  container      TEXT PRIMARY KEY REFERENCES containers(name) ON DELETE CASCADE,"
+     "  host_base      INTEGER NOT NULL UNIQUE CHECK (host_base > 0),"
+     "  size           INTEGER NOT NULL CHECK (size > 0),"
+     "  rootfs_shift   INTEGER NOT NULL DEFAULT 0,"
+     "  shift_complete INTEGER NOT NULL DEFAULT 1 CHECK (shift_complete IN (0, 1))"
+     ");"},
 };
 
 constexpr bool versions_are_consecutive() {

@@ -46,6 +46,20 @@ struct PortForward {
   int container_port = 0;
 };
 
+// The host id range of an unprivileged container and the state of its rootfs ids on disk.
+struct IdmapRecord {
+  std::string container;
+  uint32_t host_base = 0;       // uid and gid 0 inside are this id on the host
+  uint32_t size = 0;            // ids in the range
+  uint32_t rootfs_shift = 0;    // ids on disk start here (0: not shifted, host root's own)
+  bool shift_complete = true;   // false: a shift to rootfs_shift was interrupted; redo it
+};
+// Where ranges may be allocated: [start, start+count).
+struct IdPoolRange {
+  uint64_t start = 0;
+  uint64_t count = 0;
+};
+
 class Store {
  public:
   // Opens (creating) the database, sets WAL and a busy timeout, runs pending migrations
@@ -82,6 +96,15 @@ class Store {
   Status add_port_forward(const PortForward& f);
   Status remove_port_forward(const std::string& container, const std::string& proto, int host_port);
   Result<std::vector<PortForward>> port_forwards(const std::string& container);  // "" = all
+
+  // Host id ranges (db/idmap.cpp). The container's range, allocated on first call at the
+  // lowest free multiple of SIZE from the start of a POOL range that overlaps no other
+  // container's range (ENOSPC when the pool is full); later calls return it unchanged.
+  // Released with the container (remove()).
+  Result<IdmapRecord> allocate_idmap(const std::string& container, const std::vector<IdPoolRange>& pool, uint32_t size);
+  Result<std::optional<IdmapRecord>> idmap(const std::string& container);
+  Result<std::vector<IdmapRecord>> idmaps();  // every range, by host_base
+  Status set_rootfs_shift(const std::string& container, uint32_t shift, bool complete);
 
  private:
   struct Impl;

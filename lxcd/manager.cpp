@@ -14,6 +14,7 @@
 
 #include "common/fs.h"
 #include "common/names.h"
+#include "lxcd/idmap.h"
 #include "lxcd/shim_client.h"
 #include "lxcd/storage.h"
 #include "lxcd/templates.h"
@@ -139,7 +140,11 @@ Result<json> Manager::info(const std::string& name) {
   j["cgroup"] = cg_->path(cgroup_rel(name));
   j["cgroup_layout"] = cgroup::to_string(cg_->layout());
   hosting_info(name, j);
+  if (auto idmap = store_.idmap(name); idmap && *idmap)
+    j["idmap"] = {{"host_base", (*idmap)->host_base}, {"size", (*idmap)->size},
+                  {"rootfs_shifted", (*idmap)->rootfs_shift != 0}};
   if (auto cfg = load_config(name); cfg) {
+    j["privileged"] = cfg->privileged;
     int sig = cfg->halt_signal ? *cfg->halt_signal : runtime::detect_halt_signal(host_view_rootfs(rec, cfg->init[0]), cfg->init[0]);
     j["halt_signal"] = config::signal_name(sig);
     j["limits"] = runtime::limits_to_json(cfg->limits);  // as configured (bytes, CPUs)
@@ -196,6 +201,12 @@ Result<json> Manager::start_locked(const db::ContainerRecord& rec) {
   spec.console_log = paths_.console_log(name);
   spec.nics = TRY(plan_nics(name, cfg));
   spec.limits = cfg.limits;
+  if (!cfg.privileged && rec.storage == "overlay")
+    return make_error(name + ": start failed at user namespace: unprivileged containers on overlay storage are not "
+                      "supported yet (the shared image cannot be idmapped per container); use dir or btrfs storage "
+                      "or security.privileged = true", EINVAL);
+  spec.idmap = TRY_CTX(prepare_idmap(store_, name, rec.rootfs, cfg.privileged, global_.idmapped_mounts),
+                       name + ": start failed at user namespace");
   if (!spec.nics.empty()) {
     TRY_CTX(net_->ensure(), name + ": start failed at network");
     TRY_CTX(network_sync(), name + ": start failed at network");

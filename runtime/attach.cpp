@@ -233,6 +233,9 @@ Step security_step(const char* name) {
   if (setgroups(0, nullptr) != 0 && !(p.joins_userns && errno == EPERM)) fail(p, kSetgroups, errno);
   if (setresgid(0, 0, 0) != 0) fail(p, kSetgid, errno);
   if (setresuid(0, 0, 0) != 0) fail(p, kSetuid, errno);
+  // In a user namespace that was a change of credentials (host root -> the container's root),
+  // which cleared the parent-death signal: arm it again.
+  if (p.joins_userns && prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail(p, kPdeathsig, errno);
   if (p.login_shell) resolve_login_shell(p);
   reset_signals();
   close_extra_fds();
@@ -438,6 +441,19 @@ struct Stdio {
   attach_detail::StdioPipes pipes;
 };
 
+// A pty made by the CLI in the devpts of a user-namespaced container belongs to host root, which
+// is nobody inside: hand it to the container's root (uid 0 in the init's uid_map).
+Status give_pty_to_container_root(pid_t init_pid, int slave) {
+  std::string map = TRY(read_file(proc_path(init_pid, "uid_map")));
+  std::istringstream in(map);
+  for (long inside, host, count; in >> inside >> host >> count;) {
+    if (inside != 0) continue;
+    if (fchown(slave, static_cast<uid_t>(host), static_cast<gid_t>(-1)) != 0) return sys_error("chown pty");
+    return {};
+  }
+  return {};
+}
+
 // Everything that allocates or reads /proc, before the fork.
 Result<Stdio> build_plan(const AttachSpec& spec, int pidfd, bool tty, Plan& p) {
   p.parent = getpid();
@@ -451,6 +467,7 @@ Result<Stdio> build_plan(const AttachSpec& spec, int pidfd, bool tty, Plan& p) {
   Stdio io;
   if (tty) io.pty = TRY_CTX(attach_detail::open_pty(spec.init_pid, isatty(STDIN_FILENO) ? STDIN_FILENO : STDOUT_FILENO), "pty");
   else io.pipes = TRY_CTX(attach_detail::open_stdio_pipes(), "stdio");
+  if (tty && p.joins_userns && io.pty.in_container) TRY_CTX(give_pty_to_container_root(spec.init_pid, io.pty.slave.get()), "pty");
   // Every /proc/PID read above was of this very process if it is still alive now.
   if (syscall(SYS_pidfd_send_signal, pidfd, 0, nullptr, 0) != 0) return make_error("the container's init exited", ESRCH);
   p.master = io.pty.master.get();

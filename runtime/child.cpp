@@ -1,5 +1,6 @@
-// Container child setup. Runs in the clone3 child: new pid, mount, uts, ipc and net namespaces
-// already entered; the cgroup namespace is entered here once the parent placed us in our cgroups.
+// Container child setup. Runs in the clone3 child: new pid, mount, uts, ipc and net (and for an
+// unprivileged container user) namespaces already entered; the cgroup namespace is entered here
+// once the parent placed us in our cgroups.
 // Async-signal-safe only: no allocation, no logging, no exceptions.
 #include "runtime/child.h"
 
@@ -9,6 +10,7 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -26,7 +28,7 @@ namespace {
 
 const char* const kStepNames[] = {
     "sync", "cgroup namespace", "sethostname", "mount propagation", "rootfs bind", "mount",
-    "pivot_root", "detach old root", "console", "loopback", "security", "execve",
+    "pivot_root", "detach old root", "console", "loopback", "security", "execve", "user namespace",
 };
 
 [[noreturn]] void fail(int sync_fd, int step, int err, const char* detail = nullptr) {
@@ -43,34 +45,73 @@ const char* const kStepNames[] = {
   _exit(127);
 }
 
-// sync 1: wait until the parent moved us into our cgroups.
-void wait_for_parent(int sync_fd) {
+// sync 1: wait until the parent moved us into our cgroups (and wrote our id maps). Returns the
+// idmapped rootfs mount sent along with the byte, or -1.
+int wait_for_parent(int sync_fd) {
   char c;
+  char control[CMSG_SPACE(sizeof(int))];
+  iovec iov{&c, 1};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
   ssize_t n;
-  do n = read(sync_fd, &c, 1);
+  do n = recvmsg(sync_fd, &msg, MSG_CMSG_CLOEXEC);
   while (n < 0 && errno == EINTR);
   if (n != 1) _exit(126);  // parent gone or gave up: nothing to report to
+  int fd = -1;
+  for (cmsghdr* h = CMSG_FIRSTHDR(&msg); h; h = CMSG_NXTHDR(&msg, h))
+    if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS) memcpy(&fd, CMSG_DATA(h), sizeof fd);
+  return fd;
 }
 
-void setup_filesystem(const ChildPlan& plan, int sync_fd) {
+// The rootfs becomes a mount point of its own (pivot_root needs one): the idmapped tree from the
+// parent, else a bind of the rootfs onto itself. Runs before the switch to root of a user
+// namespace: the path leads through host root's private directories. Returns an O_PATH fd of it.
+int attach_rootfs(const ChildPlan& plan, int sync_fd, int tree_fd) {
   // Nothing we mount may propagate back to the host.
   if (mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) fail(sync_fd, kStepPropagation, errno);
-  // pivot_root needs the new root to be a mount point: the overlay of the image and the
-  // container's upper layer (mounted in this namespace only), or a bind of the directory.
-  int rc = plan.rootfs_overlay.empty()
-               ? mount(plan.rootfs.c_str(), plan.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr)
-               : mount("overlay", plan.rootfs.c_str(), "overlay", 0, plan.rootfs_overlay.c_str());
-  if (rc != 0) fail(sync_fd, kStepRootfsBind, errno, plan.rootfs.c_str());
+  // pivot_root needs the new root to be a mount point: the idmapped tree from the parent, the
+  // overlay of the image and the container's upper layer (in this namespace only), or a bind.
+  if (tree_fd >= 0) {
+    if (move_mount(tree_fd, "", AT_FDCWD, plan.rootfs.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
+      fail(sync_fd, kStepRootfsBind, errno, "attach the idmapped rootfs");
+    close(tree_fd);
+  } else if (!plan.rootfs_overlay.empty()) {
+    if (mount("overlay", plan.rootfs.c_str(), "overlay", 0, plan.rootfs_overlay.c_str()) != 0)
+      fail(sync_fd, kStepRootfsBind, errno, plan.rootfs.c_str());
+  } else if (mount(plan.rootfs.c_str(), plan.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+    fail(sync_fd, kStepRootfsBind, errno, plan.rootfs.c_str());
+  }
   int root_fd = open(plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root_fd < 0) fail(sync_fd, kStepRootfsBind, errno, plan.rootfs.c_str());
+  return root_fd;
+}
+
+// In a user namespace: become its root (host ids of the range), so that everything made from
+// here on (tmpfs roots, /dev entries) belongs to the container's root, and execve keeps the
+// capabilities. Raw syscalls: glibc's set*id wrappers synchronise threads we do not have.
+void become_root(int sync_fd) {
+  if (syscall(SYS_setresgid, 0, 0, 0) != 0) fail(sync_fd, kStepUserns, errno, "setresgid");
+  if (syscall(SYS_setgroups, 0, nullptr) != 0) fail(sync_fd, kStepUserns, errno, "setgroups");
+  if (syscall(SYS_setresuid, 0, 0, 0) != 0) fail(sync_fd, kStepUserns, errno, "setresuid");
+  // A change of credentials clears the parent-death signal: arm it again, then make sure the
+  // parent did not die in between (its end of the sync socket would have hung up).
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  pollfd p{sync_fd, POLLRDHUP, 0};
+  if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLRDHUP))) _exit(126);
+}
+
+void setup_filesystem(const ChildPlan& plan, int sync_fd, int root_fd) {
   for (const MountStep& s : plan.mounts) {
     int err = run_mount_step_in_child(root_fd, s);
     if (err != 0 && !s.optional) fail(sync_fd, kStepMount, err, s.target.c_str());
   }
-  close(root_fd);
   // Ordering hazard: pivot_root(".", ".") stacks the old root on top of the new one; the
   // umount right after detaches it, and only then is "/" the container's root.
-  if (chdir(plan.rootfs.c_str()) != 0) fail(sync_fd, kStepPivotRoot, errno, "chdir");
+  if (fchdir(root_fd) != 0) fail(sync_fd, kStepPivotRoot, errno, "chdir");
+  close(root_fd);
   if (syscall(SYS_pivot_root, ".", ".") != 0) fail(sync_fd, kStepPivotRoot, errno);
   if (umount2(".", MNT_DETACH) != 0) fail(sync_fd, kStepOldRoot, errno);
   if (chdir("/") != 0) fail(sync_fd, kStepOldRoot, errno, "chdir /");
@@ -126,11 +167,13 @@ void run_child(const ChildPlan& plan, int sync_fd) {
   // The container dies with its shim: a supervisor killed with -9 leaves a known state.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   umask(0);  // device nodes and mount targets get exactly the planned modes
-  wait_for_parent(sync_fd);
+  int tree_fd = wait_for_parent(sync_fd);
   // After sync 1 our cgroups are final; the new cgroup namespace is rooted at them.
   if (unshare(CLONE_NEWCGROUP) != 0) fail(sync_fd, kStepCgroupNs, errno);
   if (sethostname(plan.name.c_str(), plan.name.size()) != 0) fail(sync_fd, kStepHostname, errno);
-  setup_filesystem(plan, sync_fd);
+  int root_fd = attach_rootfs(plan, sync_fd, tree_fd);
+  if (plan.idmap.enabled()) become_root(sync_fd);
+  setup_filesystem(plan, sync_fd, root_fd);
   setup_console(sync_fd);
   loopback_up(sync_fd);
   umask(022);

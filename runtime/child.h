@@ -8,6 +8,7 @@
 
 #include "runtime/mount_plan.h"
 #include "runtime/security.h"
+#include "runtime/userns.h"
 
 namespace sysc::runtime {
 
@@ -19,6 +20,7 @@ struct ChildPlan {
   MountPlan mounts;
   std::vector<std::string> argv_storage, env_storage;
   std::vector<char*> argv, envp;  // null-terminated, pointing into the storage vectors
+  IdMap idmap;         // enabled(): the child is in a new user namespace with this map
   SecurityPolicy security;
   SeccompProgram seccomp;
   sock_fprog seccomp_prog{};
@@ -35,10 +37,13 @@ struct ChildFailure {
 
 // Sync protocol on a SOCK_SEQPACKET pair (parent side in container.cpp):
 //   sync 1. parent -> child: one byte "cgroup ready" after placing the child in its cgroups
+//           (and, in a user namespace, writing its id maps); with an idmapped rootfs the byte
+//           carries the detached idmapped rootfs mount as SCM_RIGHTS
 //   sync 2. child -> parent: a ChildFailure record, or EOF when execve closed the CLOEXEC socket
 enum ChildStep {
   kStepSync, kStepCgroupNs, kStepHostname, kStepPropagation, kStepRootfsBind, kStepMount,
   kStepPivotRoot, kStepOldRoot, kStepConsole, kStepLoopback, kStepSecurity, kStepExec,
+  kStepUserns,
 };
 const char* child_step_name(int step);
 

@@ -4,6 +4,7 @@
 
 #include <csignal>
 #include <cstring>
+#include <fcntl.h>
 #include <linux/sched.h>
 #include <poll.h>
 #include <sched.h>
@@ -11,6 +12,8 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "runtime/userns.h"
 
 namespace sysc::runtime {
 
@@ -36,6 +39,40 @@ void abort_child(pid_t pid, int pidfd, cgroup::Driver& cg, const std::string& re
   (void)cg.destroy(rel);
 }
 
+// The child's id maps; with an idmapped rootfs, the detached rootfs mount idmapped to the
+// child's user namespace (made here, by host root: the filesystem belongs to the host).
+Result<UniqueFd> prepare_userns(const ChildPlan& plan, pid_t pid) {
+  TRY(write_id_maps(pid, plan.idmap));
+  if (!plan.idmap.idmapped_rootfs) return UniqueFd();
+  const std::string ns = "/proc/" + std::to_string(pid) + "/ns/user";
+  UniqueFd userns(open(ns.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!userns) return sys_error("open " + ns);
+  return idmapped_tree(plan.rootfs, userns.get());
+}
+
+// The sync 1 byte, carrying TREE_FD (if >= 0) as SCM_RIGHTS.
+ssize_t send_go(int sock, int tree_fd) {
+  char go = 1;
+  iovec iov{&go, 1};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  char control[CMSG_SPACE(sizeof(int))] = {};
+  if (tree_fd >= 0) {
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    cmsghdr* h = CMSG_FIRSTHDR(&msg);
+    h->cmsg_level = SOL_SOCKET;
+    h->cmsg_type = SCM_RIGHTS;
+    h->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(h), &tree_fd, sizeof tree_fd);
+  }
+  ssize_t n;
+  do n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  return n;
+}
+
 }  // namespace
 
 Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, const std::string& rel, const Limits& limits,
@@ -49,6 +86,13 @@ Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, c
     (void)cg.destroy(rel);
     return std::move(st).error().context("start failed at cgroup limits");
   }
+  // Delegated to the container's root, so its init can manage the subtree (systemd does).
+  if (plan.idmap.enabled()) {
+    if (auto st = delegate_cgroup(cg.paths(rel), plan.idmap.host_uid, plan.idmap.host_gid); !st) {
+      (void)cg.destroy(rel);
+      return std::move(st).error().context("start failed at cgroup");
+    }
+  }
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
     (void)cg.destroy(rel);
@@ -58,7 +102,8 @@ Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, c
 
   int pidfd = -1;
   clone_args args{};
-  args.flags = kNamespaces | CLONE_PIDFD;
+  // With CLONE_NEWUSER the other new namespaces belong to the new user namespace.
+  args.flags = kNamespaces | CLONE_PIDFD | (plan.idmap.enabled() ? CLONE_NEWUSER : 0);
   args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
   args.exit_signal = SIGCHLD;
   long pid = syscall(SYS_clone3, &args, sizeof args);
@@ -76,7 +121,16 @@ Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, c
   child_end.reset();
   StartedInit started{static_cast<pid_t>(pid), UniqueFd(pidfd)};
 
-  // sync 1: place the child in its cgroups (every hierarchy), then let it go on.
+  // sync 1: write its id maps, place the child in its cgroups (every hierarchy), then let it go on.
+  UniqueFd rootfs_tree;
+  if (plan.idmap.enabled()) {
+    if (auto tree = prepare_userns(plan, started.pid); !tree) {
+      abort_child(started.pid, pidfd, cg, rel);
+      return std::move(tree).error().context("start failed at user namespace");
+    } else {
+      rootfs_tree = std::move(*tree);
+    }
+  }
   if (auto st = cg.attach(rel, started.pid); !st) {
     abort_child(started.pid, pidfd, cg, rel);
     return std::move(st).error().context("start failed at cgroup attach");
@@ -87,8 +141,7 @@ Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, c
       return std::move(st).error().context("start failed at network");
     }
   }
-  char go = 1;
-  if (write(parent_end.get(), &go, 1) != 1) {
+  if (send_go(parent_end.get(), rootfs_tree.get()) != 1) {
     Error e = sys_error("start failed at sync");
     abort_child(started.pid, pidfd, cg, rel);
     return e;

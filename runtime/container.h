@@ -1,5 +1,8 @@
 // Starting a container from the supervisor (sysc-shim): clone3 into new namespaces, place the
 // child in its cgroups, run the numbered sync protocol, and report {step, errno} failures.
+// With plan.idmap enabled the clone makes a user namespace too: the parent writes its id maps,
+// chowns the cgroup's delegation files to the mapped root and, for an idmapped rootfs, sends the
+// detached idmapped mount along with sync 1.
 #pragma once
 
 #include <functional>

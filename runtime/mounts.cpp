@@ -40,7 +40,14 @@ MountStep symlink_step(const char* source, const char* target) {
   s.source = source;
   return s;
 }
-MountStep node(const char* target, unsigned major, unsigned minor, mode_t perm = 0666) {
+// A char device node: made with mknod, or in a user namespace the host's node bound onto an
+// empty file (the host's node is "/" + target: "dev/null" -> "/dev/null").
+MountStep node(const char* target, unsigned major, unsigned minor, bool userns, mode_t perm = 0666) {
+  if (userns) {
+    MountStep s = step(Op::BindFile, target, perm);
+    s.source = std::string("/") + target;
+    return s;
+  }
   MountStep s = step(Op::Mknod, target, S_IFCHR | perm);
   s.dev = makedev(major, minor);
   return s;
@@ -66,7 +73,7 @@ void add_masks(MountPlan& p) {
 
 }  // namespace
 
-MountPlan base_mount_plan(const std::string& console_pty, const MountPlan& cgroup_mounts) {
+MountPlan base_mount_plan(const std::string& console_pty, const MountPlan& cgroup_mounts, bool userns) {
   MountPlan p;
   p.push_back(mount("proc", "proc", kNoSuidDevExec, ""));
   p.push_back(step(Op::BindRO, "proc/sys"));
@@ -77,12 +84,12 @@ MountPlan base_mount_plan(const std::string& console_pty, const MountPlan& cgrou
   p.push_back(mount("sysfs", "sys", kNoSuidDevExec | MS_RDONLY, ""));
   p.insert(p.end(), cgroup_mounts.begin(), cgroup_mounts.end());
   p.push_back(mount("tmpfs", "dev", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k"));
-  p.push_back(node("dev/null", 1, 3));
-  p.push_back(node("dev/zero", 1, 5));
-  p.push_back(node("dev/full", 1, 7));
-  p.push_back(node("dev/random", 1, 8));
-  p.push_back(node("dev/urandom", 1, 9));
-  p.push_back(node("dev/tty", 5, 0));
+  p.push_back(node("dev/null", 1, 3, userns));
+  p.push_back(node("dev/zero", 1, 5, userns));
+  p.push_back(node("dev/full", 1, 7, userns));
+  p.push_back(node("dev/random", 1, 8, userns));
+  p.push_back(node("dev/urandom", 1, 9, userns));
+  p.push_back(node("dev/tty", 5, 0, userns));
   p.push_back(symlink_step("/proc/self/fd", "dev/fd"));
   p.push_back(symlink_step("/proc/self/fd/0", "dev/stdin"));
   p.push_back(symlink_step("/proc/self/fd/1", "dev/stdout"));

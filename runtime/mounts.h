@@ -9,7 +9,8 @@ namespace sysc::runtime {
 
 // /proc (sys and sysrq-trigger read-only), read-only /sys, the cgroup view, /dev tmpfs with the
 // standard nodes and links, devpts, shm, mqueue, /dev/console bound to console_pty, /run, /run/lock.
-MountPlan base_mount_plan(const std::string& console_pty, const MountPlan& cgroup_mounts);
+// In a user namespace (USERNS) mknod is not allowed: the standard nodes are the host's, bound.
+MountPlan base_mount_plan(const std::string& console_pty, const MountPlan& cgroup_mounts, bool userns = false);
 
 // Child side, async-signal-safe: run one step below root_fd (an O_PATH fd of the new root).
 // Every path is resolved with openat2(RESOLVE_IN_ROOT), so a symlink planted in the rootfs

@@ -26,6 +26,9 @@ std::string to_json(const RuntimeSpec& s) {
     j["nics"].push_back({{"host_name", n.host_name}, {"name", n.name}, {"mac", n.mac}, {"mtu", n.mtu},
                          {"bridge", n.bridge}, {"address", n.address}, {"gateway", n.gateway}});
   j["limits"] = limits_to_json(s.limits);
+  if (s.idmap.enabled())
+    j["idmap"] = {{"host_uid", s.idmap.host_uid}, {"host_gid", s.idmap.host_gid}, {"count", s.idmap.count},
+                  {"idmapped_rootfs", s.idmap.idmapped_rootfs}};
   return j.dump(2);
 }
 
@@ -54,6 +57,13 @@ Result<RuntimeSpec> spec_from_json(const std::string& text) {
                                n.at("bridge").get<std::string>(), n.at("address").get<std::string>(),
                                n.at("gateway").get<std::string>()});
     if (j.contains("limits")) s.limits = TRY(limits_from_json(j.at("limits")));
+    if (j.contains("idmap")) {
+      const json& m = j.at("idmap");
+      s.idmap = IdMap{m.at("host_uid").get<uint32_t>(), m.at("host_gid").get<uint32_t>(), m.at("count").get<uint32_t>(),
+                      m.at("idmapped_rootfs").get<bool>()};
+      if (s.idmap.enabled() && (s.idmap.host_uid == 0 || s.idmap.host_gid == 0))
+        return make_error("runtime spec: an id map must not map root inside to host root", EINVAL);
+    }
     if (s.init_argv.empty()) return make_error("runtime spec: empty init command", EINVAL);
     return s;
   } catch (const json::exception& e) {

@@ -7,6 +7,7 @@
 
 #include "common/result.h"
 #include "runtime/resource_limits.h"
+#include "runtime/userns.h"
 
 namespace sysc::runtime {
 
@@ -39,6 +40,7 @@ struct RuntimeSpec {
   long console_log_max = 1 << 20;      // bytes before the log is rotated to .1
   std::vector<NicSpec> nics;           // created and moved into the container before init runs
   Limits limits;                       // written to the cgroup before init is placed in it
+  IdMap idmap;                         // enabled(): unprivileged, in a user namespace with this map
 };
 
 std::string to_json(const RuntimeSpec& spec);

@@ -44,6 +44,16 @@ static std::string restart_text(const nlohmann::json& c) {
   return extra.empty() ? out : out + " (" + extra + ")";
 }
 
+// "privileged", or the host ids root inside maps to: "1000000-1065535 (unprivileged)".
+static std::string ids_text(const nlohmann::json& c) {
+  if (!c.contains("privileged")) return "-";
+  if (c.value("privileged", true)) return "privileged";
+  if (!c.contains("idmap")) return "unprivileged (range given at the next start)";
+  const auto& m = c["idmap"];
+  uint64_t base = m.value("host_base", uint64_t{0}), size = m.value("size", uint64_t{0});
+  return std::to_string(base) + "-" + std::to_string(base + size - 1) + " (unprivileged)";
+}
+
 static std::vector<std::pair<std::string, std::string>> info_fields(const nlohmann::json& c) {
   bool running = c.value("state", "") == "RUNNING";
   bool has_usage = running && c.contains("memory_bytes");
@@ -55,6 +65,7 @@ static std::vector<std::pair<std::string, std::string>> info_fields(const nlohma
       {"Shim PID", pid_text(c, "shim_pid")},
       {"Cgroup", text_or_dash(c, "cgroup")},
       {"IPv4", text_or_dash(c, "ipv4")},
+      {"Host ids", ids_text(c)},
       {"Memory", has_usage ? format_bytes(c.value("memory_bytes", uint64_t{0})) : "-"},
       {"CPU time", has_usage ? format_cpu_ns(c.value("cpu_ns", uint64_t{0})) : "-"},
       {"Started", running ? local_time(c.value("started_at", int64_t{0})) : "-"},

@@ -40,7 +40,8 @@ Result<runtime::ChildPlan> make_plan(const runtime::RuntimeSpec& spec, const cgr
   plan.name = spec.name;
   plan.rootfs = spec.rootfs;
   plan.rootfs_overlay = spec.rootfs_overlay;
-  plan.mounts = runtime::base_mount_plan(console_pty, cg.container_mounts());
+  plan.idmap = spec.idmap;
+  plan.mounts = runtime::base_mount_plan(console_pty, cg.container_mounts(), spec.idmap.enabled());
   plan.argv_storage = spec.init_argv;
   plan.env_storage = spec.init_env;
   plan.security.cap_drop = TRY(runtime::cap_numbers(spec.cap_drop));
@@ -53,6 +54,9 @@ Result<int> run(const std::string& spec_path) {
   runtime::RuntimeSpec spec = TRY(runtime::spec_from_json(TRY(read_file(spec_path))));
   auto cg = TRY_CTX(cgroup::make_driver(spec.cgroup_driver), spec.name + ": start failed at cgroup setup");
   auto console = TRY_CTX(shim::Console::open(spec.console_log, spec.console_log_max), spec.name + ": start failed at console");
+  // The console belongs to the container's root (group tty, 5), so its init can open it.
+  if (spec.idmap.enabled() && ::chown(console.slave_path().c_str(), spec.idmap.host_uid, spec.idmap.host_gid + 5) != 0)
+    return sys_error(spec.name + ": start failed at console: chown " + console.slave_path());
   auto plan = TRY_CTX(make_plan(spec, *cg, console.slave_path()), spec.name + ": start failed at plan");
   auto listen_fd = TRY_CTX(listen_on(spec.run_dir + "/shim.sock"), spec.name + ": start failed at control socket");
   shim::Supervisor sup(std::move(spec), std::move(plan), std::move(cg), std::move(console), std::move(listen_fd));

@@ -1,6 +1,7 @@
 // The debian template end to end through the CLI: debootstrap once into the env's cache, a
 // fast second create from it, systemd as PID 1 reaching `running` with no failed units,
-// per-container identity, DHCP/DNS between two containers, console, reboot and a clean halt.
+// per-container identity, DHCP/DNS between two containers, console, reboot and a clean halt,
+// and the same boot unprivileged (in a user namespace).
 // One SyscEnv for the whole suite: the debootstrap (~35 s to 2 min) runs once per process.
 #include <gtest/gtest.h>
 #include <netdb.h>
@@ -247,6 +248,29 @@ TEST_F(Debian, RebootFromInsideBringsSystemdBack) {
   std::printf("[ debian   ] reboot of d2 to running: %.2f s\n", seconds_since(t0));
   EXPECT_EQ(in("d2", "cat /proc/1/comm").out, "systemd\n");
   EXPECT_EQ(in("d2", "systemctl --failed --no-legend").out, "");
+}
+
+// security.privileged = false: systemd boots in a user namespace (idmapped rootfs here) with
+// the same result, and halts the same way.
+TEST_F(Debian, UnprivilegedSystemdIsRunningWithNoFailedUnits) {
+  RunResult r = create("d3");
+  ASSERT_EQ(r.status, 0) << r.err;
+  ASSERT_EQ(env_->sysc({"config", "set", "d3", "security.privileged", "false"}).status, 0);
+  r = env_->sysc({"start", "d3"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(wait_running("d3"), "running") << in("d3", "systemctl --failed; journalctl -b -p warning --no-pager").out;
+  EXPECT_EQ(in("d3", "systemctl --failed --no-legend").out, "");
+  EXPECT_EQ(in("d3", "journalctl -b -q -p err --no-pager").out, "");
+  const long base = env_->info("d3")["idmap"].value("host_base", 0L);
+  ASSERT_GT(base, 0);
+  EXPECT_NE(in("d3", "cat /proc/1/uid_map").out.find(" " + std::to_string(base) + " "), std::string::npos);
+  EXPECT_EQ(trim(in("d3", "systemctl is-active ssh.service console-getty.service systemd-journald.service").out),
+            "active\nactive\nactive");
+  r = env_->sysc({"stop", "d3", "--timeout", "30"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(env_->info("d3").value("last_exit", ""), "halted") << console_tail("d3");
+  ASSERT_EQ(env_->sysc({"destroy", "d3"}).status, 0);
+  EXPECT_TRUE(env_->leftovers("d3").empty()) << ::testing::PrintToString(env_->leftovers("d3"));
 }
 
 TEST_F(Debian, StopHaltsSystemdCleanlyAndFast) {

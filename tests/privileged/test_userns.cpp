@@ -1,0 +1,337 @@
+// Unprivileged containers (security.privileged = false): root inside is a host id range of its
+// own, the rootfs is idmapped (or its ids shifted once), /proc, /sys, /dev, the cgroup, the
+// console, the network and attach all keep working, and root inside cannot reach the host.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <linux/capability.h>
+#include <sstream>
+
+#include "support/harness.h"
+
+namespace sysc::test {
+namespace {
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+struct Owner {
+  long uid = -1, gid = -1;
+  unsigned mode = 0;
+};
+Owner owner_of(const std::string& path) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) return {};
+  return {static_cast<long>(st.st_uid), static_cast<long>(st.st_gid), st.st_mode & 07777};
+}
+
+RunResult in(SyscEnv& env, const std::string& name, const std::string& script) {
+  return env.sysc({"attach", name, "--", "/bin/sh", "-c", script});
+}
+
+long host_base(SyscEnv& env, const std::string& name) {
+  auto info = env.info(name);
+  return info.contains("idmap") ? info["idmap"].value("host_base", -1L) : -1L;
+}
+
+void make_unprivileged(SyscEnv& env, const std::string& name) {
+  auto r = env.sysc({"config", "set", name, "security.privileged", "false"});
+  ASSERT_EQ(r.status, 0) << r.err;
+}
+
+class Userns : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (geteuid() != 0) return;
+    env_ = new SyscEnv();
+    for (const char* name : {"un1", "un2"}) {
+      env_->create_busybox(name);
+      make_unprivileged(*env_, name);
+      auto r = env_->sysc({"start", name});
+      if (r.status != 0) setup_error_ += std::string("start ") + name + ": " + r.err;
+    }
+  }
+  static void TearDownTestSuite() {
+    delete env_;
+    env_ = nullptr;
+  }
+  void SetUp() override {
+    SYSC_REQUIRE_ROOT();
+    ASSERT_TRUE(setup_error_.empty()) << setup_error_ << env_->sysc({"console", "--log", "un1"}).out;
+  }
+  static SyscEnv* env_;
+  static std::string setup_error_;
+};
+SyscEnv* Userns::env_ = nullptr;
+std::string Userns::setup_error_;
+
+TEST_F(Userns, BusyboxInitRunsAsRootOfItsOwnRange) {
+  const long base = host_base(*env_, "un1");
+  ASSERT_GE(base, 65536) << env_->info("un1").dump();
+  EXPECT_EQ(env_->info("un1").value("privileged", true), false);
+  EXPECT_NE(env_->sysc({"info", "un1"}).out.find(std::to_string(base) + "-" + std::to_string(base + 65535) + " (unprivileged)"),
+            std::string::npos);
+  EXPECT_EQ(in(*env_, "un1", "cat /proc/1/comm").out, "init\n");
+  EXPECT_EQ(in(*env_, "un1", "id -u; id -g").out, "0\n0\n");
+  const std::string map = "0 " + std::to_string(base) + " 65536";
+  for (const char* f : {"/proc/self/uid_map", "/proc/self/gid_map", "/proc/1/uid_map"}) {
+    std::istringstream line(in(*env_, "un1", std::string("cat ") + f).out);
+    long a, b, c;
+    ASSERT_TRUE(line >> a >> b >> c) << f;
+    EXPECT_EQ(std::to_string(a) + " " + std::to_string(b) + " " + std::to_string(c), map) << f;
+  }
+  // Seen from the host, the init's credentials are the range's base, not root.
+  int pid = env_->info("un1").value("init_pid", 0);
+  std::string status = slurp("/proc/" + std::to_string(pid) + "/status");
+  EXPECT_NE(status.find("Uid:\t" + std::to_string(base) + "\t" + std::to_string(base)), std::string::npos) << status;
+}
+
+TEST_F(Userns, FilesMadeByRootInsideBelongToTheRangeOnTheHost) {
+  const long base = host_base(*env_, "un1");
+  ASSERT_EQ(in(*env_, "un1", "echo hello > /root/made-inside && mkdir -p /run/d && touch /run/d/f").status, 0);
+  int pid = env_->info("un1").value("init_pid", 0);
+  const std::string via_init = "/proc/" + std::to_string(pid) + "/root";
+  Owner o = owner_of(via_init + "/root/made-inside");
+  EXPECT_EQ(o.uid, base);
+  EXPECT_EQ(o.gid, base);
+  EXPECT_EQ(owner_of(via_init + "/run/d/f").uid, base);  // a tmpfs made inside
+  // On disk: host root's ids through an idmapped mount, the range's when the ids are shifted.
+  const bool shifted = env_->info("un1")["idmap"].value("rootfs_shifted", true);
+  EXPECT_EQ(owner_of(env_->rootfs("un1") + "/root/made-inside").uid, shifted ? base : 0);
+  EXPECT_EQ(in(*env_, "un1", "stat -c %u:%g /root/made-inside /bin/busybox /etc/passwd").out, "0:0\n0:0\n0:0\n");
+}
+
+TEST_F(Userns, TwoContainersGetRangesThatDoNotOverlap) {
+  const long a = host_base(*env_, "un1"), b = host_base(*env_, "un2");
+  ASSERT_GT(a, 0);
+  ASSERT_GT(b, 0);
+  EXPECT_GE(std::labs(a - b), 65536) << a << " " << b;
+}
+
+TEST_F(Userns, TheRangeIsKeptAcrossStopAndStart) {
+  const long before = host_base(*env_, "un2");
+  ASSERT_EQ(env_->sysc({"stop", "un2"}).status, 0);
+  EXPECT_EQ(host_base(*env_, "un2"), before);  // kept while stopped
+  auto r = env_->sysc({"start", "un2"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(host_base(*env_, "un2"), before);
+  EXPECT_NE(in(*env_, "un2", "cat /proc/self/uid_map").out.find(" " + std::to_string(before) + " "), std::string::npos);
+}
+
+TEST_F(Userns, RootInsideCannotReachHostDevicesCgroupfsOrKernelKnobs) {
+  // No block device can be made (mknod needs host privileges) or reached through a devtmpfs.
+  EXPECT_NE(in(*env_, "un1", "sysc-probe mknod /tmp/disk b 8 0").out.find("mknod=EPERM"), std::string::npos);
+  EXPECT_NE(in(*env_, "un1", "sysc-probe mknod /tmp/null c 1 3").out.find("mknod=EPERM"), std::string::npos);
+  EXPECT_NE(in(*env_, "un1", "mkdir -p /tmp/m && mount -t devtmpfs none /tmp/m").status, 0);
+  // A new cgroup v1 hierarchy would be host-wide: refused.
+  EXPECT_NE(in(*env_, "un1", "mkdir -p /tmp/c && mount -t cgroup -o none,name=sysctest none /tmp/c").status, 0);
+  // kernel.* sysctls stay the host's, even after remounting /proc/sys read-write (which a user
+  // namespace's root may do with its own mounts). The write repeats the current value.
+  const std::string sysrq = trim(slurp("/proc/sys/kernel/sysrq"));
+  auto w = in(*env_, "un1", "mount -o remount,rw /proc/sys 2>/dev/null; echo " + sysrq + " > /proc/sys/kernel/sysrq");
+  EXPECT_NE(w.status, 0) << w.out << w.err;
+  EXPECT_EQ(in(*env_, "un1", "sysc-probe write /proc/sys/kernel/hostname").out.find("write=OK"), std::string::npos);
+  // The standard nodes work (the host's, bound), and /dev/null is really the null device.
+  EXPECT_EQ(in(*env_, "un1", "echo x > /dev/null && head -c 4 /dev/zero | wc -c && stat -c %t:%T /dev/null").out, "4\n1:3\n");
+}
+
+TEST_F(Userns, CapabilityDropsAndSeccompStillApply) {
+  auto r = in(*env_, "un1", "sysc-probe caps; sysc-probe seccomp");
+  for (const char* cap : {"sys_module", "sys_time", "sys_rawio"})
+    EXPECT_NE(r.out.find(std::string("cap_") + cap + "=0"), std::string::npos) << cap << "\n" << r.out;
+  EXPECT_NE(r.out.find("cap_sys_boot=1"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("=OK"), std::string::npos) << r.out;  // no denied call got through
+  auto init = in(*env_, "un1", "grep CapBnd /proc/1/status");
+  EXPECT_NE(init.out.find(r.out.substr(r.out.find("CapBnd=") + 7, 16)), std::string::npos) << init.out;
+}
+
+TEST_F(Userns, AttachRunsAsRootInTheSameUserNamespace) {
+  auto r = in(*env_, "un1", "readlink /proc/self/ns/user; readlink /proc/1/ns/user; id -u");
+  std::istringstream lines(r.out);
+  std::string mine, init, uid;
+  std::getline(lines, mine);
+  std::getline(lines, init);
+  std::getline(lines, uid);
+  EXPECT_EQ(mine.rfind("user:[", 0), 0u) << r.out << r.err;
+  EXPECT_EQ(mine, init);
+  EXPECT_EQ(uid, "0");
+  struct stat host_ns;
+  ASSERT_EQ(stat("/proc/self/ns/user", &host_ns), 0);
+  EXPECT_EQ(mine.find(std::to_string(host_ns.st_ino)), std::string::npos);
+  // With a terminal: the pty in the container's devpts belongs to its root, not to nobody.
+  auto t = env_->sysc({"attach", "-t", "un1", "--", "/bin/sh", "-c", "stat -c %u:%g $(tty)"});
+  EXPECT_NE(t.out.find("0:5"), std::string::npos) << t.out << t.err;
+}
+
+TEST_F(Userns, CgroupIsDelegatedToTheContainersRoot) {
+  const long base = host_base(*env_, "un1");
+  std::string dir = env_->info("un1").value("cgroup", "");
+  ASSERT_FALSE(dir.empty());
+  EXPECT_EQ(owner_of(dir).uid, base) << dir;
+  EXPECT_EQ(owner_of(dir + "/cgroup.procs").uid, base) << dir;
+  // Inside, root makes a child cgroup and moves a process into it (what systemd does).
+  const std::string cg = access("/sys/fs/cgroup/unified", F_OK) == 0 ? "/sys/fs/cgroup/unified" : "/sys/fs/cgroup";
+  auto r = in(*env_, "un1", "mkdir " + cg + "/sub && echo $$ > " + cg + "/sub/cgroup.procs && grep -c /sub /proc/self/cgroup");
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_TRUE(owner_of(dir + "/sub").uid == base) << dir;
+}
+
+TEST_F(Userns, NetworkAndConsoleWork) {
+  EXPECT_NE(in(*env_, "un1", "ip -4 addr show eth0").out.find(env_->info("un1").value("ipv4", "?") + "/"),
+            std::string::npos);
+  auto ping = in(*env_, "un1", "ping -c1 -W5 " + env_->address(1));
+  EXPECT_EQ(ping.status, 0) << ping.out << ping.err;
+  EXPECT_NE(env_->sysc({"console", "--log", "un1"}).out.find("activate this console"), std::string::npos);
+}
+
+TEST_F(Userns, RebootFromInsideComesBackInTheSameRange) {
+  const long base = host_base(*env_, "un1");
+  int before = env_->info("un1").value("init_pid", 0);
+  ASSERT_GT(before, 0);
+  ASSERT_EQ(in(*env_, "un1", "echo kept > /root/before-reboot && reboot").status, 0);
+  bool back = false;
+  for (int i = 0; i < 100 && !back; ++i) {
+    usleep(100000);
+    int now = env_->info("un1").value("init_pid", 0);
+    back = now > 0 && now != before && env_->state("un1") == "RUNNING";
+  }
+  ASSERT_TRUE(back) << env_->info("un1").dump();
+  EXPECT_NE(in(*env_, "un1", "cat /proc/1/uid_map").out.find(" " + std::to_string(base) + " "), std::string::npos);
+  EXPECT_EQ(in(*env_, "un1", "cat /root/before-reboot; stat -c %u /root/before-reboot").out, "kept\n0\n");
+}
+
+TEST_F(Userns, DestroyFreesTheRangeAndLeavesNothingBehind) {
+  const long freed = host_base(*env_, "un2");
+  ASSERT_GT(freed, 0);
+  auto r = env_->sysc({"destroy", "--force", "un2"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(env_->leftovers("un2").empty()) << ::testing::PrintToString(env_->leftovers("un2"));
+  // The next unprivileged container gets the freed range (the lowest free one).
+  env_->create_busybox("un3");
+  make_unprivileged(*env_, "un3");
+  r = env_->sysc({"start", "un3"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(host_base(*env_, "un3"), freed);
+  ASSERT_EQ(env_->sysc({"destroy", "--force", "un3"}).status, 0);
+  EXPECT_TRUE(env_->leftovers("un3").empty());
+}
+
+// On the cgroup2 hierarchy alone (driver v2) the delegation works the same way.
+TEST(UsernsCgroupV2, TheContainersRootManagesItsSubtree) {
+  SYSC_REQUIRE_ROOT();
+  SyscEnv env("[cgroup]\ndriver = v2\n");
+  env.create_busybox("v2u");
+  make_unprivileged(env, "v2u");
+  auto r = env.sysc({"start", "v2u"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const long base = host_base(env, "v2u");
+  std::string dir = env.info("v2u").value("cgroup", "");
+  EXPECT_EQ(owner_of(dir).uid, base) << dir;
+  EXPECT_EQ(owner_of(dir + "/cgroup.subtree_control").uid, base) << dir;
+  EXPECT_NE(owner_of(dir + "/cgroup.max.depth").uid, base) << "only the delegation files are handed over";
+  r = in(env, "v2u", "mount | grep -c cgroup2; mkdir /sys/fs/cgroup/sub && echo $$ > /sys/fs/cgroup/sub/cgroup.procs && grep ^0:: /proc/self/cgroup");
+  EXPECT_EQ(r.out, "1\n0::/sub\n") << r.err;
+  ASSERT_EQ(env.sysc({"destroy", "--force", "v2u"}).status, 0);
+  EXPECT_TRUE(env.leftovers("v2u").empty()) << ::testing::PrintToString(env.leftovers("v2u"));
+}
+
+// Privileged -> unprivileged -> privileged with the same rootfs, through an idmapped mount
+// (ids on disk never change) or with idmapped mounts off (ids shifted on disk and back).
+class UsernsSwitch : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override { SYSC_REQUIRE_ROOT(); }
+};
+
+// v2 file capabilities (cap_net_raw, effective) and an ACL naming uid 1000, set from the host.
+void set_caps_and_acl(const std::string& path) {
+  vfs_cap_data caps{};
+  caps.magic_etc = VFS_CAP_REVISION_2 | VFS_CAP_FLAGS_EFFECTIVE;
+  caps.data[0].permitted = 1u << CAP_NET_RAW;
+  ASSERT_EQ(setxattr(path.c_str(), "security.capability", &caps, XATTR_CAPS_SZ_2, 0), 0) << strerror(errno);
+  uint32_t acl[1 + 2 * 5] = {2};
+  uint16_t tags[] = {0x01, 0x02, 0x04, 0x10, 0x20};
+  for (int i = 0; i < 5; ++i) {
+    std::memcpy(reinterpret_cast<char*>(acl) + 4 + 8 * i, &tags[i], 2);
+    uint16_t perm = tags[i] == 0x01 ? 7 : 5;  // the mode stays 4755: rwx for the owner, r-x else
+    std::memcpy(reinterpret_cast<char*>(acl) + 6 + 8 * i, &perm, 2);
+    uint32_t id = tags[i] == 0x02 ? 1000 : 0xffffffff;
+    std::memcpy(reinterpret_cast<char*>(acl) + 8 + 8 * i, &id, 4);
+  }
+  ASSERT_EQ(setxattr(path.c_str(), "system.posix_acl_access", acl, sizeof acl, 0), 0) << strerror(errno);
+}
+
+// {capability root id (0 for v2), uid named in the ACL}
+std::pair<long, long> caps_root_and_acl_user(const std::string& path) {
+  vfs_ns_cap_data caps{};
+  ssize_t n = getxattr(path.c_str(), "security.capability", &caps, sizeof caps);
+  long root = n == XATTR_CAPS_SZ_3 ? static_cast<long>(caps.rootid) : n == XATTR_CAPS_SZ_2 ? 0 : -1;
+  char acl[256];
+  ssize_t m = getxattr(path.c_str(), "system.posix_acl_access", acl, sizeof acl);
+  long user = -1;
+  for (ssize_t off = 4; off + 8 <= m; off += 8) {
+    uint16_t tag;
+    uint32_t id;
+    std::memcpy(&tag, acl + off, 2);
+    std::memcpy(&id, acl + off + 4, 4);
+    if (tag == 0x02) user = id;
+  }
+  return {root, user};
+}
+
+TEST_P(UsernsSwitch, FilesStayRootsAcrossPrivilegedAndUnprivilegedStarts) {
+  const bool idmapped = GetParam();
+  SyscEnv env(idmapped ? "" : "[security]\nidmapped_mounts = off\n");
+  env.create_busybox("sw");
+  const std::string disk = env.rootfs("sw");
+  ASSERT_EQ(env.sysc({"start", "sw"}).status, 0);
+  ASSERT_EQ(in(env, "sw", "echo before > /root/f && cp /bin/busybox /bin/suid && chmod 4755 /bin/suid").status, 0);
+  ASSERT_EQ(env.sysc({"stop", "sw"}).status, 0);
+  set_caps_and_acl(disk + "/bin/suid");
+
+  make_unprivileged(env, "sw");
+  auto r = env.sysc({"start", "sw"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const long base = host_base(env, "sw");
+  ASSERT_GE(base, 65536);
+  EXPECT_EQ(env.info("sw")["idmap"].value("rootfs_shifted", idmapped), !idmapped);
+  EXPECT_EQ(in(env, "sw", "cat /root/f; stat -c %u:%g:%a /root/f /bin/suid").out, "before\n0:0:644\n0:0:4755\n");
+  EXPECT_EQ(in(env, "sw", "echo during > /root/g && cat /root/f").out, "before\n");
+  const long disk_uid = idmapped ? 0 : base;
+  EXPECT_EQ(owner_of(disk + "/root/f").uid, disk_uid);
+  EXPECT_EQ(owner_of(disk + "/root/g").uid, disk_uid);
+  EXPECT_EQ(owner_of(disk + "/bin/suid").mode, 04755u);
+  // Shifted: the capability is for the range's root now (v3), the ACL names the shifted uid.
+  EXPECT_EQ(caps_root_and_acl_user(disk + "/bin/suid"), std::make_pair(idmapped ? 0L : base, idmapped ? 1000L : base + 1000));
+  ASSERT_EQ(env.sysc({"stop", "sw"}).status, 0);
+
+  ASSERT_EQ(env.sysc({"config", "set", "sw", "security.privileged", "true"}).status, 0);
+  r = env.sysc({"start", "sw"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(in(env, "sw", "cat /root/f /root/g; stat -c %u:%g /root/f /root/g; cat /proc/self/uid_map").out,
+            "before\nduring\n0:0\n0:0\n         0          0 4294967295\n");
+  EXPECT_EQ(owner_of(disk + "/root/g").uid, 0);
+  EXPECT_EQ(owner_of(disk + "/bin/suid").mode, 04755u);
+  EXPECT_EQ(caps_root_and_acl_user(disk + "/bin/suid"), std::make_pair(0L, 1000L));
+  EXPECT_EQ(host_base(env, "sw"), base);  // the range stays with the container
+  ASSERT_EQ(env.sysc({"destroy", "--force", "sw"}).status, 0);
+  EXPECT_TRUE(env.leftovers("sw").empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Rootfs, UsernsSwitch, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? "Idmapped" : "Shifted"; });
+
+}  // namespace
+}  // namespace sysc::test
