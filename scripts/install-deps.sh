@@ -17,6 +17,7 @@ PACKAGES=(
     debootstrap wget debian-archive-keyring  # templates/debian (debootstrap on the host)
     btrfs-progs  # mkfs.btrfs for the btrfs storage test (lxcd itself uses ioctls)
     dnf rpm createrepo-c  # templates/centos (dnf --installroot); its tests build RPMs
+    curl xz-utils jq  # templates/download (images, SHA-256 sums, simplestreams JSON)
 )
 BENCH_PACKAGES=(hyperfine lxc)
 
