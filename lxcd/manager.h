@@ -14,6 +14,7 @@
 #include "common/result.h"
 #include "config/config.h"
 #include "db/store.h"
+#include "lxcd/lxcfs.h"
 #include "lxcd/monitor.h"
 #include "lxcd/network.h"
 #include "runtime/spec.h"
@@ -49,6 +50,8 @@ class Manager {
   Result<json> config_set(const std::string& name, const std::string& key, const std::string& value);
   Status config_unset(const std::string& name, const std::string& key);
   std::string root() const { return paths_.root; }
+  // lxcfs's view for the containers started from now on (nullptr: the host's values).
+  void set_lxcfs(Lxcfs* lxcfs) { lxcfs_ = lxcfs; }
 
   // Networking: the bridge and its services, port forwards.
   Status network_up();  // at daemon start: bridge, NAT, dnsmasq, reservations, forwards
@@ -87,6 +90,7 @@ class Manager {
   std::unique_ptr<Network> net_;
   std::mutex net_mu_;  // serializes network_sync (files + nft transaction)
   Monitor monitor_;
+  Lxcfs* lxcfs_ = nullptr;
 };
 
 }  // namespace sysc::lxcd

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "runtime/mount_plan.h"
 
@@ -10,6 +11,11 @@ namespace sysc::runtime {
 // /proc (sys and sysrq-trigger read-only), read-only /sys, the cgroup view, /dev tmpfs with the
 // standard nodes and links, devpts, shm, mqueue, /dev/console bound to console_pty, /run, /run/lock.
 MountPlan base_mount_plan(const std::string& console_pty, const MountPlan& cgroup_mounts);
+
+// lxcfs's view: each of FILES ("proc/meminfo") bound from below DIR (its mount point on the host)
+// over the container's own, read-only. Optional steps: a file lxcfs cannot serve leaves the
+// host's value, never a failed start.
+MountPlan lxcfs_mount_plan(const std::string& dir, const std::vector<std::string>& files);
 
 // Child side, async-signal-safe: run one step below root_fd (an O_PATH fd of the new root).
 // Every path is resolved with openat2(RESOLVE_IN_ROOT), so a symlink planted in the rootfs

@@ -15,6 +15,7 @@ PACKAGES=(
     nlohmann-json3-dev libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev libgtest-dev
     libnftables-dev nftables dnsmasq-base iputils-ping busybox-static iproute2 procps util-linux
     debootstrap wget debian-archive-keyring  # templates/debian (debootstrap on the host)
+    lxcfs  # containers' own /proc/meminfo, cpuinfo, uptime... (lxcd runs one per root)
 )
 BENCH_PACKAGES=(hyperfine lxc)
 

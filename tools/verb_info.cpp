@@ -44,6 +44,7 @@ static std::vector<std::pair<std::string, std::string>> info_fields(const nlohma
       {"Started", running ? local_time(c.value("started_at", int64_t{0})) : "-"},
       {"Created", local_time(c.value("created_at", int64_t{0}))},
       {"Last exit", text_or_dash(c, "last_exit")},
+      {"Resource view", text_or_dash(c, "resource_view")},
       {"Rootfs", text_or_dash(c, "rootfs")},
       {"Config", text_or_dash(c, "config_path")},
   };
