@@ -37,8 +37,17 @@ Status run_command(const std::vector<std::string>& argv, const std::string& what
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_adddup2(&fa, err_w.get(), 2);
+  // The system's directories, not the daemon's PATH (which its starter chose): cp is /bin/cp.
+  std::string exe = argv[0];
+  if (exe.find('/') == std::string::npos)
+    for (const char* dir : {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"})
+      if (std::string p = std::string(dir) + "/" + argv[0]; access(p.c_str(), X_OK) == 0) {
+        exe = p;
+        break;
+      }
   pid_t pid;
-  int rc = posix_spawnp(&pid, argv[0].c_str(), &fa, nullptr, args.data(), environ);
+  int rc = exe.find('/') == std::string::npos ? ENOENT
+                                              : posix_spawn(&pid, exe.c_str(), &fa, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   if (rc == ENOENT) return make_error(what + ": " + argv[0] + " not found (is it installed?)", ENOENT);
   if (rc != 0) return sys_error(what + ": run " + argv[0], rc);

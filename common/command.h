@@ -9,7 +9,7 @@
 
 namespace sysc {
 
-// argv[0] is looked up in PATH. Error (EIO): "WHAT: TOOL failed (exit N): <last stderr lines>";
+// argv[0] is looked up in the system directories (/usr/local/sbin ... /bin), not $PATH. Error (EIO): "WHAT: TOOL failed (exit N): <last stderr lines>";
 // ENOENT when the tool is not installed.
 Status run_command(const std::vector<std::string>& argv, const std::string& what);
 

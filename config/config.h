@@ -24,6 +24,13 @@ struct NetworkConfig {
   std::string domain = "sysc";               // [network] domain: containers resolve as NAME.DOMAIN
 };
 
+// [resources] of sysc.conf: what a tenant's /proc and /sys report (lxcfs).
+struct ResourcesConfig {
+  bool lxcfs = true;          // [resources] lxcfs: run lxcfs and bind its files into containers
+  bool lxcfs_loadavg = true;  // [resources] lxcfs_loadavg: per-container /proc/loadavg (lxcfs -l)
+  bool lxcfs_cfs = true;      // [resources] lxcfs_cfs: limits.cpu shows as that many CPUs (--enable-cfs)
+};
+
 // /etc/sysc/sysc.conf
 struct GlobalConfig {
   std::string cgroup_parent = "sysc";  // [cgroup] parent: cgroup directory holding all containers
@@ -33,6 +40,7 @@ struct GlobalConfig {
   NetworkConfig network;
   std::string storage_backend = "auto";  // [storage] backend: auto | dir | overlay | btrfs
   std::map<std::string, std::string> template_mirrors;  // [templates] TEMPLATE.mirror = URL
+  ResourcesConfig resources;
 };
 
 // [net.N] of NAME.conf: one network interface of the container.
@@ -58,6 +66,7 @@ struct ContainerConfig {
   std::vector<std::string> cap_drop;  // [security] cap_drop: extra capability names to drop (e.g. "net_raw sys_ptrace")
   std::vector<std::string> cap_keep;  // [security] cap_keep: names removed from the default drop list
   bool privileged = true;             // [security] privileged: false = root inside is an unprivileged host id range
+  std::string seccomp_profile;        // [security] seccomp_profile: absolute path of a profile file, "" = defaults
   std::map<int, NicConfig> nics;      // [net.N], N in 0..15; none configured: one default veth net.0
   runtime::Limits limits;             // [limits] memory, memory.swap, cpu, cpu.weight, cpuset, pids, io.weight
   bool autostart = false;             // [container] autostart: started by lxcd once per host boot

@@ -71,6 +71,16 @@ std::string default_global_text() {
 # the Debian mirror for debian, the image server for download. Examples:
 #debian.mirror = http://deb.debian.org/debian
 #download.mirror = https://images.example.org
+[resources]
+# lxcfs: lxcd runs one lxcfs (a FUSE file system) at RUN_DIR/lxcfs and binds its files over each
+# container's /proc/meminfo, cpuinfo, stat, uptime, loadavg, swaps, diskstats and
+# /sys/devices/system/cpu/online, so "free", "top", "uptime" and "nproc" inside report the
+# container's limits and its own uptime. false, or lxcfs not installed: the host's values.
+#lxcfs = true
+# lxcfs_loadavg: a per-container /proc/loadavg (lxcfs -l).
+#lxcfs_loadavg = true
+# lxcfs_cfs: limits.cpu also shows as that many CPUs, rounded up (lxcfs --enable-cfs).
+#lxcfs_cfs = true
 )";
 }
 
@@ -135,13 +145,20 @@ std::string default_container_text(const std::string& name, const std::string& t
 # /etc/subuid and /etc/subgid, or 1000000 upwards when there are none). true keeps root inside
 # host root (capabilities limited by the lists above).
 #privileged = true
+# seccomp_profile names a file adjusting the default seccomp rules, one directive a line:
+# "deny SYSCALL [ERRNO]" (default EPERM; a name like ENOSYS or a number) and "allow SYSCALL"
+# (lift a default entry, e.g. "allow keyctl"). '#' starts a comment. The defaults deny kernel
+# module and kexec calls, open_by_handle_at, iopl/ioperm, swapon/swapoff (EPERM), keyctl,
+# add_key, request_key (ENOSYS), umount2 with MNT_FORCE (EPERM) and, on x86_64, every call
+# through the 32-bit ABIs (ENOSYS).
+#seccomp_profile =
 
 [limits]
 # Resource limits, set in the container's cgroup before its init runs. Unset = unlimited
 # (nothing is written). "sysc config set NAME limits.KEY VALUE" on a running container also
 # applies the new value at once. Setting a limit the host's cgroups cannot enforce (its
 # controller is not available, e.g. memory on the cgroup2 hierarchy of a hybrid host) is an
-# error at start, never silently ignored. Per-device read/write bandwidth is not supported yet.
+# error at start, never silently ignored.
 #
 # memory: RAM the container may use, page cache included (cgroup v1 memory.limit_in_bytes,
 # v2 memory.max). Sizes take K, M, G or T (1024-based) or are plain bytes: 512M, 1.5G.
@@ -170,6 +187,13 @@ std::string default_container_text(const std::string& name, const std::string& t
 # io.weight: share of block I/O when it is contended, 1 to 10000 (default 100). v2 io.weight;
 # v1 blkio.weight = weight * 5, clamped to 10..1000 (needs an I/O scheduler with weights).
 #io.weight = 100
+#
+# io.read_bps / io.write_bps: bandwidth caps per block device, in bytes per second, as
+# "DEVICE RATE" entries separated by commas; DEVICE is a /dev path of a whole disk on the host
+# or its MAJ:MIN numbers. v1 blkio.throttle.read_bps_device / write_bps_device, v2 io.max.
+# A live change sets the devices named; one removed from the list keeps its cap until restart.
+#io.read_bps = /dev/vda 10M
+#io.write_bps = /dev/vda 10M
 
 [autostart]
 # order: lower numbers start first (and stop last); equal numbers start by name.

@@ -3,6 +3,7 @@
 
 #include <sys/capability.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
@@ -111,6 +112,13 @@ Status parse_privileged(ContainerConfig& c, const std::string&, const std::strin
 Status parse_idmapped_mounts(GlobalConfig& g, const std::string&, const std::string& value) {
   if (value != "auto" && value != "off") return bad("expected auto or off");
   g.idmapped_mounts = value == "auto";
+  return {};
+}
+
+// Checked for existence and syntax at start, where the error names the container.
+Status parse_seccomp_profile(ContainerConfig& c, const std::string&, const std::string& value) {
+  if (!value.empty() && value.front() != '/') return bad("expected the absolute path of a seccomp profile file");
+  c.seccomp_profile = value;
   return {};
 }
 
@@ -317,6 +325,22 @@ Status parse_template_mirror(GlobalConfig& g, const std::string& name, const std
   return {};
 }
 
+// ---- [resources] of sysc.conf ----
+Status parse_res_lxcfs(GlobalConfig& g, const std::string&, const std::string& v) {
+  g.resources.lxcfs = TRY(parse_bool(v));
+  return {};
+}
+
+Status parse_res_lxcfs_loadavg(GlobalConfig& g, const std::string&, const std::string& v) {
+  g.resources.lxcfs_loadavg = TRY(parse_bool(v));
+  return {};
+}
+
+Status parse_res_lxcfs_cfs(GlobalConfig& g, const std::string&, const std::string& v) {
+  g.resources.lxcfs_cfs = TRY(parse_bool(v));
+  return {};
+}
+
 // ---- [limits] ----
 // Sizes and CPU counts parse through the public parse_size / parse_cpus (bottom of this file).
 Status parse_limit_memory(ContainerConfig& c, const std::string&, const std::string& v) {
@@ -366,6 +390,37 @@ Status parse_limit_cpuset(ContainerConfig& c, const std::string&, const std::str
   return {};
 }
 
+// "/dev/vda 10M" or "254:0 10M", several separated by commas: "/dev/vda 10M, /dev/vdb 5M".
+Result<std::vector<runtime::IoBps>> parse_io_bps(const std::string& v) {
+  const char* rule = "expected DEVICE RATE entries separated by commas, like '/dev/vda 10M' or '254:0 10M, 254:16 5M' "
+                     "(RATE in bytes per second, K, M, G, T 1024-based)";
+  std::vector<runtime::IoBps> out;
+  std::istringstream in(v);
+  for (std::string part; std::getline(in, part, ',');) {
+    auto words = split_words(part);
+    if (words.size() != 2) return bad(rule);
+    const std::string& dev = words[0];
+    bool numbers = dev.find(':') != std::string::npos && dev.find_first_not_of("0123456789:") == std::string::npos &&
+                   dev.front() != ':' && dev.back() != ':' && std::count(dev.begin(), dev.end(), ':') == 1;
+    if (!numbers && (!dev.starts_with("/dev/") || dev.find("..") != std::string::npos)) return bad(rule);
+    auto rate = parse_size(words[1]);
+    if (!rate || *rate == 0) return bad(rule);
+    out.push_back({dev, *rate});
+  }
+  if (out.empty() || v.back() == ',') return bad(rule);
+  return out;
+}
+
+Status parse_limit_io_read_bps(ContainerConfig& c, const std::string&, const std::string& v) {
+  c.limits.io_read_bps = TRY(parse_io_bps(v));
+  return {};
+}
+
+Status parse_limit_io_write_bps(ContainerConfig& c, const std::string&, const std::string& v) {
+  c.limits.io_write_bps = TRY(parse_io_bps(v));
+  return {};
+}
+
 Status parse_limit_pids(ContainerConfig& c, const std::string&, const std::string& v) {
   c.limits.pids = TRY(parse_int(v, 1, static_cast<int>(runtime::kPidsMax), "a number of tasks"));
   return {};
@@ -392,6 +447,8 @@ const std::vector<KeyDef<ContainerConfig>>& container_table() {
       {"security", "cap_keep", parse_cap_keep, "capabilities to keep although dropped by default (e.g. sys_time)"},
       {"security", "privileged", parse_privileged,
        "true (default): root inside is host root; false: a user namespace maps root to its own host id range"},
+      {"security", "seccomp_profile", parse_seccomp_profile,
+       "file adjusting the default seccomp rules: lines 'deny SYSCALL [ERRNO]' and 'allow SYSCALL'"},
       {"net.*", "type", nullptr, "network interface N: veth (on the bridge, default) or none", nullptr, parse_nic_type},
       {"net.*", "name", nullptr, "its name inside the container (default eth0)", nullptr, parse_nic_name},
       {"net.*", "mtu", nullptr, "its MTU (default: the bridge's)", nullptr, parse_nic_mtu},
@@ -407,6 +464,9 @@ const std::vector<KeyDef<ContainerConfig>>& container_table() {
       {"limits", "cpuset", parse_limit_cpuset, "CPUs the container may run on, like 0-1 or 0,2"},
       {"limits", "pids", parse_limit_pids, "maximum number of tasks (processes and threads), 1 to 4194304"},
       {"limits", "io.weight", parse_limit_io_weight, "share of contended block I/O, 1 to 10000 (default 100)"},
+      {"limits", "io.read_bps", parse_limit_io_read_bps,
+       "read bandwidth per device, like '/dev/vda 10M' (bytes/s; several separated by commas)"},
+      {"limits", "io.write_bps", parse_limit_io_write_bps, "write bandwidth per device, like '/dev/vda 10M'"},
       {"autostart", "order", parse_autostart_order, "autostart sequence: lower starts first and stops last (default 0)"},
       {"autostart", "delay", parse_autostart_delay, "seconds to wait after autostarting this one before the next (0-3600)"},
       {"autostart", "after", parse_autostart_after, "containers that must be started and ready before this one (db,cache)"},
@@ -429,6 +489,10 @@ const std::vector<KeyDef<GlobalConfig>>& global_table() {
       {"network", "nat", parse_net_nat, "masquerade the subnet's traffic to other networks (nftables)"},
       {"network", "dhcp", parse_net_dhcp, "run dnsmasq on the bridge for DHCP and DNS"},
       {"network", "domain", parse_net_domain, "DNS domain of the containers (NAME.DOMAIN)"},
+      {"resources", "lxcfs", parse_res_lxcfs,
+       "run lxcfs: containers see their own memory, CPUs, uptime and load in /proc (false: the host's)"},
+      {"resources", "lxcfs_loadavg", parse_res_lxcfs_loadavg, "per-container /proc/loadavg from lxcfs"},
+      {"resources", "lxcfs_cfs", parse_res_lxcfs_cfs, "limits.cpu shows as that many CPUs in /proc/cpuinfo and /sys"},
       {"security", "idmapped_mounts", parse_idmapped_mounts,
        "unprivileged containers: auto (idmapped rootfs where the filesystem can) or off (always chown-shift the rootfs)"},
       {"storage", "backend", parse_storage_backend,
@@ -526,6 +590,10 @@ runtime::Limits limits_for_key(const runtime::Limits& l, const std::string& key)
     out.pids = l.pids;
   } else if (key == runtime::kKeyIoWeight) {
     out.io_weight = l.io_weight;
+  } else if (key == runtime::kKeyIoReadBps) {
+    out.io_read_bps = l.io_read_bps;
+  } else if (key == runtime::kKeyIoWriteBps) {
+    out.io_write_bps = l.io_write_bps;
   }
   return out;
 }

@@ -56,6 +56,12 @@ Result<int> run(const Paths& paths) {
   cgroup::Layout layout = cg->layout();
   auto network = TRY(lxcd::Network::create(paths, global.network));
   lxcd::Manager manager(paths, global, std::move(store), std::move(cg), shim, log.get(), std::move(network));
+  // Before reconcile: a live lxcfs mount of this root (running containers use it) is adopted.
+  lxcd::Lxcfs lxcfs(paths, global.resources, log.get());
+  if (global.resources.lxcfs) {
+    lxcfs.start();
+    manager.set_lxcfs(&lxcfs);
+  }
   manager.reconcile();
   // Never fatal: containers without a veth still work, and the next start retries.
   if (Status st = manager.network_up(); !st) fprintf(stderr, "lxcd: %s (continuing)\n", st.error().message.c_str());

@@ -60,6 +60,16 @@ bool pid_in_cgroup(int pid, const std::string& rel) {
   return false;
 }
 
+// What an attached process gets: the policy the init got (even if the config or the profile
+// changed since), else the config's (a spec.json written by an older lxcd).
+Result<json> attach_policy(const std::string& spec_path, const config::ContainerConfig& cfg) {
+  auto text = read_file(spec_path);
+  if (auto spec = text ? runtime::spec_from_json(*text) : Result<runtime::RuntimeSpec>(text.error()); spec)
+    return json{{"cap_drop", spec->cap_drop}, {"seccomp", runtime::seccomp_rules_to_json(spec->seccomp)}};
+  auto p = TRY(runtime::make_policy(cfg.cap_drop, cfg.cap_keep, cfg.seccomp_profile));
+  return json{{"cap_drop", runtime::cap_names(p.cap_drop)}, {"seccomp", runtime::seccomp_rules_to_json(p.seccomp)}};
+}
+
 std::string read_exit_reason(const std::string& path) {
   auto text = read_file(path);
   if (!text) return "";
@@ -160,6 +170,7 @@ Result<json> Manager::info(const std::string& name) {
     if (st.pids_max) j["pids_max"] = limit(*st.pids_max);
     if (st.oom_kills) j["oom_kills"] = *st.oom_kills;
   }
+  j["resource_view"] = Lxcfs::describe(lxcfs_, rec.state == db::State::Running, paths_.shim_spec_file(name));
   return j;
 }
 
@@ -175,7 +186,7 @@ Result<json> Manager::start(const std::string& name) {
 Result<json> Manager::start_locked(const db::ContainerRecord& rec) {
   const std::string& name = rec.name;
   auto cfg = TRY(load_config(name));
-  auto policy = TRY_CTX(runtime::make_policy(cfg.cap_drop, cfg.cap_keep), name + ": invalid configuration");
+  auto policy = TRY_CTX(runtime::make_policy(cfg.cap_drop, cfg.cap_keep, cfg.seccomp_profile), name + ": invalid configuration");
   runtime::RuntimeSpec spec;
   spec.name = name;
   spec.rootfs = rec.rootfs;
@@ -196,7 +207,7 @@ Result<json> Manager::start_locked(const db::ContainerRecord& rec) {
   spec.cgroup = cgroup_rel(name);
   spec.cgroup_driver = global_.cgroup_driver;
   spec.cap_drop = runtime::cap_names(policy.cap_drop);
-  spec.seccomp_deny = policy.seccomp_deny;
+  spec.seccomp = policy.seccomp;
   spec.run_dir = paths_.shim_dir(name);
   spec.console_log = paths_.console_log(name);
   spec.nics = TRY(plan_nics(name, cfg));
@@ -207,6 +218,9 @@ Result<json> Manager::start_locked(const db::ContainerRecord& rec) {
                       "or security.privileged = true", EINVAL);
   spec.idmap = TRY_CTX(prepare_idmap(store_, name, rec.rootfs, cfg.privileged, global_.idmapped_mounts),
                        name + ": start failed at user namespace");
+  ResourceView view = Lxcfs::view_of(lxcfs_);
+  spec.lxcfs_dir = view.dir;
+  spec.lxcfs_files = view.files;
   if (!spec.nics.empty()) {
     TRY_CTX(net_->ensure(), name + ": start failed at network");
     TRY_CTX(network_sync(), name + ": start failed at network");
@@ -240,7 +254,9 @@ Result<json> Manager::start_locked(const db::ContainerRecord& rec) {
     std::string reason = read_exit_reason(paths_.shim_exit_file(name));
     settle_exit(name, spawned->pid, reason.empty() ? "supervisor ended right after the start" : reason);
   }
-  return to_json(TRY(record(name)));
+  json out = to_json(TRY(record(name)));
+  out["resource_view"] = view.description;
+  return out;
 }
 
 Result<json> Manager::stop(const std::string& name, std::optional<int> timeout, bool force) {
@@ -387,14 +403,11 @@ Result<json> Manager::attach_info(const std::string& name) {
   if (!pid_in_cgroup(rec.init_pid, cgroup_rel(name)))
     return make_error(name + ": not running (its init " + std::to_string(rec.init_pid) + " is gone)", ESRCH);
   auto cfg = TRY(load_config(name));
-  auto policy = TRY_CTX(runtime::make_policy(cfg.cap_drop, cfg.cap_keep), name + ": invalid configuration");
   json env = json::array();
   for (const auto& [k, v] : cfg.environment) env.push_back(k + "=" + v);
-  return json{{"name", name},
-              {"init_pid", rec.init_pid},
-              {"env", env},
-              {"cap_drop", runtime::cap_names(policy.cap_drop)},
-              {"seccomp_deny", policy.seccomp_deny}};
+  json out = {{"name", name}, {"init_pid", rec.init_pid}, {"env", env}};
+  out.update(TRY_CTX(attach_policy(paths_.shim_spec_file(name), cfg), name + ": invalid configuration"));
+  return out;
 }
 
 Status Manager::console(const std::string& name, int client_fd) {

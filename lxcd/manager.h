@@ -18,6 +18,7 @@
 #include "db/store.h"
 #include "lxcd/images.h"
 #include "lxcd/events.h"
+#include "lxcd/lxcfs.h"
 #include "lxcd/monitor.h"
 #include "lxcd/network.h"
 #include "runtime/spec.h"
@@ -67,6 +68,8 @@ class Manager {
   Result<json> config_set(const std::string& name, const std::string& key, const std::string& value);
   Status config_unset(const std::string& name, const std::string& key);
   std::string root() const { return paths_.root; }
+  // lxcfs's view for the containers started from now on (nullptr: the host's values).
+  void set_lxcfs(Lxcfs* lxcfs) { lxcfs_ = lxcfs; }
 
   // Long-lived hosting (hosting.cpp). Once the API listens: autostart (once per host boot, in a
   // background thread) and the ticker thread (restart policy timers, OOM-kill polling).
@@ -156,6 +159,7 @@ class Manager {
   ImageStore images_;
   std::mutex images_mu_;  // image removal and btrfs image copies
   Monitor monitor_;
+  Lxcfs* lxcfs_ = nullptr;
   std::thread ticker_, autostart_;  // last: they stop before anything they use is destroyed
 };
 

@@ -237,6 +237,8 @@ class V1Driver final : public Driver {
       TRY(write_limit(runtime::kKeyPids, dir, "pids.max", std::to_string(*l.pids), "not a pids cgroup"));
     }
     if (l.io_weight) TRY(apply_io_weight(rel, *l.io_weight));
+    TRY(apply_io_bps(rel, runtime::kKeyIoReadBps, "blkio.throttle.read_bps_device", l.io_read_bps));
+    TRY(apply_io_bps(rel, runtime::kKeyIoWriteBps, "blkio.throttle.write_bps_device", l.io_write_bps));
     return {};
   }
 
@@ -331,6 +333,18 @@ class V1Driver final : public Driver {
                           " has neither blkio.weight nor blkio.bfq.weight (no I/O scheduler with weights: "
                           "use the bfq scheduler on the disks, or leave io.weight unset)",
                       EOPNOTSUPP);
+  }
+
+  // One "MAJ:MIN BPS" line per device: each write sets (or replaces) that device's rule.
+  Status apply_io_bps(const std::string& rel, const char* key, const char* file,
+                      const std::vector<runtime::IoBps>& caps) const {
+    if (caps.empty()) return {};
+    const std::string dir = TRY(dir_for(rel, "blkio", key));
+    for (const auto& c : caps) {
+      const std::string dev = TRY_CTX(runtime::io_device_number(c.device), key);
+      TRY(write_limit(key, dir, file, dev + " " + std::to_string(c.bps), "kernel without CONFIG_BLK_DEV_THROTTLING"));
+    }
+    return {};
   }
 
   static Result<uint64_t> read_counter(const std::string& rel, const std::string& file) {

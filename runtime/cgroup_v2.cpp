@@ -1,6 +1,7 @@
 // Cgroup v2 driver: one unified hierarchy (the host's /sys/fs/cgroup, or the "unified" mount
 // a hybrid host's v1 driver also manages). Host side only.
 #include <algorithm>
+#include <tuple>
 #include <sstream>
 #include <sys/mount.h>
 
@@ -173,6 +174,16 @@ class V2Driver final : public Driver {
       TRY(need(runtime::kKeyIoWeight, "io"));
       TRY(write_limit(runtime::kKeyIoWeight, dir, "io.weight", std::to_string(*l.io_weight),
                       "kernel without CONFIG_BLK_CGROUP_IOCOST: no proportional I/O control"));
+    }
+    for (auto [key, caps, field] : {std::tuple{runtime::kKeyIoReadBps, &l.io_read_bps, "rbps"},
+                                    std::tuple{runtime::kKeyIoWriteBps, &l.io_write_bps, "wbps"}}) {
+      if (caps->empty()) continue;
+      TRY(need(key, "io"));
+      for (const auto& c : *caps) {
+        const std::string dev = TRY_CTX(runtime::io_device_number(c.device), key);
+        TRY(write_limit(key, dir, "io.max", dev + " " + field + "=" + std::to_string(c.bps),
+                        "kernel without CONFIG_BLK_DEV_THROTTLING"));
+      }
     }
     return {};
   }

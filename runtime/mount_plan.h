@@ -12,6 +12,8 @@ struct MountStep {
   enum class Op {
     Mount,       // mount(source, ROOT/target, fstype, flags, data); target dir created if missing
     BindRO,      // bind ROOT/target onto itself, then remount it read-only (source unused)
+    BindRW,      // bind ROOT/target onto itself, then remount it writable (nosuid, nodev, noexec)
+    BindHost,    // bind the host path `source` over the existing ROOT/target, read-only
     RemountRO,   // remount the mount at ROOT/target read-only, keeping its flags (MS_REMOUNT|MS_BIND|MS_RDONLY)
     Mkdir,       // mkdir ROOT/target with mode (existing is fine)
     Symlink,     // symlink(source, ROOT/target) (existing is fine)

@@ -77,6 +77,9 @@ MountPlan base_mount_plan(const std::string& console_pty, const MountPlan& cgrou
   MountPlan p;
   p.push_back(mount("proc", "proc", kNoSuidDevExec, ""));
   p.push_back(step(Op::BindRO, "proc/sys"));
+  // Except the sysctls of the container's own network namespace (/proc/sys/net shows those of
+  // the opener's netns): ip_forward and friends inside never touch the host's.
+  p.push_back(step(Op::BindRW, "proc/sys/net"));
   MountStep sysrq = step(Op::BindRO, "proc/sysrq-trigger");
   sysrq.optional = true;  // absent on kernels without CONFIG_MAGIC_SYSRQ
   p.push_back(sysrq);
@@ -104,6 +107,17 @@ MountPlan base_mount_plan(const std::string& console_pty, const MountPlan& cgrou
   add_masks(p);
   p.push_back(mount("tmpfs", "run", MS_NOSUID | MS_NODEV | MS_STRICTATIME, "mode=755,size=20%"));
   p.push_back(mount("tmpfs", "run/lock", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=5m"));
+  return p;
+}
+
+MountPlan lxcfs_mount_plan(const std::string& dir, const std::vector<std::string>& files) {
+  MountPlan p;
+  for (const auto& f : files) {
+    MountStep s = step(Op::BindHost, f.c_str());
+    s.source = dir + "/" + f;
+    s.optional = true;
+    p.push_back(s);
+  }
   return p;
 }
 
@@ -197,9 +211,22 @@ int mount_on(int root_fd, const MountStep& s, const char* source, const char* fs
 }
 
 // nodev stays off for masks: they are the container's own /dev/null, which must still open.
-int remount_ro(int root_fd, const MountStep& s, bool nodev = true) {
+int remount_ro(int root_fd, const MountStep& s, bool nodev = true, bool rdonly = true) {
   return mount_on(root_fd, s, nullptr, nullptr,
-                  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC | (nodev ? MS_NODEV : 0), nullptr, false);
+                  MS_REMOUNT | MS_BIND | (rdonly ? MS_RDONLY : 0) | MS_NOSUID | MS_NOEXEC | (nodev ? MS_NODEV : 0),
+                  nullptr, false);
+}
+
+// Bind ROOT/target onto itself; the new mount is then remounted (read-only or writable).
+int bind_self(int root_fd, const MountStep& s, bool rdonly) {
+  int fd = open_in_root(root_fd, s.target.c_str(), O_PATH);
+  if (fd < 0) return errno;
+  char path[32];
+  fd_path(fd, path);
+  int rc = ::mount(path, path, nullptr, MS_BIND, nullptr) == 0 ? 0 : errno;
+  close(fd);
+  // Reopen: the path now resolves to the new bind mount, which is what gets remounted.
+  return rc != 0 ? rc : remount_ro(root_fd, s, true, rdonly);
 }
 
 }  // namespace
@@ -212,14 +239,12 @@ int run_mount_step_in_child(int root_fd, const MountStep& s) {
       return mount_on(root_fd, s, s.source.c_str(), s.fstype.c_str(), s.flags,
                       s.data.empty() ? nullptr : s.data.c_str(), true);
     }
-    case MountStep::Op::BindRO: {
-      int fd = open_in_root(root_fd, s.target.c_str(), O_PATH);
-      if (fd < 0) return errno;
-      char path[32];
-      fd_path(fd, path);
-      int rc = ::mount(path, path, nullptr, MS_BIND, nullptr) == 0 ? 0 : errno;
-      close(fd);
-      // Reopen: the path now resolves to the new bind mount, which is what gets remounted.
+    case MountStep::Op::BindRO:
+      return bind_self(root_fd, s, true);
+    case MountStep::Op::BindRW:
+      return bind_self(root_fd, s, false);
+    case MountStep::Op::BindHost: {
+      int rc = mount_on(root_fd, s, s.source.c_str(), nullptr, MS_BIND, nullptr, false);
       return rc != 0 ? rc : remount_ro(root_fd, s);
     }
     case MountStep::Op::RemountRO:

@@ -8,6 +8,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 
@@ -31,6 +32,16 @@ inline constexpr const char* kKeyCpuWeight = "limits.cpu.weight";
 inline constexpr const char* kKeyCpuset = "limits.cpuset";
 inline constexpr const char* kKeyPids = "limits.pids";
 inline constexpr const char* kKeyIoWeight = "limits.io.weight";
+inline constexpr const char* kKeyIoReadBps = "limits.io.read_bps";
+inline constexpr const char* kKeyIoWriteBps = "limits.io.write_bps";
+
+// One device's bandwidth cap: "/dev/vda 10M" (a block device path, resolved when applied) or
+// "254:0 10M" (its numbers).
+struct IoBps {
+  std::string device;
+  uint64_t bps = 0;  // bytes per second
+  bool operator==(const IoBps&) const = default;
+};
 
 // Every field unset = nothing is written (the kernel defaults: unlimited). The same meaning on
 // both cgroup versions; the drivers convert.
@@ -42,9 +53,12 @@ struct Limits {
   std::optional<std::string> cpuset;     // CPUs it may run on: "0-1", "0,2", "0-3,6"
   std::optional<uint64_t> pids;          // tasks (processes and threads), 1..kPidsMax
   std::optional<uint32_t> io_weight;     // share of contended block I/O, kWeightMin..kWeightMax, default 100
+  std::vector<IoBps> io_read_bps;        // per-device read bandwidth caps (v1 blkio.throttle, v2 io.max)
+  std::vector<IoBps> io_write_bps;       // per-device write bandwidth caps
 
   bool empty() const {
-    return !memory && !memory_swap && !cpu_quota_us && !cpu_weight && !cpuset && !pids && !io_weight;
+    return !memory && !memory_swap && !cpu_quota_us && !cpu_weight && !cpuset && !pids && !io_weight &&
+           io_read_bps.empty() && io_write_bps.empty();
   }
   bool operator==(const Limits&) const = default;
 };
@@ -63,6 +77,9 @@ uint64_t v1_cpu_shares(uint32_t weight);
 // v1 blkio.weight from a weight: weight * 500 / 100 (100 -> 500, the v1 default), clamped to
 // the kernel's 10..1000.
 uint32_t v1_blkio_weight(uint32_t weight);
+
+// "MAJ:MIN" of DEVICE: a block device path (stat'ed now) or "MAJ:MIN" as given.
+Result<std::string> io_device_number(const std::string& device);
 
 // JSON with the config key names without "limits." ({"memory": 67108864, "cpu": 1.5, ...});
 // unset fields are left out. from_json accepts what to_json wrote.

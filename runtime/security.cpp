@@ -1,4 +1,4 @@
-// Security policy: default capability drops and seccomp deny list; compiled on the host side,
+// Security policy: default capability drops and seccomp rules; compiled on the host side,
 // applied async-signal-safely in the container child and in attached processes.
 #include "runtime/security.h"
 
@@ -25,13 +25,6 @@ namespace {
 const char* const kDefaultCapDrop[] = {
     "sys_module", "sys_time",    "sys_rawio",     "mac_admin", "mac_override", "sys_pacct",
     "syslog",     "wake_alarm",  "block_suspend", "audit_control",
-};
-
-// Denied with EPERM by default: loading kernel code, replacing the kernel, escaping the mount
-// namespace by file handle, raw port I/O, swap on host devices.
-const char* const kDefaultSeccompDeny[] = {
-    "kexec_load", "kexec_file_load", "open_by_handle_at", "init_module", "finit_module",
-    "delete_module", "iopl", "ioperm", "swapon", "swapoff",
 };
 
 struct CtxDeleter {
@@ -63,7 +56,8 @@ std::vector<std::string> cap_names(const std::vector<int>& caps) {
   return out;
 }
 
-Result<SecurityPolicy> make_policy(const std::vector<std::string>& extra_drop, const std::vector<std::string>& keep) {
+Result<SecurityPolicy> make_policy(const std::vector<std::string>& extra_drop, const std::vector<std::string>& keep,
+                                   const std::string& seccomp_profile) {
   std::vector<std::string> names(std::begin(kDefaultCapDrop), std::end(kDefaultCapDrop));
   for (const auto& n : extra_drop)
     if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
@@ -71,29 +65,34 @@ Result<SecurityPolicy> make_policy(const std::vector<std::string>& extra_drop, c
   std::erase_if(names, [&](const std::string& n) { return std::find(keep.begin(), keep.end(), n) != keep.end(); });
   SecurityPolicy p;
   p.cap_drop = TRY(cap_numbers(names));
-  p.seccomp_deny.assign(std::begin(kDefaultSeccompDeny), std::end(kDefaultSeccompDeny));
+  p.seccomp = default_seccomp_rules();
+  if (!seccomp_profile.empty()) TRY(apply_seccomp_profile_file(p.seccomp, seccomp_profile));
   return p;
 }
 
 Result<SeccompProgram> compile_seccomp(const SecurityPolicy& policy) {
   std::unique_ptr<void, CtxDeleter> ctx(seccomp_init(SCMP_ACT_ALLOW));
   if (!ctx) return make_error("seccomp: init failed", ENOMEM);
-  // The same rules for the 32-bit ABIs, so a denied call cannot be reached through them.
-#if defined(__x86_64__)
-  for (uint32_t arch : {SCMP_ARCH_X86, SCMP_ARCH_X32}) {
-    int rc = seccomp_arch_add(ctx.get(), arch);
-    if (rc != 0 && rc != -EEXIST) return Error{-rc, "seccomp: add architecture: " + std::string(strerror(-rc))};
-  }
-#endif
-  for (const auto& name : policy.seccomp_deny) {
-    int nr = seccomp_syscall_resolve_name(name.c_str());
-    if (nr == __NR_SCMP_ERROR) return make_error("seccomp: unknown system call '" + name + "'", EINVAL);
-    int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(EPERM), nr, 0);
-    if (rc != 0) return Error{-rc, "seccomp: rule for " + name + ": " + strerror(-rc)};
+  // Only the native architecture is in the filter: a call made through another ABI (int 0x80
+  // from a 64-bit process is i386; x32 shares x86_64's architecture token and libseccomp sends
+  // its numbers, with the x32 bit set, to the same action) fails with ENOSYS, as on a kernel
+  // built without those ABIs.
+  int rc = seccomp_attr_set(ctx.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ERRNO(ENOSYS));
+  if (rc != 0) return Error{-rc, "seccomp: bad-architecture action: " + std::string(strerror(-rc))};
+  for (const auto& rule : policy.seccomp) {
+    int nr = seccomp_syscall_resolve_name(rule.syscall.c_str());
+    if (nr == __NR_SCMP_ERROR) return make_error("seccomp: unknown system call '" + rule.syscall + "'", EINVAL);
+    if (rule.arg_index >= 0) {
+      scmp_arg_cmp cmp{static_cast<unsigned>(rule.arg_index), SCMP_CMP_MASKED_EQ, rule.arg_mask, rule.arg_value};
+      rc = seccomp_rule_add_array(ctx.get(), SCMP_ACT_ERRNO(rule.err), nr, 1, &cmp);
+    } else {
+      rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(rule.err), nr, 0);
+    }
+    if (rc != 0) return Error{-rc, "seccomp: rule for " + rule.syscall + ": " + strerror(-rc)};
   }
   UniqueFd mem(memfd_create("sysc-seccomp", MFD_CLOEXEC));
   if (!mem) return sys_error("seccomp: memfd_create");
-  int rc = seccomp_export_bpf(ctx.get(), mem.get());
+  rc = seccomp_export_bpf(ctx.get(), mem.get());
   if (rc != 0) return Error{-rc, "seccomp: export: " + std::string(strerror(-rc))};
   off_t size = lseek(mem.get(), 0, SEEK_END);
   if (size <= 0 || size % sizeof(sock_filter) != 0) return make_error("seccomp: export produced no program", EINVAL);

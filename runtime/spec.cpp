@@ -17,7 +17,7 @@ using nlohmann::json;
 std::string to_json(const RuntimeSpec& s) {
   json j = {{"name", s.name},           {"rootfs", s.rootfs},         {"init_argv", s.init_argv},
             {"init_env", s.init_env},   {"halt_signal", s.halt_signal}, {"stop_timeout", s.stop_timeout},
-            {"cgroup", s.cgroup},       {"cgroup_driver", s.cgroup_driver},       {"cap_drop", s.cap_drop},     {"seccomp_deny", s.seccomp_deny},
+            {"cgroup", s.cgroup},       {"cgroup_driver", s.cgroup_driver},       {"cap_drop", s.cap_drop},     {"seccomp", seccomp_rules_to_json(s.seccomp)},
             {"run_dir", s.run_dir},     {"console_log", s.console_log},
             {"console_log_max", s.console_log_max}};
   if (!s.rootfs_overlay.empty()) j["rootfs_overlay"] = s.rootfs_overlay;
@@ -29,6 +29,8 @@ std::string to_json(const RuntimeSpec& s) {
   if (s.idmap.enabled())
     j["idmap"] = {{"host_uid", s.idmap.host_uid}, {"host_gid", s.idmap.host_gid}, {"count", s.idmap.count},
                   {"idmapped_rootfs", s.idmap.idmapped_rootfs}};
+  j["lxcfs_dir"] = s.lxcfs_dir;
+  j["lxcfs_files"] = s.lxcfs_files;
   return j.dump(2);
 }
 
@@ -47,7 +49,7 @@ Result<RuntimeSpec> spec_from_json(const std::string& text) {
     s.cgroup = j.at("cgroup").get<std::string>();
     s.cgroup_driver = j.value("cgroup_driver", s.cgroup_driver);
     s.cap_drop = j.at("cap_drop").get<std::vector<std::string>>();
-    s.seccomp_deny = j.at("seccomp_deny").get<std::vector<std::string>>();
+    s.seccomp = TRY(seccomp_rules_from_json(j.at("seccomp")));
     s.run_dir = j.at("run_dir").get<std::string>();
     s.console_log = j.at("console_log").get<std::string>();
     s.console_log_max = j.value("console_log_max", s.console_log_max);
@@ -64,6 +66,8 @@ Result<RuntimeSpec> spec_from_json(const std::string& text) {
       if (s.idmap.enabled() && (s.idmap.host_uid == 0 || s.idmap.host_gid == 0))
         return make_error("runtime spec: an id map must not map root inside to host root", EINVAL);
     }
+    s.lxcfs_dir = j.value("lxcfs_dir", "");
+    s.lxcfs_files = j.value("lxcfs_files", std::vector<std::string>{});
     if (s.init_argv.empty()) return make_error("runtime spec: empty init command", EINVAL);
     return s;
   } catch (const json::exception& e) {

@@ -8,6 +8,7 @@
 #include "common/result.h"
 #include "runtime/resource_limits.h"
 #include "runtime/userns.h"
+#include "runtime/seccomp_profile.h"
 
 namespace sysc::runtime {
 
@@ -34,13 +35,17 @@ struct RuntimeSpec {
   std::string cgroup;                  // relative cgroup path: "sysc/web1"
   std::string cgroup_driver = "auto";  // driver preference, the same lxcd uses
   std::vector<std::string> cap_drop;   // capability names
-  std::vector<std::string> seccomp_deny;
+  std::vector<SeccompRule> seccomp;    // calls that fail with an errno (defaults + profile)
   std::string run_dir;                 // per-container run dir (socket, exit file)
   std::string console_log;             // console log file
   long console_log_max = 1 << 20;      // bytes before the log is rotated to .1
   std::vector<NicSpec> nics;           // created and moved into the container before init runs
   Limits limits;                       // written to the cgroup before init is placed in it
   IdMap idmap;                         // enabled(): unprivileged, in a user namespace with this map
+  // lxcfs: its mount point on the host and the files below it ("proc/meminfo") bound over the
+  // container's own; empty: the tenant sees the host's values.
+  std::string lxcfs_dir;
+  std::vector<std::string> lxcfs_files;
 };
 
 std::string to_json(const RuntimeSpec& spec);

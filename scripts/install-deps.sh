@@ -18,6 +18,7 @@ PACKAGES=(
     btrfs-progs  # mkfs.btrfs for the btrfs storage test (lxcd itself uses ioctls)
     dnf rpm createrepo-c  # templates/centos (dnf --installroot); its tests build RPMs
     curl xz-utils jq  # templates/download (images, SHA-256 sums, simplestreams JSON)
+    lxcfs  # containers' own /proc/meminfo, cpuinfo, uptime... (lxcd runs one per root)
 )
 BENCH_PACKAGES=(hyperfine lxc)
 

@@ -73,6 +73,7 @@ static std::vector<std::pair<std::string, std::string>> info_fields(const nlohma
       {"Last exit", text_or_dash(c, "last_exit")},
       {"Autostart", c.contains("autostart") ? (c.value("autostart", false) ? "yes" : "no") : "-"},
       {"Restart", restart_text(c)},
+      {"Resource view", text_or_dash(c, "resource_view")},
       {"Rootfs", text_or_dash(c, "rootfs")},
       {"Config", text_or_dash(c, "config_path")},
   };

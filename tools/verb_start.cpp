@@ -24,8 +24,11 @@ int verb_start(const Context& ctx, const VerbArgv& args) {
   Client client(ctx.paths);
   auto r = client.request("POST", container_url(name, "/start"));
   if (!r) return fail(r.error());
-  if (!a.vm["quiet"].as<bool>())
+  if (!a.vm["quiet"].as<bool>()) {
     std::cout << "Started " << name << " (init pid " << r->json.value("init_pid", 0) << ")\n";
+    // What the tenant's free, top, uptime and nproc report: its own limits, or the host's values.
+    if (r->json.contains("resource_view")) std::cout << "Resource view: " << r->json.value("resource_view", "") << "\n";
+  }
   return kExitOk;
 }
 

@@ -42,10 +42,12 @@ Result<runtime::ChildPlan> make_plan(const runtime::RuntimeSpec& spec, const cgr
   plan.rootfs_overlay = spec.rootfs_overlay;
   plan.idmap = spec.idmap;
   plan.mounts = runtime::base_mount_plan(console_pty, cg.container_mounts(), spec.idmap.enabled());
+  auto lxcfs = runtime::lxcfs_mount_plan(spec.lxcfs_dir, spec.lxcfs_files);
+  plan.mounts.insert(plan.mounts.end(), lxcfs.begin(), lxcfs.end());
   plan.argv_storage = spec.init_argv;
   plan.env_storage = spec.init_env;
   plan.security.cap_drop = TRY(runtime::cap_numbers(spec.cap_drop));
-  plan.security.seccomp_deny = spec.seccomp_deny;
+  plan.security.seccomp = spec.seccomp;
   plan.seccomp = TRY(runtime::compile_seccomp(plan.security));
   return plan;
 }

@@ -245,7 +245,7 @@ TEST_F(AttachRaw, JoinsTheInitsCgroups) {
 TEST_F(AttachRaw, CapabilityDropAndSeccomp) {
   auto s = shell("grep -E '^(CapBnd|Seccomp):' /proc/self/status");
   s.security.cap_drop = {kCapSysModule};
-  s.security.seccomp_deny = {"kexec_load"};
+  s.security.seccomp = {{"kexec_load", EPERM}};
   auto o = run_piped(s);
   ASSERT_EQ(o.code, 0) << o.err;
   auto bnd = o.out.find("CapBnd:");

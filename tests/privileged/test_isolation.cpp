@@ -1,7 +1,9 @@
 // What a busybox container sees from the inside, checked with the static probe: PID 1, hidden
-// host processes, hostname, read-only /proc/sys and /sys, dropped capabilities, seccomp, mounts.
+// host processes, hostname, read-only /proc/sys (but its own writable /proc/sys/net) and /sys, dropped capabilities, seccomp, mounts.
 #include <gtest/gtest.h>
 #include <unistd.h>
+
+#include <fstream>
 
 #include "support/harness.h"
 
@@ -63,6 +65,38 @@ TEST_F(Isolation, ProcSysAndSysAreReadOnly) {
   }
   auto tmp = inside({"sysc-probe", "write", "/tmp/x"});
   EXPECT_NE(tmp.out.find("write=OK"), std::string::npos) << tmp.out;
+}
+
+// /proc/sys/net shows the sysctls of the opener's network namespace: writable inside, and a
+// write there never reaches the host's value. The rest of /proc/sys stays read-only.
+TEST_F(Isolation, ProcSysNetIsWritableAndTheContainersOwn) {
+  auto fwd = inside({"sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward && cat /proc/sys/net/ipv4/ip_forward"});
+  EXPECT_EQ(fwd.out, "1\n") << fwd.err;
+  const std::string ttl_path = "/proc/sys/net/ipv4/ip_default_ttl";
+  auto host_ttl = [&] {
+    std::ifstream f(ttl_path);
+    int v = 0;
+    f >> v;
+    return v;
+  };
+  int before = host_ttl();
+  ASSERT_GT(before, 0);
+  std::string mine = std::to_string(before == 77 ? 78 : 77);
+  auto ttl = inside({"sh", "-c", "echo " + mine + " > " + ttl_path + " && cat " + ttl_path});
+  EXPECT_EQ(ttl.out, mine + "\n") << ttl.err;
+  int after = host_ttl();
+  EXPECT_EQ(after, before) << "the container changed the host's " << ttl_path;
+  if (after != before) std::ofstream(ttl_path) << before;  // undo the leak
+  for (const char* path : {"/proc/sys/kernel/domainname", "/proc/sys/kernel/printk", "/proc/sys/vm/swappiness"}) {
+    auto r = inside({"sysc-probe", "write", path});
+    EXPECT_NE(r.out.find("write=EROFS"), std::string::npos) << path << ": " << r.out;
+  }
+  auto sh = inside({"sh", "-c", "echo x > /proc/sys/kernel/domainname 2>&1; echo rc=$?"});
+  EXPECT_NE(sh.out.find("rc=1"), std::string::npos) << sh.out;
+  // /proc/sys/net is its own mount: remounting it cannot be mistaken for the read-only rest.
+  auto mounts = inside({"sysc-probe", "mounts"});
+  EXPECT_NE(mounts.out.find("mount=/proc/sys/net proc rw"), std::string::npos) << mounts.out;
+  EXPECT_NE(mounts.out.find("mount=/proc/sys proc ro"), std::string::npos) << mounts.out;
 }
 
 TEST_F(Isolation, DroppedCapabilitiesAreAbsentAndSysBootStays) {

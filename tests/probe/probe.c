@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -30,6 +31,7 @@ static const struct { int num; const char* name; } errno_names[] = {
     {EROFS, "EROFS"},     {EMLINK, "EMLINK"},   {EPIPE, "EPIPE"},         {ERANGE, "ERANGE"},
     {ENOSYS, "ENOSYS"},   {ELOOP, "ELOOP"},     {ENAMETOOLONG, "ENAMETOOLONG"},
     {ENOTEMPTY, "ENOTEMPTY"}, {EOPNOTSUPP, "EOPNOTSUPP"}, {ESTALE, "ESTALE"},
+    {ENOKEY, "ENOKEY"},   {EKEYREVOKED, "EKEYREVOKED"}, {EDQUOT, "EDQUOT"},
 };
 
 /* Returns a static buffer for unknown numbers; fine, the probe prints one result at a time. */
@@ -46,7 +48,8 @@ static const char* result_name(long ret) { return ret >= 0 ? "OK" : errno_name(e
 static int usage(void) {
     fputs("usage: sysc-probe caps | seccomp | pid | write PATH | hostname | mounts\n"
           "                  | mknod PATH [c|b MAJ MIN] | open PATH\n"
-          "                  | exit N | kill-self SIG | cat | ttyname | env | dumpable\n",
+          "                  | exit N | kill-self SIG | cat | ttyname | env | dumpable\n"
+          "                  | keys | abi | umount DIR\n",
           stderr);
     return 2;
 }
@@ -107,6 +110,49 @@ static int cmd_seccomp(void) {
     printf("finit_module=%s\n", result_name(r));
     r = syscall(SYS_delete_module, "sysc-probe-nonexistent", O_NONBLOCK);
     printf("delete_module=%s\n", result_name(r));
+    return 0;
+}
+
+/* The keyring calls, each harmless where nothing filters them (lookups, a bad description). */
+static int cmd_keys(void) {
+    long r = syscall(SYS_keyctl, /*KEYCTL_GET_KEYRING_ID=*/0L, /*KEY_SPEC_SESSION_KEYRING=*/-3L, /*create=*/0L);
+    printf("keyctl=%s\n", result_name(r));
+    r = syscall(SYS_add_key, "user", /*description=*/"", "x", 1UL, /*KEY_SPEC_PROCESS_KEYRING=*/-2L);
+    printf("add_key=%s\n", result_name(r));
+    r = syscall(SYS_request_key, "user", "sysc-probe-nonexistent", NULL, 0L);
+    printf("request_key=%s\n", result_name(r));
+    return 0;
+}
+
+/* getpid through the 32-bit ABIs of an x86_64 kernel: int 0x80 (i386 numbering, 20) from this
+ * 64-bit process, and the x32 bit on the native entry. OK when it returned our pid. */
+static int cmd_abi(void) {
+#if defined(__x86_64__)
+    long ret;
+    __asm__ volatile("int $0x80" : "=a"(ret) : "a"(20L) : "memory", "r8", "r9", "r10", "r11");
+    if (ret == (long)getpid()) printf("abi_i386=OK\n");
+    else if (ret < 0 && ret > -4096) printf("abi_i386=%s\n", errno_name((int)-ret));
+    else printf("abi_i386=%ld\n", ret);
+    long r = syscall(0x40000000L | SYS_getpid);
+    printf("abi_x32=%s\n", r == (long)getpid() ? "OK" : result_name(r));
+#else
+    printf("abi_i386=unsupported\nabi_x32=unsupported\n");
+#endif
+    return 0;
+}
+
+/* A tmpfs on DIR (created), then umount2 with MNT_FORCE, then a plain umount (EINVAL when the
+ * forced one already removed it: DIR is not left mounted either way). */
+static int cmd_umount(const char* dir) {
+    mkdir(dir, 0755);
+    if (mount("tmpfs", dir, "tmpfs", 0, "size=64k") < 0) {
+        printf("mount=%s\n", errno_name(errno));
+        return 0;
+    }
+    printf("mount=OK\n");
+    printf("umount_force=%s\n", result_name(umount2(dir, MNT_FORCE)));
+    printf("umount=%s\n", result_name(umount2(dir, 0)));
+    rmdir(dir);
     return 0;
 }
 
@@ -299,6 +345,9 @@ int main(int argc, char** argv) {
     else if (strcmp(cmd, "ttyname") == 0) rc = cmd_ttyname();
     else if (strcmp(cmd, "env") == 0) rc = cmd_env();
     else if (strcmp(cmd, "dumpable") == 0) rc = cmd_dumpable();
+    else if (strcmp(cmd, "keys") == 0) rc = cmd_keys();
+    else if (strcmp(cmd, "abi") == 0) rc = cmd_abi();
+    else if (strcmp(cmd, "umount") == 0 && arg) rc = cmd_umount(arg);
     else return usage();
     fflush(stdout);
     return rc;

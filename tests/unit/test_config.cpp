@@ -193,7 +193,7 @@ TEST(ConfigGlobal, BadCgroupParent) {
   }
   auto r = parse_global("[container]\ninit = /sbin/init\n", "sysc.conf");
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().message, "sysc.conf:1: unknown section [container] (known sections: cgroup, defaults, network, security, storage, templates)");
+  EXPECT_EQ(r.error().message, "sysc.conf:1: unknown section [container] (known sections: cgroup, defaults, network, resources, security, storage, templates)");
 }
 
 TEST(ConfigEdit, GetValue) {
@@ -294,10 +294,11 @@ TEST(ConfigKeys, ListsEveryKey) {
   }
   EXPECT_EQ(names, (std::vector<std::string>{"init", "halt_signal", "stop_timeout", "ttys", "autostart", "restart",
                                              "environment.NAME", "security.cap_drop", "security.cap_keep",
-                                             "security.privileged", "net.N.type", "net.N.name", "net.N.mtu",
-                                             "net.N.hwaddr", "net.N.ipv4", "limits.memory", "limits.memory.swap",
-                                             "limits.cpu", "limits.cpu.weight", "limits.cpuset", "limits.pids",
-                                             "limits.io.weight", "autostart.order", "autostart.delay",
+                                             "security.privileged", "security.seccomp_profile", "net.N.type",
+                                             "net.N.name", "net.N.mtu", "net.N.hwaddr", "net.N.ipv4", "limits.memory",
+                                             "limits.memory.swap", "limits.cpu", "limits.cpu.weight", "limits.cpuset",
+                                             "limits.pids", "limits.io.weight", "limits.io.read_bps",
+                                             "limits.io.write_bps", "autostart.order", "autostart.delay",
                                              "autostart.after", "ready.command", "ready.timeout"}));
 }
 

@@ -67,6 +67,13 @@ SyscEnv::~SyscEnv() {
   std::string table = "sysc_" + bridge_;
   (void)net::remove_table(table);
   if (auto nl = net::Netlink::open(); nl) (void)nl->delete_link(bridge_);
+  // lxcd leaves its lxcfs running for the containers (it outlives lxcd): end it here.
+  if (int fs = std::atoi(slurp(root_ + "/run/sysc/lxcfs.pid").c_str()); fs > 0 &&
+      slurp("/proc/" + std::to_string(fs) + "/cmdline").find(root_) != std::string::npos) {
+    kill(fs, SIGTERM);
+    for (int i = 0; i < 100 && alive(fs); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (alive(fs)) kill(fs, SIGKILL);
+  }
   // Whatever a failed test left: kill and remove the whole cgroup parent, unmount, delete.
   if (auto cg = cgroup::make_driver(); cg) (void)(*cg)->destroy(cgroup_parent_);
   for (int i = 0; i < 3; ++i) {
@@ -198,8 +205,13 @@ std::vector<std::string> SyscEnv::leftovers(const std::string& name) const {
   std::string prefix = name.empty() ? root_ + "/" : root_ + "/var/lib/sysc/containers/" + name + "/";
   std::istringstream mi(slurp("/proc/self/mountinfo"));
   std::string line;
-  while (std::getline(mi, line))
+  while (std::getline(mi, line)) {
+    std::istringstream ls(line);
+    std::string f[5];
+    for (auto& x : f) ls >> x;
+    if (f[4] == root_ + "/run/sysc/lxcfs") continue;  // lxcd's lxcfs, kept while the root is in use
     if (line.find(prefix) != std::string::npos) out.push_back("mount: " + line);
+  }
   auto cg = cgroup::make_driver();
   if (cg) {
     std::string rel = name.empty() ? cgroup_parent_ : cgroup_parent_ + "/" + name;
