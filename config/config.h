@@ -29,6 +29,7 @@ struct GlobalConfig {
   std::string cgroup_parent = "sysc";  // [cgroup] parent: cgroup directory holding all containers
   std::string cgroup_driver = "auto";  // [cgroup] driver: auto | v1 | v2 (v2 on a hybrid host: cgroup2 only)
   int default_stop_timeout = 30;       // [defaults] stop_timeout (seconds)
+  std::string socket_group;            // [daemon] socket_group: "" = only root may use lxcd's socket
   NetworkConfig network;
 };
 

@@ -47,6 +47,12 @@ std::string default_global_text() {
 # container to power off before it is killed with SIGKILL (1 to 86400). A container's own
 # stop_timeout overrides it.
 #stop_timeout = 30
+
+[daemon]
+# socket_group: members of this group may use lxcd's socket (run/sysc/lxcd.sock, owned
+# root:GROUP, mode 0660) besides root. They can create and configure containers, which is as
+# powerful as root on this host: grant it only to administrators. Unset: root only.
+#socket_group = sysc
 )";
 }
 

@@ -229,6 +229,17 @@ Status parse_net_domain(GlobalConfig& g, const std::string&, const std::string& 
   return {};
 }
 
+// ---- [daemon] ----
+Status parse_socket_group(GlobalConfig& g, const std::string&, const std::string& v) {
+  // A group name as useradd/groupadd accept it; whether it exists is checked when lxcd starts.
+  bool ok = !v.empty() && v.size() <= 32 && v.front() != '-';
+  for (char ch : v)
+    ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' || ch == '.');
+  if (!ok) return bad("expected a group name like sysc (letters, digits, '_', '-', '.'), or nothing for root only");
+  g.socket_group = v;
+  return {};
+}
+
 // ---- [limits] ----
 // Sizes and CPU counts parse through the public parse_size / parse_cpus (bottom of this file).
 Status parse_limit_memory(ContainerConfig& c, const std::string&, const std::string& v) {
@@ -330,6 +341,7 @@ const std::vector<KeyDef<GlobalConfig>>& global_table() {
       {"network", "nat", parse_net_nat, "masquerade the subnet's traffic to other networks (nftables)"},
       {"network", "dhcp", parse_net_dhcp, "run dnsmasq on the bridge for DHCP and DNS"},
       {"network", "domain", parse_net_domain, "DNS domain of the containers (NAME.DOMAIN)"},
+      {"daemon", "socket_group", parse_socket_group, "group whose members may use lxcd's socket besides root"},
   };
   return table;
 }

@@ -167,7 +167,13 @@ Result<json> Manager::create(const std::string& name, const std::string& tmpl, c
     if (wrote_conf) ::unlink(conf.c_str());
     return e;
   };
+  // Crash safety: until the row is inserted, DIR is a create in progress. The marker says
+  // whether the config file is this create's; a restarted lxcd ends the template (its process
+  // group is in the pgid file) and removes both (Manager::recover).
+  if (auto st = write_file_atomic(create_marker(name), path_exists(conf) ? "conf=0\n" : "conf=1\n", 0600); !st)
+    return undo(std::move(st).error().context(name));
   TemplateRun run{tpath, name, paths_.rootfs(name), paths_.cache_dir + "/" + tmpl, paths_.config_dir, args};
+  run.pgid_file = template_pgid_file(name);
   if (auto st = mkdir_p(run.cache_dir, 0700); !st) return undo(std::move(st).error().context(name));
   if (auto st = run_template(run, nullptr); !st) return undo(std::move(st).error().context(name + ": create failed"));
   if (auto st = mkdir_p(paths_.container_conf_dir, 0755); !st) return undo(std::move(st).error().context(name));
@@ -182,6 +188,8 @@ Result<json> Manager::create(const std::string& name, const std::string& tmpl, c
   rec.rootfs = paths_.rootfs(name);
   rec.created_at = time(nullptr);
   if (auto st = store_.insert(rec); !st) return undo(std::move(st).error());
+  ::unlink(create_marker(name).c_str());  // the row is the commit point: the create is done
+  ::unlink(template_pgid_file(name).c_str());
   // Addresses are given at create time and kept for the container's life.
   auto cfg = load_config(name);
   auto nics = cfg ? plan_nics(name, *cfg) : Result<std::vector<runtime::NicSpec>>(cfg.error());
@@ -346,9 +354,11 @@ void Manager::reconcile() {
     if (conn && conn->send({{"op", "watch"}})) {
       auto ev = conn->read(kShimStatusTimeoutMs);
       if (ev && ev->value("event", "") == "state") {
-        (void)store_.set_running(rec.name, db::State::Running, ev->value("init_pid", 0), rec.shim_pid,
+        // A lxcd killed during a start recorded STARTING without the shim's pid: the socket has it.
+        int shim_pid = rec.shim_pid > 0 ? rec.shim_pid : conn->peer_pid();
+        (void)store_.set_running(rec.name, db::State::Running, ev->value("init_pid", 0), shim_pid,
                                  ev->value("started_at", 0LL));
-        monitor_.watch(rec.name, rec.shim_pid, std::move(*conn));
+        monitor_.watch(rec.name, shim_pid, std::move(*conn));
         continue;
       }
     }
@@ -366,19 +376,13 @@ Status Manager::destroy(const std::string& name, bool force) {
     TRY(stop_locked(rec, 0, /*force=*/true));
   }
   TRY_CTX(cg_->destroy(cgroup_rel(name)), name + ": destroy");
-  TRY_CTX(remove_tree(paths_.container_dir(name)), name + ": destroy");
-  if (::unlink(paths_.container_conf(name).c_str()) != 0 && errno != ENOENT)
-    return sys_error(name + ": destroy: remove " + paths_.container_conf(name));
-  ::unlink(paths_.console_log(name).c_str());
-  ::unlink((paths_.console_log(name) + ".1").c_str());
-  (void)remove_tree(paths_.shim_dir(name));
-  std::vector<std::string> macs;
-  if (auto nics = store_.nics(name); nics)
-    for (const auto& n : *nics) macs.push_back(n.mac);
-  TRY(store_.remove(name));  // releases its addresses and port forwards
-  (void)network_sync();
-  if (Status st = net_->forget_leases(macs); !st) fprintf(stderr, "lxcd: %s: %s, ignoring\n", name.c_str(), st.error().message.c_str());
-  return {};
+  // Crash safety: renaming the directory to its trash name is the point of no return. A lxcd
+  // killed after it finishes the destroy at its next start; before it, nothing was removed.
+  std::string trash = trash_dir(name);
+  TRY_CTX(remove_tree(trash), name + ": destroy: remove the remains of an earlier destroy");
+  if (::rename(paths_.container_dir(name).c_str(), trash.c_str()) != 0 && errno != ENOENT)
+    return sys_error(name + ": destroy: rename " + paths_.container_dir(name) + " to " + trash);
+  return finish_destroy(name);
 }
 
 Result<json> Manager::attach_info(const std::string& name) {

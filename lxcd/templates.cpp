@@ -80,10 +80,16 @@ Status run_template(const TemplateRun& run, const std::function<void(int, const 
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&fa, out_w.get(), 1);
   posix_spawn_file_actions_adddup2(&fa, err_w.get(), 2);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setpgroup(&attr, 0);  // its own group: everything it starts can be ended at once
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
   pid_t pid;
-  int rc = posix_spawn(&pid, run.template_path.c_str(), &fa, nullptr, argv.data(), const_cast<char**>(envp));
+  int rc = posix_spawn(&pid, run.template_path.c_str(), &fa, &attr, argv.data(), const_cast<char**>(envp));
   posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
   if (rc != 0) return sys_error("run template " + run.template_path, rc);
+  if (!run.pgid_file.empty()) (void)write_file_atomic(run.pgid_file, std::to_string(pid) + "\n");
   out_w.reset();
   err_w.reset();
   std::string outbuf, errbuf;

@@ -18,6 +18,9 @@ struct TemplateRun {
   std::string name, rootfs, cache_dir;
   std::string config_dir;  // exported as SYSC_CONFIG_DIR (templates read their own files there)
   std::vector<std::string> extra_args;  // after "--"
+  // The template runs in its own process group; when set, its id is written here as soon as it
+  // runs, so a restarted lxcd can end a template whose create was cut short (see recovery.cpp).
+  std::string pgid_file;
 };
 
 // Runs it to completion; progress lines go to on_progress. Error: "template NAME failed (exit N): <last stderr lines>".
