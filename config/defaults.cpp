@@ -71,8 +71,9 @@ std::string default_global_text() {
 # the Debian mirror for debian, the image server for download. Examples:
 #debian.mirror = http://deb.debian.org/debian
 #download.mirror = https://images.example.org
+
 [resources]
-# lxcfs: lxcd runs one lxcfs (a FUSE file system) at RUN_DIR/lxcfs and binds its files over each
+# lxcfs: lxcd runs one lxcfs (a FUSE file system) at RUN_DIR/.lxcfs and binds its files over each
 # container's /proc/meminfo, cpuinfo, stat, uptime, loadavg, swaps, diskstats and
 # /sys/devices/system/cpu/online, so "free", "top", "uptime" and "nproc" inside report the
 # container's limits and its own uptime. false, or lxcfs not installed: the host's values.
@@ -81,6 +82,12 @@ std::string default_global_text() {
 #lxcfs_loadavg = true
 # lxcfs_cfs: limits.cpu also shows as that many CPUs, rounded up (lxcfs --enable-cfs).
 #lxcfs_cfs = true
+
+[daemon]
+# socket_group: members of this group may use lxcd's socket (run/sysc/lxcd.sock, owned
+# root:GROUP, mode 0660) besides root. They can create and configure containers, which is as
+# powerful as root on this host: grant it only to administrators. Unset: root only.
+#socket_group = sysc
 )";
 }
 

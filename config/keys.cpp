@@ -341,6 +341,17 @@ Status parse_res_lxcfs_cfs(GlobalConfig& g, const std::string&, const std::strin
   return {};
 }
 
+// ---- [daemon] ----
+Status parse_socket_group(GlobalConfig& g, const std::string&, const std::string& v) {
+  // A group name as useradd/groupadd accept it; whether it exists is checked when lxcd starts.
+  bool ok = !v.empty() && v.size() <= 32 && v.front() != '-';
+  for (char ch : v)
+    ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' || ch == '.');
+  if (!ok) return bad("expected a group name like sysc (letters, digits, '_', '-', '.'), or nothing for root only");
+  g.socket_group = v;
+  return {};
+}
+
 // ---- [limits] ----
 // Sizes and CPU counts parse through the public parse_size / parse_cpus (bottom of this file).
 Status parse_limit_memory(ContainerConfig& c, const std::string&, const std::string& v) {
@@ -499,6 +510,7 @@ const std::vector<KeyDef<GlobalConfig>>& global_table() {
        "storage of new containers: auto (btrfs on btrfs, else dir), dir, overlay or btrfs"},
       {"templates", nullptr, parse_template_mirror,
        "TEMPLATE.mirror: the --mirror lxcd passes to TEMPLATE when the user gives none", template_key_ok},
+      {"daemon", "socket_group", parse_socket_group, "group whose members may use lxcd's socket besides root"},
   };
   return table;
 }

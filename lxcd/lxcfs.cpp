@@ -70,7 +70,7 @@ bool wait_stop(int stop_fd, int ms) {
 }  // namespace
 
 Lxcfs::Lxcfs(const Paths& paths, const config::ResourcesConfig& cfg, int log_fd)
-    : dir_(paths.run_dir + "/lxcfs"), pidfile_(paths.run_dir + "/lxcfs.pid"), cfg_(cfg), log_fd_(log_fd),
+    : dir_(paths.run_dir + "/.lxcfs"), pidfile_(paths.run_dir + "/lxcfs.pid"), cfg_(cfg), log_fd_(log_fd),
       stop_(eventfd(0, EFD_CLOEXEC)) {}
 
 Lxcfs::~Lxcfs() {

@@ -1,4 +1,4 @@
-// Lxcfs: lxcd runs and supervises one lxcfs (FUSE) per sysc root, mounted at RUN_DIR/lxcfs. The
+// Lxcfs: lxcd runs and supervises one lxcfs (FUSE) per sysc root, mounted at RUN_DIR/.lxcfs. The
 // mount outlives lxcd (running containers have its files bound in): a restarted lxcd adopts a
 // live mount instead of starting a second lxcfs. When lxcfs dies it is unmounted and restarted.
 #pragma once

@@ -4,10 +4,13 @@
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <grp.h>
+#include <optional>
 #include <string>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <vector>
 
 #include "common/fs.h"
 #include "common/paths.h"
@@ -31,6 +34,18 @@ Result<config::GlobalConfig> load_global(const Paths& paths) {
   return config::parse_global(TRY(read_file(paths.global_conf)), paths.global_conf);
 }
 
+// [daemon] socket_group as a gid; a group that does not exist is an error, not a silent "root only".
+Result<std::optional<lxcd::SocketGroup>> socket_group(const config::GlobalConfig& global, const Paths& paths) {
+  if (global.socket_group.empty()) return std::optional<lxcd::SocketGroup>();
+  std::vector<char> buf(16384);
+  group gr{};
+  group* found = nullptr;
+  int rc = getgrnam_r(global.socket_group.c_str(), &gr, buf.data(), buf.size(), &found);
+  if (rc != 0) return sys_error(paths.global_conf + ": [daemon] socket_group: look up group '" + global.socket_group + "'", rc);
+  if (!found) return make_error(paths.global_conf + ": [daemon] socket_group: no group named '" + global.socket_group + "'", ENOENT);
+  return std::optional<lxcd::SocketGroup>(lxcd::SocketGroup{found->gr_gid, global.socket_group});
+}
+
 Result<int> run(const Paths& paths) {
   for (const auto& d : {paths.run_dir, paths.state_dir, paths.log_dir, paths.cache_dir, paths.container_conf_dir})
     TRY(mkdir_p(d, 0755));
@@ -47,6 +62,7 @@ Result<int> run(const Paths& paths) {
   if (ftruncate(lock.get(), 0) != 0 || pwrite(lock.get(), pid.data(), pid.size(), 0) < 0)
     return sys_error("write " + paths.lock_path);
   auto global = TRY(load_global(paths));
+  auto group = TRY(socket_group(global, paths));
   auto store = TRY(db::Store::open(paths.db_path));
   auto cg = TRY(cgroup::make_driver(global.cgroup_driver));
   std::string shim = self_exe_dir() + "/sysc-shim";
@@ -63,10 +79,11 @@ Result<int> run(const Paths& paths) {
     manager.set_lxcfs(&lxcfs);
   }
   manager.reconcile();
+  manager.recover();  // before serving: nothing else touches containers yet
   // Never fatal: containers without a veth still work, and the next start retries.
   if (Status st = manager.network_up(); !st) fprintf(stderr, "lxcd: %s (continuing)\n", st.error().message.c_str());
   fprintf(stderr, "lxcd: serving on %s (cgroup driver: %s)\n", paths.socket_path.c_str(), cgroup::to_string(layout));
-  TRY(lxcd::serve(paths.socket_path, manager, [&manager] { manager.start_hosting(); }));
+  TRY(lxcd::serve(paths.socket_path, manager, group, [&manager] { manager.start_hosting(); }));
   return 0;
 }
 

@@ -357,9 +357,11 @@ void Manager::reconcile() {
     if (conn && conn->send({{"op", "watch"}})) {
       auto ev = conn->read(kShimStatusTimeoutMs);
       if (ev && ev->value("event", "") == "state") {
-        (void)store_.set_running(rec.name, db::State::Running, ev->value("init_pid", 0), rec.shim_pid,
+        // A lxcd killed during a start recorded STARTING without the shim's pid: the socket has it.
+        int shim_pid = rec.shim_pid > 0 ? rec.shim_pid : conn->peer_pid();
+        (void)store_.set_running(rec.name, db::State::Running, ev->value("init_pid", 0), shim_pid,
                                  ev->value("started_at", 0LL));
-        monitor_.watch(rec.name, rec.shim_pid, std::move(*conn));
+        monitor_.watch(rec.name, shim_pid, std::move(*conn));
         continue;
       }
     }
@@ -378,19 +380,13 @@ Status Manager::destroy(const std::string& name, bool force) {
     TRY(stop_locked(rec, 0, /*force=*/true));
   }
   TRY_CTX(cg_->destroy(cgroup_rel(name)), name + ": destroy");
-  auto backend = storage::parse(rec.storage);
-  TRY_CTX(storage::remove(backend ? *backend : storage::Backend::Dir, paths_.container_dir(name)), name + ": destroy");
-  if (::unlink(paths_.container_conf(name).c_str()) != 0 && errno != ENOENT)
-    return sys_error(name + ": destroy: remove " + paths_.container_conf(name));
-  ::unlink(paths_.console_log(name).c_str());
-  ::unlink((paths_.console_log(name) + ".1").c_str());
-  (void)remove_tree(paths_.shim_dir(name));
-  std::vector<std::string> macs;
-  if (auto nics = store_.nics(name); nics)
-    for (const auto& n : *nics) macs.push_back(n.mac);
-  TRY(store_.remove(name));  // releases its addresses and port forwards
-  (void)network_sync();
-  if (Status st = net_->forget_leases(macs); !st) fprintf(stderr, "lxcd: %s: %s, ignoring\n", name.c_str(), st.error().message.c_str());
+  // Crash safety: renaming the directory to its trash name is the point of no return. A lxcd
+  // killed after it finishes the destroy at its next start; before it, nothing was removed.
+  std::string trash = trash_dir(name);
+  TRY_CTX(remove_tree(trash), name + ": destroy: remove the remains of an earlier destroy");
+  if (::rename(paths_.container_dir(name).c_str(), trash.c_str()) != 0 && errno != ENOENT)
+    return sys_error(name + ": destroy: rename " + paths_.container_dir(name) + " to " + trash);
+  TRY(finish_destroy(name));
   remove_unused_images();
   events_.publish(name, "destroyed");
   return {};

@@ -47,6 +47,10 @@ class Manager {
 
   // At daemon start: re-adopt running shims, record containers that died meanwhile.
   void reconcile();
+  // At daemon start, after reconcile() and before serving (recovery.cpp): finish what a killed
+  // lxcd left half done (creates are undone, destroys completed) and remove what belongs to no
+  // running container of this root: run dirs, cgroups under the parent, host veths, mounts.
+  void recover();
 
   Result<json> list();
   Result<json> info(const std::string& name);
@@ -99,6 +103,23 @@ class Manager {
   // An exit the record still called RUNNING was not asked for: the restart policy hears of it.
   void settle_exit(const std::string& name, int shim_pid, const std::string& reason);
   void cleanup_run_state(const std::string& name, int shim_pid);
+  // The part of destroy after the directory was renamed to its trash name: config, logs, run
+  // dir, the row and its addresses, the trash. Also what recover() runs for a destroy cut short.
+  Status finish_destroy(const std::string& name);
+  // Crash-safety markers (recovery.cpp): the trash name of a container being destroyed, and the
+  // files of a create in progress inside its directory.
+  std::string trash_dir(const std::string& name) const { return paths_.containers_dir + "/.destroy-" + name; }
+  std::string create_marker(const std::string& name) const { return paths_.container_dir(name) + "/.sysc-create"; }
+  std::string template_pgid_file(const std::string& name) const {
+    return paths_.container_dir(name) + "/.sysc-template-pgid";
+  }
+  // recover() steps (recovery.cpp).
+  void recover_run_dirs(const std::vector<std::string>& running);
+  void recover_container_dirs();
+  void undo_create(const std::string& name);
+  void recover_cgroups(const std::vector<std::string>& running);
+  void recover_veths(const std::vector<std::string>& running);
+  void recover_mounts(const std::vector<std::string>& running);
   std::string cgroup_rel(const std::string& name) const { return global_.cgroup_parent + "/" + name; }
   json to_json(const db::ContainerRecord& r) const;
   // Records (or confirms) the addresses of the container's veth NICs; the runtime's view of them.
@@ -107,7 +128,7 @@ class Manager {
   // Storage (manager_storage.cpp).
   std::vector<std::string> effective_template_args(const std::string& tmpl, const std::vector<std::string>& args) const;
   Result<Image> image_for(const std::string& name, const std::string& tmpl, const std::vector<std::string>& args,
-                          bool fresh, int cancel_fd);
+                          bool fresh, int cancel_fd, const std::string& pgid_file);
   Result<std::string> btrfs_image(const Image& img);  // the image as a subvolume on the state filesystem
   void remove_unused_images();
   // Where the init program is looked up on the host (halt signal detection): the rootfs, or for

@@ -49,10 +49,11 @@ std::vector<std::string> Manager::effective_template_args(const std::string& tmp
 }
 
 Result<Image> Manager::image_for(const std::string& name, const std::string& tmpl, const std::vector<std::string>& args,
-                                 bool fresh, int cancel_fd) {
+                                 bool fresh, int cancel_fd, const std::string& pgid_file) {
   std::string tpath = TRY(template_path(name, tmpl));
   auto build = [&](const std::string& rootfs) -> Status {
     TemplateRun run{tpath, name, rootfs, fresh ? "" : paths_.cache_dir + "/" + tmpl, paths_.config_dir, args, cancel_fd};
+    run.pgid_file = pgid_file;
     if (!run.cache_dir.empty()) TRY(mkdir_p(run.cache_dir, 0700));
     return run_template(run, nullptr);
   };
@@ -89,21 +90,31 @@ Result<json> Manager::create(const CreateRequest& req) {
   TRY_CTX(mkdir_p(paths_.containers_dir, 0711), name);
   auto backend = TRY_CTX(storage::choose(req.storage.empty() ? global_.storage_backend : req.storage, paths_.state_dir), name);
   std::vector<std::string> args = effective_template_args(req.tmpl, req.args);
-  Image img = TRY(image_for(name, req.tmpl, args, req.no_cache, req.cancel_fd));
-  std::string source = img.rootfs;
-  if (backend == storage::Backend::Btrfs) source = TRY_CTX(btrfs_image(img), name + ": create failed");
   if (::mkdir(dir.c_str(), 0700) != 0) return sys_error(name + ": create " + dir);
   // From here every failure removes what this create made: no half-created container.
   std::string conf = paths_.container_conf(name);
   bool wrote_conf = false, inserted = false;
   auto undo = [&](Error e) {
     if (inserted) (void)store_.remove(name);
-    (void)storage::remove(backend, dir);
+    (void)storage::remove(dir);
     if (wrote_conf) ::unlink(conf.c_str());
     return e;
   };
+  // Crash safety: until the row is inserted, DIR is a create in progress. The marker says
+  // whether the config file is this create's; a restarted lxcd ends a template still running
+  // (its process group is in the pgid file) and removes both (Manager::recover).
+  if (auto st = write_file_atomic(create_marker(name), path_exists(conf) ? "conf=0\n" : "conf=1\n", 0600); !st)
+    return undo(std::move(st).error().context(name));
+  auto img = image_for(name, req.tmpl, args, req.no_cache, req.cancel_fd, template_pgid_file(name));
+  if (!img) return undo(std::move(img).error());
+  std::string source = img->rootfs;
+  if (backend == storage::Backend::Btrfs) {
+    auto sub = btrfs_image(*img);
+    if (!sub) return undo(std::move(sub).error().context(name + ": create failed"));
+    source = *sub;
+  }
   if (auto st = storage::create(backend, source, dir); !st) return undo(std::move(st).error().context(name + ": create failed"));
-  if (auto st = storage::personalize(backend, dir, img.rootfs, name, /*reset_machine=*/true); !st)
+  if (auto st = storage::personalize(backend, dir, img->rootfs, name, /*reset_machine=*/true); !st)
     return undo(std::move(st).error().context(name + ": create failed"));
   if (auto st = mkdir_p(paths_.container_conf_dir, 0755); !st) return undo(std::move(st).error().context(name));
   if (!path_exists(conf)) {
@@ -117,9 +128,11 @@ Result<json> Manager::create(const CreateRequest& req) {
   rec.rootfs = paths_.rootfs(name);
   rec.created_at = time(nullptr);
   rec.storage = storage::to_string(backend);
-  rec.image = img.id;
+  rec.image = img->id;
   if (auto st = store_.insert(rec); !st) return undo(std::move(st).error());
   inserted = true;
+  ::unlink(create_marker(name).c_str());  // the row is the commit point: the create is done
+  ::unlink(template_pgid_file(name).c_str());
   // Addresses are given at create time and kept for the container's life.
   auto cfg = load_config(name);
   auto nics = cfg ? plan_nics(name, *cfg) : Result<std::vector<runtime::NicSpec>>(cfg.error());
@@ -149,7 +162,7 @@ Result<json> Manager::copy(const std::string& src, const std::string& dst) {
   bool wrote_conf = false, inserted = false;
   auto undo = [&](Error e) {
     if (inserted) (void)store_.remove(dst);
-    (void)storage::remove(backend, dir);
+    (void)storage::remove(dir);
     if (wrote_conf) ::unlink(conf.c_str());
     return e;
   };
@@ -216,7 +229,7 @@ Result<json> Manager::images() {
 Result<json> Manager::template_refresh(const std::string& tmpl, const std::vector<std::string>& args, int cancel_fd) {
   std::vector<std::string> eff = effective_template_args(tmpl, args);
   // The template sees a neutral name: every container made from the image gets its own later.
-  Image img = TRY(image_for("image", tmpl, eff, /*fresh=*/true, cancel_fd));
+  Image img = TRY(image_for("image", tmpl, eff, /*fresh=*/true, cancel_fd, ""));
   remove_unused_images();
   return json{{"id", img.id}, {"template", img.template_name}, {"args", img.args}, {"created_at", img.created_at}};
 }

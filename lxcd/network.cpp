@@ -74,6 +74,7 @@ std::string Network::nft_table() const {
 }
 
 Status Network::ensure() {
+  std::lock_guard<std::mutex> serial(ensure_mu_);
   auto nl = TRY_CTX(net::Netlink::open(), "network");
   TRY_CTX(nl.ensure_bridge(cfg_.bridge, gateway_, cfg_.mtu), "network: bridge " + cfg_.bridge);
   if (cfg_.nat) {

@@ -58,6 +58,7 @@ class Network {
   net::Ipv4 gateway_;
   uint32_t first_ = 0, last_ = 0;
   std::mutex mu_;
+  std::mutex ensure_mu_;  // one ensure() at a time: parallel starts must not both create the bridge
   std::condition_variable cv_;
   pid_t dnsmasq_pid_ = 0;
   int dnsmasq_restarts_ = 0;

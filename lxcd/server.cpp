@@ -7,10 +7,14 @@
 #include <boost/beast/http.hpp>
 #include <fcntl.h>
 #include <poll.h>
+#include <sstream>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
+
+#include "common/fs.h"
+#include "lxcd/api_request.h"
 
 namespace sysc::lxcd {
 
@@ -41,140 +45,115 @@ Reply from(Result<json> r, http::status ok = http::status::ok) {
 }
 Reply from(Status s) { return s ? Reply{} : error_reply(s.error()); }
 
-std::vector<std::string> split_path(const std::string& target, std::string* query) {
-  std::string path = target;
-  if (auto q = path.find('?'); q != std::string::npos) {
-    *query = path.substr(q + 1);
-    path.resize(q);
-  }
-  std::vector<std::string> parts;
-  size_t pos = 0;
-  while (pos < path.size()) {
-    size_t next = path.find('/', pos);
-    if (next == std::string::npos) next = path.size();
-    if (next > pos) parts.push_back(path.substr(pos, next - pos));
-    pos = next + 1;
-  }
-  return parts;
-}
-
-bool query_flag(const std::string& query, const std::string& key) {
-  return ("&" + query + "&").find("&" + key + "=1&") != std::string::npos ||
-         ("&" + query + "&").find("&" + key + "=true&") != std::string::npos;
-}
-
-std::optional<int> opt_int(const json& body, const char* key) {
-  if (body.is_object() && body.contains(key) && body[key].is_number_integer()) return body[key].get<int>();
-  return std::nullopt;
-}
-
-Reply route_container(Manager& m, http::verb verb, const std::vector<std::string>& p, const std::string& query,
-                      const json& body) {
-  const std::string& name = p[2];
-  std::string sub = p.size() > 3 ? p[3] : "";
-  bool force = body.is_object() && body.value("force", false);
-  if (sub.empty() && verb == http::verb::get) return from(m.info(name));
-  if (sub.empty() && verb == http::verb::delete_) return from(m.destroy(name, query_flag(query, "force")));
-  if (sub == "start" && verb == http::verb::post) return from(m.start(name));
-  if (sub == "stop" && verb == http::verb::post) return from(m.stop(name, opt_int(body, "timeout"), force));
-  if (sub == "copy" && verb == http::verb::post) {
-    if (!body.is_object() || !body.contains("name") || !body["name"].is_string())
-      return error_reply(make_error("copy: body needs \"name\" (the new container)", EINVAL));
-    auto r = m.copy(name, body["name"].get<std::string>());
-    if (r) m.events().publish(body["name"].get<std::string>(), "created", "copy of " + name);
-    return from(std::move(r), http::status::created);
-  }
-  if (sub == "restart" && verb == http::verb::post) return from(m.restart(name, opt_int(body, "timeout"), force));
-  if (sub == "attach" && verb == http::verb::get) return from(m.attach_info(name));
-  if (sub == "ports" && p.size() == 4 && verb == http::verb::get) return from(m.ports(name));
-  if (sub == "ports" && p.size() == 4 && verb == http::verb::post) {
-    auto host = opt_int(body, "host_port");
-    auto inner = opt_int(body, "container_port");
-    if (!body.is_object() || !body.contains("proto") || !body["proto"].is_string() || !host)
-      return error_reply(make_error("ports: body needs \"proto\" and \"host_port\"", EINVAL));
-    return from(m.port_add(name, body["proto"].get<std::string>(), *host, inner ? *inner : *host), http::status::created);
-  }
-  if (sub == "ports" && p.size() == 6 && verb == http::verb::delete_) {
-    int port = std::atoi(p[5].c_str());
-    if (port <= 0) return error_reply(make_error("ports: bad port '" + p[5] + "'", EINVAL));
-    return from(m.port_remove(name, p[4], port));
-  }
-  if (sub == "console" && p.size() == 5 && p[4] == "log" && verb == http::verb::get) {
-    auto log = m.console_log(name);
-    if (!log) return error_reply(log.error());
-    return Reply{http::status::ok, {}, log->empty() ? std::string(" ") : *log};
-  }
-  if (sub == "config" && p.size() == 4 && verb == http::verb::get) return from(m.config_show(name));
-  if (sub == "config" && p.size() == 5) {
-    if (verb == http::verb::get) return from(m.config_get(name, p[4]));
-    if (verb == http::verb::delete_) return from(m.config_unset(name, p[4]));
-    if (verb == http::verb::put) {
-      if (!body.is_object() || !body.contains("value") || !body["value"].is_string())
-        return error_reply(make_error("config: body must be {\"value\": \"...\"}", EINVAL));
-      return from(m.config_set(name, p[4], body["value"].get<std::string>()));
+Reply dispatch(Manager& m, const ApiRequest& r, int cancel_fd) {
+  const std::string& n = r.name;
+  switch (r.op) {
+    case Op::Version:
+      return Reply{http::status::ok, {{"api_version", "1.0"}, {"version", SYSC_VERSION}, {"root", m.root()}}, ""};
+    case Op::List: return from(m.list());
+    case Op::Create: {
+      auto res = m.create(CreateRequest{n, r.template_name, r.template_args, r.storage, r.no_cache, cancel_fd});
+      if (res) m.events().publish(n, "created", "template " + r.template_name);
+      return from(std::move(res), http::status::created);
     }
+    case Op::Copy: {
+      auto res = m.copy(n, r.target);
+      if (res) m.events().publish(r.target, "created", "copy of " + n);
+      return from(std::move(res), http::status::created);
+    }
+    case Op::Images: return from(m.images());
+    case Op::ImageRefresh: return from(m.template_refresh(r.template_name, r.template_args, cancel_fd), http::status::created);
+    case Op::ShutdownAll: return from(m.shutdown_all());
+    case Op::Info: return from(m.info(n));
+    case Op::Destroy: return from(m.destroy(n, r.force));
+    case Op::Start: return from(m.start(n));
+    case Op::Stop: return from(m.stop(n, r.timeout, r.force));
+    case Op::Restart: return from(m.restart(n, r.timeout, r.force));
+    case Op::AttachInfo: return from(m.attach_info(n));
+    case Op::ConsoleLog: {
+      auto log = m.console_log(n);
+      if (!log) return error_reply(log.error());
+      return Reply{http::status::ok, {}, log->empty() ? std::string(" ") : *log};
+    }
+    case Op::ConfigShow: return from(m.config_show(n));
+    case Op::ConfigGet: return from(m.config_get(n, r.key));
+    case Op::ConfigSet: return from(m.config_set(n, r.key, r.value));
+    case Op::ConfigUnset: return from(m.config_unset(n, r.key));
+    case Op::Ports: return from(m.ports(n));
+    case Op::PortAdd: return from(m.port_add(n, r.proto, r.host_port, r.container_port), http::status::created);
+    case Op::PortRemove: return from(m.port_remove(n, r.proto, r.host_port));
+    case Op::NetworkShow: return from(m.network_show());
+    case Op::NetworkRemove: return from(m.network_remove());
+    case Op::Console: break;  // handled before dispatch: it takes over the connection
+    case Op::Events: break;   // likewise: a stream
   }
   return error_reply(make_error("no such endpoint", ENOENT));
 }
 
-Reply route(Manager& m, const http::request<http::string_body>& req, int cancel_fd) {
-  std::string query;
-  auto p = split_path(std::string(req.target()), &query);
-  json body = json::object();
-  if (!req.body().empty()) {
-    body = json::parse(req.body(), nullptr, false);
-    if (body.is_discarded()) return error_reply(make_error("malformed JSON body", EINVAL));
-  }
-  if (p.empty() || p[0] != "1.0") return error_reply(make_error("unknown API version (this lxcd speaks 1.0)", ENOENT));
-  if (p.size() == 1) return Reply{http::status::ok, {{"api_version", "1.0"}, {"version", SYSC_VERSION}, {"root", m.root()}}, ""};
-  if (p[1] == "shutdown" && p.size() == 2 && req.method() == http::verb::post) return from(m.shutdown_all());
-  if (p[1] == "network" && p.size() == 2 && req.method() == http::verb::get) return from(m.network_show());
-  if (p[1] == "images" && p.size() == 2 && req.method() == http::verb::get) return from(m.images());
-  if (p[1] == "images" && p.size() == 2 && req.method() == http::verb::post) {
-    if (!body.is_object() || !body.contains("template") || !body["template"].is_string())
-      return error_reply(make_error("images: body needs \"template\"", EINVAL));
-    try {
-      return from(m.template_refresh(body["template"].get<std::string>(),
-                                     body.value("template_args", std::vector<std::string>{}), cancel_fd),
-                  http::status::created);
-    } catch (const json::exception& e) {
-      return error_reply(make_error(std::string("images: ") + e.what(), EINVAL));
-    }
-  }
-  if (p[1] == "network" && p.size() == 2 && req.method() == http::verb::delete_) return from(m.network_remove());
-  if (p[1] != "containers") return error_reply(make_error("no such endpoint", ENOENT));
-  if (p.size() == 2 && req.method() == http::verb::get) return from(m.list());
-  if (p.size() == 2 && req.method() == http::verb::post) {
-    if (!body.is_object() || !body.contains("name") || !body.contains("template"))
-      return error_reply(make_error("create: body needs \"name\" and \"template\"", EINVAL));
-    try {
-      CreateRequest cr{body["name"].get<std::string>(), body["template"].get<std::string>(),
-                       body.value("template_args", std::vector<std::string>{}), body.value("storage", ""),
-                       body.value("no_cache", false), cancel_fd};
-      auto r = m.create(cr);
-      if (r) m.events().publish(cr.name, "created", "template " + cr.tmpl);
-      return from(std::move(r), http::status::created);
-    } catch (const json::exception& e) {
-      return error_reply(make_error(std::string("create: ") + e.what(), EINVAL));
-    }
-  }
-  return route_container(m, req.method(), p, query, body);
+// "Groups:" of /proc/PID/status: for kernels without SO_PEERGROUPS (before 4.13).
+std::vector<gid_t> proc_groups(pid_t pid) {
+  std::vector<gid_t> out;
+  auto text = read_file("/proc/" + std::to_string(pid) + "/status");
+  if (!text) return out;
+  size_t at = text->find("\nGroups:");
+  if (at == std::string::npos) return out;
+  std::istringstream line(text->substr(at + 8, text->find('\n', at + 1) - at - 8));
+  for (unsigned long g; line >> g;) out.push_back(static_cast<gid_t>(g));
+  return out;
 }
 
-bool peer_is_root(int fd) {
+// Supplementary groups of the peer as the kernel recorded them at connect (SO_PEERGROUPS).
+std::vector<gid_t> peer_groups(int fd, pid_t pid) {
+  std::vector<gid_t> groups(64);
+  for (int tries = 0; tries < 3; ++tries) {
+    socklen_t len = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &len) == 0) {
+      groups.resize(len / sizeof(gid_t));
+      return groups;
+    }
+    if (errno == ENOPROTOOPT) return proc_groups(pid);
+    if (errno != ERANGE) break;
+    groups.resize(len / sizeof(gid_t) + 1);
+  }
+  return {};
+}
+
+// Root, or (with a socket group) a peer whose gid or supplementary groups include it.
+bool peer_allowed(int fd, const std::optional<SocketGroup>& group) {
   ucred cred{};
   socklen_t len = sizeof cred;
-  return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.uid == 0;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return false;
+  std::vector<gid_t> groups;
+  if (cred.uid != 0 && group) groups = peer_groups(fd, cred.pid);
+  return access_allowed(cred.uid, cred.gid, groups, group);
+}
+
+// The console upgrade: confirm, then hand a duplicate of this socket to the supervisor, which
+// owns the byte stream from then on; this thread steps out of the way. Returns the error reply
+// when the container cannot take a console client.
+std::optional<Reply> upgrade_to_console(local::socket& sock, Manager& m, const std::string& name, unsigned version) {
+  auto rec = m.info(name);
+  if (!rec) return error_reply(rec.error());
+  if ((*rec)["state"] != "RUNNING") return error_reply(make_error(name + ": not running", ESRCH));
+  boost::system::error_code ec;
+  http::response<http::empty_body> res{http::status::switching_protocols, version};
+  res.set(http::field::connection, "Upgrade");
+  res.set(http::field::upgrade, "sysc-console");
+  http::write(sock, res, ec);
+  if (ec) return std::nullopt;
+  int dup = ::fcntl(sock.native_handle(), F_DUPFD_CLOEXEC, 0);
+  Status st = m.console(name, dup);
+  ::close(dup);
+  if (!st) {
+    std::string msg = "sysc: " + st.error().message + "\r\n";
+    asio::write(sock, asio::buffer(msg), ec);
+  }
+  return std::nullopt;
 }
 
 // GET /1.0/events[?container=NAME]: a 200 header, then one JSON event per line for as long as the
 // client keeps the connection open (no Content-Length: the body ends when the connection does).
-void stream_events(local::socket& sock, Manager& m, const std::string& query) {
-  std::string only;
-  if (auto at = ("&" + query).find("&container="); at != std::string::npos) {
-    only = query.substr(at + 10);
-    only = only.substr(0, only.find('&'));
-  }
+void stream_events(local::socket& sock, Manager& m, const std::string& only) {
   auto sub = m.events().subscribe();
   std::string head = "HTTP/1.1 200 OK\r\nServer: lxcd/" SYSC_VERSION "\r\nContent-Type: application/x-ndjson\r\n"
                      "Cache-Control: no-cache\r\nConnection: close\r\n\r\n";
@@ -194,47 +173,37 @@ void stream_events(local::socket& sock, Manager& m, const std::string& query) {
   m.events().unsubscribe(sub);
 }
 
-void handle(local::socket sock, Manager& m) {
+void handle(local::socket sock, Manager& m, const std::optional<SocketGroup>& group) {
   boost::beast::flat_buffer buf;
   http::request<http::string_body> req;
   boost::system::error_code ec;
   http::read(sock, buf, req, ec);
   if (ec) return;
   Reply reply;
-  bool upgrade = false;
-  if (!peer_is_root(sock.native_handle())) {
-    reply = error_reply(make_error("permission denied: only root may use lxcd", EACCES));
-    reply.status = http::status::forbidden;
-  } else {
-    std::string query;
-    auto p = split_path(std::string(req.target()), &query);
-    upgrade = p.size() == 4 && p[0] == "1.0" && p[1] == "containers" && p[3] == "console" &&
-              req[http::field::upgrade] == "sysc-console";
-    if (p.size() == 2 && p[0] == "1.0" && p[1] == "events" && req.method() == http::verb::get)
-      return stream_events(sock, m, query);
-    if (upgrade) {
-      auto rec = m.info(p[2]);
-      if (rec && (*rec)["state"] == "RUNNING") {
-        // Confirm first, then hand a duplicate of this socket to the supervisor, which owns the
-        // byte stream from then on; this thread steps out of the way.
-        http::response<http::empty_body> res{http::status::switching_protocols, req.version()};
-        res.set(http::field::connection, "Upgrade");
-        res.set(http::field::upgrade, "sysc-console");
-        http::write(sock, res, ec);
-        if (ec) return;
-        int dup = ::fcntl(sock.native_handle(), F_DUPFD_CLOEXEC, 0);
-        Status st = m.console(p[2], dup);
-        ::close(dup);
-        if (!st) {
-          std::string msg = "sysc: " + st.error().message + "\r\n";
-          asio::write(sock, asio::buffer(msg), ec);
-        }
-        return;
-      }
-      reply = rec ? error_reply(make_error(p[2] + ": not running", ESRCH)) : error_reply(rec.error());
+  // The last line of defence of the daemon: no request may end the process.
+  try {
+    if (!peer_allowed(sock.native_handle(), group)) {
+      reply = error_reply(make_error(group ? "permission denied: only root and members of group '" + group->name +
+                                                 "' may use lxcd"
+                                           : std::string("permission denied: only root may use lxcd"),
+                                     EACCES));
+      reply.status = http::status::forbidden;
+    } else if (auto r = parse_request(std::string_view(req.method_string().data(), req.method_string().size()),
+                                      std::string_view(req.target().data(), req.target().size()), req.body(),
+                                      std::string_view(req[http::field::upgrade].data(), req[http::field::upgrade].size()));
+               !r) {
+      reply = error_reply(r.error());
+    } else if (r->op == Op::Console) {
+      auto err = upgrade_to_console(sock, m, r->name, req.version());
+      if (!err) return;
+      reply = std::move(*err);
+    } else if (r->op == Op::Events) {
+      return stream_events(sock, m, r->only);
     } else {
-      reply = route(m, req, sock.native_handle());
+      reply = dispatch(m, *r, sock.native_handle());
     }
+  } catch (const std::exception& e) {
+    reply = error_reply(make_error(std::string("internal error: ") + e.what(), EIO));
   }
   http::response<http::string_body> res{reply.status, req.version()};
   res.set(http::field::server, "lxcd/" SYSC_VERSION);
@@ -244,7 +213,7 @@ void handle(local::socket sock, Manager& m) {
     res.body() = reply.text;
   } else {
     res.set(http::field::content_type, "application/json");
-    res.body() = reply.body.dump() + "\n";
+    res.body() = reply_text(reply.body);
   }
   res.prepare_payload();
   http::write(sock, res, ec);
@@ -252,7 +221,8 @@ void handle(local::socket sock, Manager& m) {
 
 }  // namespace
 
-Status serve(const std::string& socket_path, Manager& manager, const std::function<void()>& on_listening) {
+Status serve(const std::string& socket_path, Manager& manager, const std::optional<SocketGroup>& socket_group,
+             const std::function<void()>& on_listening) {
   asio::io_context io;
   ::unlink(socket_path.c_str());
   boost::system::error_code ec;
@@ -261,7 +231,10 @@ Status serve(const std::string& socket_path, Manager& manager, const std::functi
   if (!ec) acceptor.bind(local::endpoint(socket_path), ec);
   if (!ec) acceptor.listen(512, ec);
   if (ec) return make_error("listen on " + socket_path + ": " + ec.message(), ec.value());
-  ::chmod(socket_path.c_str(), 0660);
+  // root:GROUP 0660 lets the group connect; the peer check below admits exactly the same people.
+  if (socket_group && ::chown(socket_path.c_str(), 0, socket_group->gid) != 0)
+    return sys_error("chown " + socket_path + " to group " + socket_group->name);
+  if (::chmod(socket_path.c_str(), 0660) != 0) return sys_error("chmod " + socket_path);
   // Asio does not open sockets close-on-exec: without this every shim would inherit the
   // listening socket and keep it alive after lxcd is gone (clients would hang on it).
   ::fcntl(acceptor.native_handle(), F_SETFD, FD_CLOEXEC);
@@ -271,7 +244,9 @@ Status serve(const std::string& socket_path, Manager& manager, const std::functi
     acceptor.accept(sock, ec);
     if (ec) continue;
     ::fcntl(sock.native_handle(), F_SETFD, FD_CLOEXEC);
-    std::thread([s = std::move(sock), &manager]() mutable { handle(std::move(s), manager); }).detach();
+    std::thread([s = std::move(sock), &manager, socket_group]() mutable {
+      handle(std::move(s), manager, socket_group);
+    }).detach();
   }
 }
 

@@ -127,4 +127,11 @@ Result<json> ShimConnection::read(int timeout_ms) {
   }
 }
 
+pid_t ShimConnection::peer_pid() const {
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (!fd_ || getsockopt(fd_.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return 0;
+  return cred.pid;
+}
+
 }  // namespace sysc::lxcd

@@ -27,6 +27,8 @@ class ShimConnection {
   // Next JSON line; timeout_ms < 0 waits forever. ETIMEDOUT / EPIPE (closed) as errors.
   Result<nlohmann::json> read(int timeout_ms);
   int fd() const { return fd_.get(); }
+  // The supervisor's pid as the kernel saw it at connect (SO_PEERCRED), 0 if unknown.
+  pid_t peer_pid() const;
   UniqueFd release_fd() { return std::move(fd_); }
 
  private:

@@ -168,9 +168,9 @@ Status copy(Backend b, const std::string& src_dir, const std::string& dst_dir) {
   return {};
 }
 
-Status remove(Backend b, const std::string& dir) {
+Status remove(const std::string& dir) {
   Layout l(dir);
-  if (b == Backend::Btrfs && btrfs::is_subvolume(l.rootfs)) TRY(btrfs::delete_subvolume(l.rootfs));
+  if (btrfs::is_subvolume(l.rootfs)) TRY(btrfs::delete_subvolume(l.rootfs));
   return remove_tree(dir);
 }
 

@@ -30,8 +30,8 @@ struct Layout {
 Status create(Backend b, const std::string& image_rootfs, const std::string& dir);
 // A new container dir DST_DIR (existing, empty) with the same content as the stopped SRC_DIR.
 Status copy(Backend b, const std::string& src_dir, const std::string& dst_dir);
-// Removes the whole container dir.
-Status remove(Backend b, const std::string& dir);
+// Removes the whole container dir (any backend: a btrfs rootfs subvolume is deleted first).
+Status remove(const std::string& dir);
 // mount(2) data of the overlay rootfs: "lowerdir=...,upperdir=...,workdir=...".
 std::string overlay_options(const std::string& lower, const std::string& dir);
 

@@ -91,6 +91,7 @@ Status run_template(const TemplateRun& run, const std::function<void(int, const 
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) return sys_error("run template " + run.template_path, rc);
+  if (!run.pgid_file.empty()) (void)write_file_atomic(run.pgid_file, std::to_string(pid) + "\n");
   out_w.reset();
   err_w.reset();
   std::string outbuf, errbuf;

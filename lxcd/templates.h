@@ -22,6 +22,9 @@ struct TemplateRun {
   // When this fd reports a hang-up (the client of `sysc create` went away: Ctrl-C), the template's
   // process group gets SIGTERM, then SIGKILL after 10 s, and the run fails with ECANCELED. -1: none.
   int cancel_fd = -1;
+  // The template runs in its own process group; when set, its id is written here as soon as it
+  // runs, so a restarted lxcd can end a template whose create was cut short (see recovery.cpp).
+  std::string pgid_file;
 };
 
 // Runs it to completion; progress lines go to on_progress. Error: "template NAME failed (exit N): <last stderr lines>".

@@ -98,6 +98,7 @@ Status create_bridge(nl_sock* sk, const std::string& name, int mtu) {
   if (err < 0) return nl_error(name + ": set link type bridge", err);
   if (mtu > 0) rtnl_link_set_mtu(link.get(), unsigned(mtu));
   err = rtnl_link_add(sk, link.get(), NLM_F_CREATE | NLM_F_EXCL);
+  if (err == -NLE_EXIST) return {};  // made meanwhile by someone else: the caller checks its type
   if (err < 0) return nl_error(name + ": create bridge", err);
   return {};
 }
@@ -258,6 +259,26 @@ Status Netlink::delete_link(const std::string& name) {
   if (err == -NLE_OBJ_NOTFOUND || err == -NLE_NODEV) return {};
   if (err < 0) return nl_error(name + ": delete link", err);
   return {};
+}
+
+Result<std::vector<LinkInfo>> Netlink::links() {
+  nl_cache* raw = nullptr;
+  int err = rtnl_link_alloc_cache(impl_->sock.get(), AF_UNSPEC, &raw);
+  if (err < 0) return nl_error("list links", err);
+  CachePtr cache(raw);
+  std::vector<LinkInfo> out;
+  for (nl_object* o = nl_cache_get_first(cache.get()); o; o = nl_cache_get_next(o)) {
+    auto* l = reinterpret_cast<rtnl_link*>(o);
+    LinkInfo info;
+    if (const char* n = rtnl_link_get_name(l)) info.name = n;
+    if (const char* t = rtnl_link_get_type(l)) info.type = t;
+    if (int master = rtnl_link_get_master(l); master > 0) {
+      char buf[IFNAMSIZ + 1] = {};
+      if (rtnl_link_i2name(cache.get(), master, buf, sizeof buf)) info.master = buf;
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
 }
 
 Result<std::vector<Ipv4>> Netlink::addresses_of(const std::string& link) {

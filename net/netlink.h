@@ -28,6 +28,13 @@ std::string format_cidr(const Ipv4& a);             // "10.122.0.5/24"
 // hashed name never equals a plain one). Details in net/netlink_text.cpp.
 std::string host_veth_name(const std::string& container, int nic_index);
 
+// One link of a namespace as `Netlink::links()` lists it.
+struct LinkInfo {
+  std::string name;
+  std::string type;    // rtnl kind: "veth", "bridge", ... ("" for plain devices like lo)
+  std::string master;  // name of the bridge it is enslaved to, "" if none
+};
+
 class Netlink {
  public:
   // A NETLINK_ROUTE socket in the caller's current network namespace.
@@ -52,6 +59,8 @@ class Netlink {
   Status add_address(const std::string& link, const Ipv4& address);  // already present is success
   Status add_default_route(const Ipv4& gateway);  // via gateway (prefix ignored)
   Status delete_link(const std::string& name);    // missing is success
+  // Every link of this namespace.
+  Result<std::vector<LinkInfo>> links();
   // First IPv4 address of LINK (for tests and `sysc network show`).
   Result<std::optional<Ipv4>> address_of(const std::string& link);
   // All IPv4 addresses of LINK, primary first.

@@ -114,7 +114,8 @@ Result<std::unique_ptr<Client::Connection>> Client::connect() {
     TRY(start_daemon_and_wait(paths_));
     err = try_connect(conn->sock, path);
   }
-  if (err == EACCES) return make_error(path + ": permission denied (lxcd's socket is for root only)", err);
+  if (err == EACCES)
+    return make_error(path + ": permission denied (lxcd's socket is for root and the group set as [daemon] socket_group)", err);
   if (err != 0) return sys_error("cannot connect to lxcd at " + path, err);
   return conn;
 }

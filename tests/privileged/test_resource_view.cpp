@@ -36,7 +36,7 @@ int count_of(const std::string& text, const std::string& needle) {
 }
 
 bool lxcfs_mounted(const std::string& root) {
-  return slurp("/proc/self/mountinfo").find(" " + root + "/run/sysc/lxcfs ") != std::string::npos;
+  return slurp("/proc/self/mountinfo").find(" " + root + "/run/sysc/.lxcfs ") != std::string::npos;
 }
 
 class ResourceView : public ::testing::Test {
@@ -119,7 +119,7 @@ TEST_F(ResourceView, RestartedDaemonAdoptsTheLiveLxcfs) {
   auto r = env_->sysc({"list"});  // starts lxcd again
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(std::atoi(slurp(env_->root() + "/run/sysc/lxcfs.pid").c_str()), pid);
-  EXPECT_EQ(count_of(slurp("/proc/self/mountinfo"), " " + env_->root() + "/run/sysc/lxcfs "), 1);
+  EXPECT_EQ(count_of(slurp("/proc/self/mountinfo"), " " + env_->root() + "/run/sysc/.lxcfs "), 1);
   auto mem = inside("rv1", {"cat", "/proc/meminfo"});
   EXPECT_EQ(field(mem.out, "MemTotal"), 256 * 1024) << mem.out << mem.err;
   EXPECT_EQ(env_->info("rv1").value("resource_view", ""), "lxcfs");
@@ -176,7 +176,7 @@ TEST_F(ResourceView, KilledLxcfsIsRestartedForNewStarts) {
   EXPECT_NE(start.out.find("Resource view: lxcfs\n"), std::string::npos) << start.out;
   auto mem = env.sysc({"attach", "rv4", "--", "cat", "/proc/meminfo"});
   EXPECT_EQ(field(mem.out, "MemTotal"), 128 * 1024) << mem.out << mem.err;
-  EXPECT_EQ(count_of(slurp("/proc/self/mountinfo"), " " + env.root() + "/run/sysc/lxcfs "), 1);
+  EXPECT_EQ(count_of(slurp("/proc/self/mountinfo"), " " + env.root() + "/run/sysc/.lxcfs "), 1);
 }
 
 TEST_F(ResourceView, TeardownLeavesNoLxcfs) {

@@ -184,6 +184,15 @@ TEST(ConfigGlobal, ParsesKeys) {
   EXPECT_EQ(r->default_stop_timeout, 9);
 }
 
+TEST(ConfigGlobal, SocketGroup) {
+  EXPECT_EQ(parse_global("", "sysc.conf")->socket_group, "");
+  auto r = parse_global("[daemon]\nsocket_group = sysc-admins\n", "sysc.conf");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->socket_group, "sysc-admins");
+  for (const char* v : {"-x", "a b", "a/b", "x:y"})
+    EXPECT_FALSE(parse_global(std::string("[daemon]\nsocket_group = ") + v + "\n", "sysc.conf").ok()) << v;
+}
+
 TEST(ConfigGlobal, BadCgroupParent) {
   for (const char* v : {"../escape", "a/../b", "/abs", "a//b", "a/", "..", "a b", "."}) {
     auto r = parse_global(std::string("[cgroup]\nparent = ") + v + "\n", "sysc.conf");
@@ -193,7 +202,7 @@ TEST(ConfigGlobal, BadCgroupParent) {
   }
   auto r = parse_global("[container]\ninit = /sbin/init\n", "sysc.conf");
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().message, "sysc.conf:1: unknown section [container] (known sections: cgroup, defaults, network, resources, security, storage, templates)");
+  EXPECT_EQ(r.error().message, "sysc.conf:1: unknown section [container] (known sections: cgroup, defaults, network, resources, security, storage, templates, daemon)");
 }
 
 TEST(ConfigEdit, GetValue) {

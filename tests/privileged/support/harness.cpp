@@ -89,7 +89,31 @@ SyscEnv::~SyscEnv() {
   (void)remove_tree(root_);
 }
 
+void SyscEnv::set_env(const std::string& key, const std::string& value) { env_.push_back(key + "=" + value); }
+
 RunResult SyscEnv::sysc(const std::vector<std::string>& args, const std::string& input, int timeout_s) {
+  return run_sysc({}, args, input, timeout_s);
+}
+
+RunResult SyscEnv::sysc_as(const std::vector<std::string>& prefix, const std::vector<std::string>& args, int timeout_s) {
+  return run_sysc(prefix, args, "", timeout_s);
+}
+
+RunResult SyscEnv::run_sysc(const std::vector<std::string>& prefix, const std::vector<std::string>& args,
+                            const std::string& input, int timeout_s) {
+  // Everything the child needs is built before fork: tests call this from several threads.
+  std::vector<std::string> all = prefix;
+  all.insert(all.end(), {SYSC_BIN, "--root", root_});
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env_storage;
+  for (char** e = environ; *e; ++e) env_storage.push_back(*e);
+  env_storage.insert(env_storage.end(), env_.begin(), env_.end());
+  std::vector<char*> envp;
+  for (auto& e : env_storage) envp.push_back(e.data());
+  envp.push_back(nullptr);
   int in[2], out[2], err[2];
   if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) return {};
   pid_t pid = fork();
@@ -97,12 +121,7 @@ RunResult SyscEnv::sysc(const std::vector<std::string>& args, const std::string&
     dup2(in[0], 0);
     dup2(out[1], 1);
     dup2(err[1], 2);
-    std::vector<std::string> all = {SYSC_BIN, "--root", root_};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(SYSC_BIN, argv.data());
+    execvpe(argv[0], argv.data(), envp.data());
     _exit(127);
   }
   close(in[0]);
@@ -209,7 +228,7 @@ std::vector<std::string> SyscEnv::leftovers(const std::string& name) const {
     std::istringstream ls(line);
     std::string f[5];
     for (auto& x : f) ls >> x;
-    if (f[4] == root_ + "/run/sysc/lxcfs") continue;  // lxcd's lxcfs, kept while the root is in use
+    if (f[4] == root_ + "/run/sysc/.lxcfs") continue;  // lxcd's lxcfs, kept while the root is in use
     if (line.find(prefix) != std::string::npos) out.push_back("mount: " + line);
   }
   auto cg = cgroup::make_driver();

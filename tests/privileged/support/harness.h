@@ -27,6 +27,10 @@ class SyscEnv {
   std::string address(int host) const { return subnet_ + "." + std::to_string(host); }  // gateway: address(1)
   // Runs `sysc --root ROOT ARGS...` with optional stdin; bounded by timeout_s.
   RunResult sysc(const std::vector<std::string>& args, const std::string& input = "", int timeout_s = 60);
+  // Adds KEY=VALUE to the environment of every later `sysc` (and so of the lxcd it starts, e.g.
+  // SYSC_TEMPLATE_DIR). PREFIX (e.g. {"setpriv", "--reuid=..."}) goes before the sysc binary.
+  void set_env(const std::string& key, const std::string& value);
+  RunResult sysc_as(const std::vector<std::string>& prefix, const std::vector<std::string>& args, int timeout_s = 60);
   // create busybox NAME, then put the static probe at /usr/bin/sysc-probe inside it.
   void create_busybox(const std::string& name);
   std::string rootfs(const std::string& name) const;
@@ -40,10 +44,13 @@ class SyscEnv {
   bool wait_state(const std::string& name, const std::string& want, int timeout_s = 20);
 
  private:
+  RunResult run_sysc(const std::vector<std::string>& prefix, const std::vector<std::string>& args,
+                     const std::string& input, int timeout_s);
   std::string root_;
   std::string cgroup_parent_;
   std::string bridge_;
   std::string subnet_;  // first three octets
+  std::vector<std::string> env_;  // KEY=VALUE added to the environment of sysc
 };
 
 // True while PID exists and is not a zombie (orphans are not always reaped at once).
