@@ -3,7 +3,7 @@
 # only called when dpkg reports a package missing.
 #
 #   scripts/install-deps.sh               build + test packages
-#   scripts/install-deps.sh --with-bench  also hyperfine and lxc (benchmarks against LXC)
+#   scripts/install-deps.sh --with-bench  also hyperfine, lxc, rsync and iperf3 (benchmarks against LXC)
 #   scripts/install-deps.sh --check       only report what is missing (exit 1 if anything)
 set -euo pipefail
 
@@ -18,7 +18,7 @@ PACKAGES=(
     btrfs-progs  # mkfs.btrfs for the btrfs storage test (lxcd itself uses ioctls)
     dnf rpm createrepo-c  # templates/centos (dnf --installroot); its tests build RPMs
 )
-BENCH_PACKAGES=(hyperfine lxc)
+BENCH_PACKAGES=(hyperfine lxc rsync iperf3)  # rsync: lxc-copy of a dir rootfs; iperf3: bench/network.sh
 
 usage() {
     sed -n '2,7s/^# \{0,1\}//p' "$0"
