@@ -1,4 +1,4 @@
-# Shared helpers of bench/run.sh and bench/profile.sh: the private sysc state root and LXC path,
+# Shared code of the bench/ scripts: the private sysc state root and LXC path, hyperfine rounds,
 # the LXC container config that matches a sysc busybox container, and the cleanup trap.
 # Sourced, never run. Host side, as root. Callers set BENCH_WORK (a fresh mktemp -d) first.
 # shellcheck shell=bash disable=SC2016,SC2034  # command strings are for /bin/sh; globals are for callers
@@ -20,7 +20,7 @@ bench_check_host() {
     ((EUID == 0)) || bench_die "run as root (containers need it)"
     [[ -x $SYSC ]] || bench_die "$SYSC not found: build sysc first or set SYSC=path/to/sysc"
     local tool
-    for tool in hyperfine lxc-start lxc-attach lxc-stop lxc-create lxc-ls python3 pgrep; do
+    for tool in hyperfine lxc-start lxc-attach lxc-stop lxc-create lxc-copy lxc-ls rsync python3 pgrep; do
         command -v "$tool" >/dev/null || bench_die "$tool missing: run scripts/install-deps.sh --with-bench"
     done
 }
@@ -45,11 +45,15 @@ sysc_rootfs() { printf '%s/var/lib/sysc/containers/%s/rootfs' "$SYSC_ROOT" "$1";
 # no network device (sysc gives a container an empty netns too), no AppArmor (none on this
 # host), SIGUSR1 as the halt signal (what sysc detects for busybox init), no extra ttys (sysc
 # ttys = 0), a console pty logged to a file (sysc logs its console pty), /run and /run/lock
-# tmpfs plus /dev/shm and /dev/mqueue (sysc mounts them; common.conf does not).
+# tmpfs plus /dev/shm and /dev/mqueue (sysc mounts them; common.conf does not). The empty hook
+# lines drop the hooks the lxcfs package adds through common.conf.d (sysc uses no lxcfs; its
+# post-stop hook sleeps 0.5 s on every stop, more than the whole runtime's teardown).
 lxc_config() {
     local name=$1 rootfs=$2
     cat <<EOF
 lxc.include = $LXC_SHARE/config/common.conf
+lxc.hook.mount =
+lxc.hook.post-stop =
 lxc.uts.name = $name
 lxc.rootfs.path = dir:$rootfs
 lxc.net.0.type = empty
@@ -86,6 +90,27 @@ RCS_DONE='i=0; while pgrep -x rcS >/dev/null; do i=$((i+1)); [ $i -lt 400 ] || e
 sysc_kill() { printf '%s >/dev/null 2>&1 || true' "$(sysc_cmd stop --force "$1")"; }
 lxc_kill() { printf '%s >/dev/null 2>&1 || true' "$(lxc_cmd lxc-stop -k -n "$1")"; }
 
+# ab METRIC ROUNDS RUNS SYSC-CMD LXC-CMD [SYSC-PREPARE LXC-PREPARE]: hyperfine both commands,
+# ROUNDS times, alternating which goes first; one JSON per round in $JSON, merged by report.py.
+# Callers set JSON (directory), LOG (hyperfine output) and WARMUP (runs before each round).
+ab() {
+    local metric=$1 rounds=$2 runs=$3 a=$4 b=$5 pa=${6:-} pb=${7:-} r args
+    for ((r = 1; r <= rounds; r++)); do
+        args=(--style basic --runs "$runs" --warmup "$WARMUP" --export-json "$JSON/$metric.$r.json")
+        [[ $metric == attach || $metric == list* ]] && args+=(-N)
+        if ((r % 2)); then
+            [[ -n $pa ]] && args+=(--prepare "$pa" --prepare "$pb")
+            args+=(-n sysc "$a" -n lxc "$b")
+        else
+            [[ -n $pa ]] && args+=(--prepare "$pb" --prepare "$pa")
+            args+=(-n lxc "$b" -n sysc "$a")
+        fi
+        echo "### $metric round $r" >>"$LOG"
+        hyperfine "${args[@]}" >>"$LOG" 2>&1 || { tail -20 "$LOG" >&2; bench_die "$metric: hyperfine failed"; }
+    done
+    python3 bench/report.py --summary "$JSON" "$metric" >&2
+}
+
 # Cleanup: stop and remove everything this run made, whatever state it is in. Safe to call
 # twice. Only touches BENCH_WORK, our cgroup parent and our LXC names.
 bench_cleanup() {
@@ -100,7 +125,14 @@ bench_cleanup() {
         done
     fi
     if [[ -n ${SYSC_ROOT:-} && -d $SYSC_ROOT ]]; then
-        for d in "$CT" "$CTC"; do timeout 20 "$SYSC" stop --force "$d" >/dev/null 2>&1 || true; done
+        # Every container defined in our root (density runs have hundreds).
+        for d in "$SYSC_ROOT"/etc/sysc/containers/*.conf; do
+            [[ -f $d ]] || continue
+            d=${d##*/}
+            timeout 20 "$SYSC" stop --force "${d%.conf}" >/dev/null 2>&1 || true
+        done
+        # A script's own teardown that needs lxcd (sysc network remove), before it goes.
+        if declare -F bench_cleanup_extra >/dev/null; then bench_cleanup_extra || true; fi
         pid=$(cat "$SYSC_ROOT/run/sysc/lxcd.lock" 2>/dev/null || true)
         if [[ -n $pid ]]; then kill "$pid" 2>/dev/null || true; fi
         # Anything still in our cgroup parent (a shim or init the stops missed) is ours.
@@ -121,6 +153,7 @@ bench_cleanup() {
         [[ -d $d ]] || continue
         grep -qxF "$d" <<<"${PIVOTS_BEFORE:-}" || rmdir "$d" 2>/dev/null || true
     done
+    if declare -F bench_cleanup_late >/dev/null; then bench_cleanup_late || true; fi
     rm -rf "$BENCH_WORK"
     return $rc
 }

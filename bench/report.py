@@ -33,11 +33,30 @@ METRICS = {
     "attach": ("(3) attach latency",
                "`sysc attach NAME -- true` / `lxc-attach -n NAME -- true` into a running "
                "container, stdin not a terminal, no shell around the command."),
-    "create": ("(4) create time",
-               "`sysc create busybox NAME` / `lxc-create -t busybox -n NAME`. Both templates "
-               "copy the host's static busybox and make the applet links; neither downloads, so "
-               "the cache is always warm. Each run's container is destroyed before the next, "
-               "outside the timing."),
+    "create_dir": ("(4a) create, dir",
+                   "`sysc create busybox NAME --storage dir` (a `cp -a` of the cached image) / "
+                   "`lxc-copy -n BASE -N NAME` (LXC has no image cache for its busybox template: "
+                   "its counterpart of an image is a stopped container on the same rootfs, which "
+                   "lxc-copy copies with rsync). Each run's container is destroyed before the "
+                   "next, outside the timing."),
+    "create_overlay": ("(4b) create, overlay",
+                       "`sysc create busybox NAME --storage overlay` (the image as read-only lower "
+                       "layer) / `lxc-copy -s -B overlay -n BASE -N NAME` (snapshot clone: the base "
+                       "rootfs as lower layer). Destroyed between runs, outside the timing."),
+    "create": ("(4c) create, template run",
+               "`sysc create busybox NAME --storage dir --no-cache` / `lxc-create -t busybox -n "
+               "NAME`: both run their template every time (copy the host's static busybox, make "
+               "the applet links); sysc also copies the fresh image. Neither downloads."),
+    "debian_boot": ("(9a) debian boot to running",
+                    "`sysc start NAME` / `lxc-start -n NAME`, then `attach NAME -- systemctl "
+                    "is-system-running --wait` until it says `running` (retried every 10 ms while "
+                    "systemd is not listening yet; `degraded` fails the run). Same Debian bookworm "
+                    "rootfs (sysc's debian template; LXC boots a copy), no network device, killed "
+                    "before every run."),
+    "debian_stop": ("(9b) debian stop, clean",
+                    "`sysc stop NAME` / `lxc-stop -n NAME` on a booted Debian (`running`): "
+                    "SIGRTMIN+3 on both sides (`lxc.signal.halt = SIGRTMIN+3`), systemd's own "
+                    "shutdown until the init is gone."),
 }
 LIST_TEXT = ("`sysc list` / `lxc-ls -f` with {n} stopped containers defined, plus the "
              "benchmark container. sysc's are real `sysc create busybox` containers; LXC's are "
@@ -115,10 +134,104 @@ def machine(load=None):
            "other tenants' builds share the 2 cores, which widens the min–max")] if load else [])
 
 
+def load_part(json_dir, name):
+    """A part's own JSON (density.json, network.json, ...), None when that part did not run."""
+    path = os.path.join(json_dir, f"{name}.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def fmt_num(v):
+    return f"{v:.0f}" if abs(v) >= 100 else f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}"
+
+
+# density row -> (label, function of one round's record giving the value)
+DENSITY_ROWS = [
+    ("start all N, start commands only (s)", lambda r: r["start_all_s"]),
+    ("start all N until each answers attach (s)", lambda r: r["ready_all_s"]),
+    ("kill all N (s)", lambda r: r["kill_all_s"]),
+    ("host MemAvailable drop / N (KiB)", lambda r: r["memavailable_drop_bytes"] / r["count"] / 1024),
+    ("host Committed_AS growth / N (KiB)", lambda r: r["committed_as_growth_bytes"] / r["count"] / 1024),
+    ("container cgroup memory / N (KiB)", lambda r: r["cgroup_memory_bytes"] / r["count"] / 1024),
+    ("supervisor RSS / N (KiB)", lambda r: r["supervisor_rss_kb"] / r["count"]),
+    ("supervisor PSS / N (KiB)", lambda r: r["supervisor_pss_kb"] / r["count"]),
+]
+
+
+def density_section(d, dmax):
+    p = print
+    p("\n## (7) Density\n")
+    if d is None:
+        p("Not measured in this run (`bench/density.sh` did not run or failed).")
+    else:
+        n = d["count"]
+        sides = {side: [r for r in d["rounds"] if r["side"] == side] for side in ("sysc", "lxc")}
+        p(f"`bench/density.sh`: {n} busybox containers running at once, sysc's set and LXC's set "
+          f"one after the other (never both), {len(sides['sysc'])} round(s) per side, order "
+          "swapped each round. Median over rounds, each round's value in brackets.\n")
+        p("| metric | sysc | LXC | sysc/LXC |\n|---|---:|---:|---:|")
+        for label, f in DENSITY_ROWS:
+            vals = {side: [f(r) for r in rs] for side, rs in sides.items()}
+            med = {side: statistics.median(v) for side, v in vals.items()}
+            cell = lambda side: (fmt_num(med[side]) + (" [" + ", ".join(fmt_num(x) for x in vals[side])
+                                                        + "]" if len(vals[side]) > 1 else ""))
+            ratio = f"**{med['sysc'] / med['lxc']:.2f}**" if med["lxc"] > 0 else "–"
+            p(f"| {label.replace('N', str(n), 1) if label.startswith(('start', 'kill')) else label} "
+              f"| {cell('sysc')} | {cell('lxc')} | {ratio} |")
+        run = {side: min(r["running"] for r in rs) for side, rs in sides.items()}
+        p(f"| running at once (fewest of the rounds) | {run['sysc']} / {n} | {run['lxc']} / {n} | |")
+        p("\nDefinitions, the same on both sides: containers are created first (outside the "
+          "timing; each gets its own copy of the rootfs: sysc `--storage dir`, LXC `cp -a`), "
+          "then started one after the other (`sysc start` / `lxc-start`), then each is attached "
+          "(`true`, retried every 5 ms) until it answers. After the last one answered and "
+          f"{d.get('settle_s', 3)} s more, memory is read: **host MemAvailable drop** and "
+          "**Committed_AS growth** = /proc/meminfo after minus before the starts (host-wide: "
+          "includes the supervisors, kernel objects of the namespaces and other tenants' "
+          "drift), divided by N; **container cgroup memory** = sum of the containers' own "
+          "cgroups' `memory.usage_in_bytes` (v1; `memory.current` on cgroup2: the payload, "
+          "page cache it touched included, supervisor excluded) / N; **supervisor RSS/PSS** = "
+          "`Rss`/`Pss` of /proc/PID/smaps_rollup of the per-container supervisor (sysc-shim; "
+          "LXC's `[lxc monitor]`, the parent of the container's init), summed and divided by N "
+          "(PSS splits the pages the N supervisors share). **kill all**: `sysc stop --force` / "
+          "`lxc-stop -k` one after the other.")
+    if dmax is not None:
+        m = dmax["max"]
+        p(f"\n**sysc alone, {m['attempted']} containers** (`bench/density.sh --max`, overlay "
+          f"storage): {m['started']} started in {m['start_all_s']:.0f} s, {m['running']} "
+          f"RUNNING at once, {m['answering']} answered an attach."
+          + (f" First failure: `{m['first_error']}`." if m["first_error"] else ""))
+
+
+def network_section(net):
+    p = print
+    p("\n## (8) Network throughput, host → container\n")
+    if net is None:
+        p("Not measured in this run (`bench/network.sh` did not run or failed).")
+        return
+    g = net["gbit_s"]
+    med = {side: statistics.median(v) for side, v in g.items()}
+    p(f"`bench/network.sh`: `iperf3 -c ADDR -t {net['seconds_per_run']} -J` on the host against "
+      "`iperf3 -s -D` inside a busybox container (the host's iperf3 and its libraries copied into "
+      "the rootfs), Gbit/s received, runs alternating between the sides. sysc: its own veth on "
+      f"bridge `{net['sysc_bridge']}` (a state root of the benchmark's own, no NAT, no DHCP); "
+      f"LXC: `lxc.net.0.type = veth` on bridge `{net['lxc_bridge']}` made by the script, static "
+      "address. Traffic only between the host and the two containers.\n")
+    p("| metric | sysc median | sysc min–max | LXC median | LXC min–max | sysc/LXC | runs |")
+    p("|---|---:|---:|---:|---:|---:|---:|")
+    p(f"| TCP host → container (Gbit/s) | {med['sysc']:.2f} | {min(g['sysc']):.2f}–{max(g['sysc']):.2f} "
+      f"| {med['lxc']:.2f} | {min(g['lxc']):.2f}–{max(g['lxc']):.2f} | **{med['sysc'] / med['lxc']:.2f}** "
+      f"| {len(g['sysc'])} / {len(g['lxc'])} |")
+    p("\n(Higher is better here: a ratio above 1 means sysc is faster.)")
+
+
 def report(a):
     counts = a.list_counts.split()
-    metrics = [m for m in METRICS if glob.glob(os.path.join(a.json_dir, f"{m}.*.json"))]
+    have = lambda m: bool(glob.glob(os.path.join(a.json_dir, f"{m}.*.json")))
+    metrics = [m for m in METRICS if have(m) and not m.startswith("debian")]
     metrics += [f"list{n}" for n in counts]
+    metrics += [m for m in METRICS if have(m) and m.startswith("debian")]
     data = {m: load(a.json_dir, m) for m in metrics}
     title = {m: METRICS[m][0] for m in METRICS}
     title.update({f"list{n}": f"(6) list, {n} containers" for n in counts})
@@ -129,7 +242,8 @@ def report(a):
       f"in {a.seconds} s; see bench/README.md for how each metric is measured. "
       "Times in milliseconds; ratio = sysc median / LXC median (below 1: sysc is faster). "
       "Both sides boot the same busybox root filesystem (LXC's is a copy of the one sysc's "
-      "template made), without a network device.\n")
+      "template made), without a network device, except (8) network; (9) boots Debian with "
+      "systemd.\n")
     p("## Machine\n")
     p("| | |\n|---|---|")
     for k, v in machine(a.load):
@@ -148,15 +262,18 @@ def report(a):
     for m in metrics:
         text = METRICS[m][1] if m in METRICS else LIST_TEXT.format(n=m[4:])
         p(f"- **{title[m]}**: {text}")
-    p("\n## Not measured yet\n")
-    p("- **(7) density** (memory and PIDs per idle container, how many fit): needs the debian "
-      "template to say anything useful; a busybox container is a few hundred KiB either way.")
-    p("- **(8) network** (veth setup time, throughput container↔host with iperf3): sysc has "
-      "bridged networking now, but the comparison needs an LXC bridge of the benchmark's own "
-      "(not lxc-net's lxcbr0/dnsmasq) and iperf3 in both root filesystems; until then both "
-      "sides run without a network device (sysc with `[network] enabled = false`).")
-    p("- **debian / systemd root filesystems**: the metrics above on a systemd boot, once sysc "
-      "has a debian template (start then means `systemctl is-system-running` succeeds).")
+    density, density_max = load_part(a.json_dir, "density"), load_part(a.json_dir, "density_max")
+    network, debian = load_part(a.json_dir, "network"), load_part(a.json_dir, "debian")
+    density_section(density, density_max)
+    network_section(network)
+    if debian is not None:
+        p(f"\n(9) debian: building the image with sysc's debian template took "
+          f"{debian['image_build_s']:.0f} s"
+          + (" (from the kept template cache)" if debian.get("cached") else
+             " (debootstrap from the mirror, then the copy into the container)")
+          + "; LXC boots a `cp -a` copy of that container's rootfs.")
+    elif not any(m.startswith("debian") for m in metrics):
+        p("\n(9) debian: not measured in this run (`bench/debian.sh` did not run or failed).")
     if a.analysis and os.path.exists(a.analysis):
         p("")
         with open(a.analysis) as f:
@@ -172,8 +289,9 @@ def report(a):
                              "times": v["times"]} for side, v in data[m].items()}
                   for m in metrics}
         with open(a.json_out, "w") as f:
-            json.dump({"unit": "seconds", "machine": dict(machine(a.load)), "metrics": merged}, f,
-                      indent=1)
+            json.dump({"unit": "seconds", "machine": dict(machine(a.load)), "metrics": merged,
+                       "density": density, "density_max": density_max, "network": network,
+                       "debian": debian}, f, indent=1)
             f.write("\n")
 
 

@@ -1,26 +1,38 @@
 #!/usr/bin/env bash
 # sysc vs LXC 5 on the same busybox root filesystem: start, stop, attach, create and list
-# latency with hyperfine, sysc and LXC runs alternating in rounds, summary in bench/RESULTS.md.
+# latency with hyperfine, sysc and LXC runs alternating in rounds; then density (density.sh),
+# network throughput (network.sh) and a Debian systemd boot (debian.sh); summary in
+# bench/RESULTS.md.
 #
-#   bash bench/run.sh            full run (~10 min on 2 cores), writes bench/RESULTS.md and bench/results.json
-#   bash bench/run.sh --quick    smoke run (< 2 min): few runs, small counts; report on stdout only
-#   options: --out FILE (report path), --json FILE (merged raw times), --no-profile
+#   bash bench/run.sh            full run (~15 min on 2 cores, +3 with --density-max), writes bench/RESULTS.md and bench/results.json
+#   bash bench/run.sh --quick    smoke run (~2 min; ~4 min the first time: debootstrap): few runs, small counts; report on stdout only
+#   options: --out FILE (report path), --json FILE (merged raw times), --no-profile,
+#            --no-density, --no-network, --no-debian (skip those parts),
+#            --density-max [N] (also: can sysc run N=1000 busybox containers at once; ~3 min),
+#            --debian-cache DIR (keep the debian template's cache there across runs)
 #   env:     SYSC=path/to/sysc (default build/bin/sysc; lxcd, sysc-shim, templates beside it),
 #            SYSC_REV=commit to name in the report (default: git HEAD of this tree)
 #
-# Needs root, a built sysc and scripts/install-deps.sh --with-bench (hyperfine, lxc). Everything
-# lives in a private state root and LXC path under /tmp and is removed on exit, also on failure.
-# No container gets a network device; nothing leaves the machine.
+# Needs root, a built sysc and scripts/install-deps.sh --with-bench (hyperfine, lxc, rsync,
+# iperf3). Everything lives in private state roots and LXC paths under /tmp and is removed on
+# exit, also on failure. Only network.sh gives containers a network device: a veth on a bridge
+# of its own; its traffic stays between the host and its two containers. debian.sh's first
+# build downloads packages from the Debian mirror on the host (debootstrap), as the template does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
 
-usage() { sed -n '2,13s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,22s/^# \{0,1\}//p' "$0"; }
 
-MODE=full OUT= JSON_OUT= PROFILE=1
+MODE=full OUT= JSON_OUT= PROFILE=1 DENSITY=1 NETWORK=1 DEBIAN=1 DENSITY_MAX=0 DEBIAN_CACHE=
 while (($#)); do
     case $1 in
         --quick) MODE=quick ;;
+        --no-density) DENSITY=0 ;;
+        --no-network) NETWORK=0 ;;
+        --no-debian) DEBIAN=0 ;;
+        --density-max) DENSITY_MAX=1000; if [[ ${2:-} =~ ^[0-9]+$ ]]; then DENSITY_MAX=$2; shift; fi ;;
+        --debian-cache) DEBIAN_CACHE=${2:?--debian-cache needs a directory}; shift ;;
         --out) OUT=${2:?--out needs a file}; shift ;;
         --json) JSON_OUT=${2:?--json needs a file}; shift ;;
         --no-profile) PROFILE=0 ;;
@@ -53,26 +65,6 @@ LOG=$BENCH_WORK/hyperfine.log
 mkdir -p "$JSON"
 T0=$SECONDS
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-
-# ab METRIC ROUNDS RUNS SYSC-CMD LXC-CMD [SYSC-PREPARE LXC-PREPARE]: hyperfine both commands,
-# ROUNDS times, alternating which goes first; one JSON per round, merged by report.py.
-ab() {
-    local metric=$1 rounds=$2 runs=$3 a=$4 b=$5 pa=${6:-} pb=${7:-} r args
-    for ((r = 1; r <= rounds; r++)); do
-        args=(--style basic --runs "$runs" --warmup "$WARMUP" --export-json "$JSON/$metric.$r.json")
-        [[ $metric == attach || $metric == list* ]] && args+=(-N)
-        if ((r % 2)); then
-            [[ -n $pa ]] && args+=(--prepare "$pa" --prepare "$pb")
-            args+=(-n sysc "$a" -n lxc "$b")
-        else
-            [[ -n $pa ]] && args+=(--prepare "$pb" --prepare "$pa")
-            args+=(-n lxc "$b" -n sysc "$a")
-        fi
-        echo "### $metric round $r" >>"$LOG"
-        hyperfine "${args[@]}" >>"$LOG" 2>&1 || { tail -20 "$LOG" >&2; bench_die "$metric: hyperfine failed"; }
-    done
-    python3 bench/report.py --summary "$JSON" "$metric" >&2
-}
 
 # --- the two containers, on the same rootfs -----------------------------------------------
 bench_log "mode $MODE; sysc $SYSC; state under $BENCH_WORK"
@@ -110,16 +102,24 @@ sh -c "$SYSC_READY && $LXC_READY && $RCS_DONE" || bench_die "could not start bot
 ab attach "${R_ATTACH[@]}" "$(sysc_cmd attach "$CT" -- true)" "$(lxc_cmd lxc-attach -n "$CT" -- true)"
 sh -c "$KILL_BOTH"
 
-# --- (4) create from the busybox template (no download, nothing to cache) ------------------
+# --- (4) create: a copy of the cached image, the image as overlay lower layer, the template ------
+# sysc's image was built by the create of $CT above. LXC has no image cache for its busybox
+# template; its counterpart of an image is a stopped container on the same rootfs ($CT):
+# lxc-copy copies it (dir: rsync of the rootfs, like sysc's `cp -a` of the image) or, with
+# -s -B overlay, makes a snapshot clone with that rootfs as the lower layer.
 bench_log "create time"
+SYSC_DESTROY_C="$(sysc_cmd destroy --force "$CTC") >/dev/null 2>&1 || true"
+LXC_DESTROY_C="$(lxc_cmd lxc-destroy -n "$CTC") >/dev/null 2>&1 || true"
+ab create_dir "${R_CREATE[@]}" "$(sysc_cmd create -q busybox "$CTC" --storage dir)" \
+    "$(lxc_cmd lxc-copy -n "$CT" -N "$CTC")" "$SYSC_DESTROY_C" "$LXC_DESTROY_C"
+ab create_overlay "${R_CREATE[@]}" "$(sysc_cmd create -q busybox "$CTC" --storage overlay)" \
+    "$(lxc_cmd lxc-copy -s -B overlay -n "$CT" -N "$CTC")" "$SYSC_DESTROY_C" "$LXC_DESTROY_C"
+# Both templates run every time: sysc --no-cache builds a fresh image (and copies it).
 CREATE_CONF=$BENCH_WORK/create.conf
 lxc_config "$CTC" unused | grep -v '^lxc.rootfs.path' >"$CREATE_CONF"
-ab create "${R_CREATE[@]}" "$(sysc_cmd create busybox "$CTC")" \
-    "$(lxc_cmd lxc-create -n "$CTC" -t busybox -f "$CREATE_CONF")" \
-    "$(sysc_cmd destroy --force "$CTC") >/dev/null 2>&1 || true" \
-    "$(lxc_cmd lxc-destroy -n "$CTC") >/dev/null 2>&1 || true"
-"$SYSC" destroy --force "$CTC" >/dev/null 2>&1 || true
-lxc-destroy -P "$LXCP" -n "$CTC" >/dev/null 2>&1 || true
+ab create "${R_CREATE[@]}" "$(sysc_cmd create -q busybox "$CTC" --storage dir --no-cache)" \
+    "$(lxc_cmd lxc-create -n "$CTC" -t busybox -f "$CREATE_CONF")" "$SYSC_DESTROY_C" "$LXC_DESTROY_C"
+sh -c "$SYSC_DESTROY_C; $LXC_DESTROY_C"
 
 # --- (6) list with N stopped containers defined ---------------------------------------------
 defined=0
@@ -137,6 +137,21 @@ for n in "${LIST_COUNTS[@]}"; do
     bench_log "defined $n in $((SECONDS - t)) s"
     ab "list$n" "${R_LIST[@]}" "$(sysc_cmd list)" "$(lxc_cmd lxc-ls -f)"
 done
+
+# --- density, network, debian: separate scripts with their own state roots -----------------
+# A part that fails is logged and left out of the report; the others still run.
+SUB=()
+[[ $MODE == quick ]] && SUB=(--quick)
+part() {  # part NAME COMMAND...
+    local name=$1 t=$SECONDS
+    shift
+    bench_log "$name"
+    if "$@"; then bench_log "$name done in $((SECONDS - t)) s"; else bench_log "error: $name failed, left out of the report"; fi
+}
+((DENSITY)) && part density bash bench/density.sh "${SUB[@]}" --json "$JSON/density.json"
+((DENSITY_MAX)) && part "density, $DENSITY_MAX sysc containers" bash bench/density.sh --max "$DENSITY_MAX" --json "$JSON/density_max.json"
+((NETWORK)) && part network bash bench/network.sh "${SUB[@]}" --json "$JSON/network.json"
+((DEBIAN)) && part debian bash bench/debian.sh "${SUB[@]}" --json-dir "$JSON" ${DEBIAN_CACHE:+--cache "$DEBIAN_CACHE"}
 
 # --- profile of sysc's slow paths and the report --------------------------------------------
 PROFILE_TXT=$BENCH_WORK/profile.txt

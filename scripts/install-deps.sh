@@ -3,7 +3,7 @@
 # only called when dpkg reports a package missing.
 #
 #   scripts/install-deps.sh               build + test packages
-#   scripts/install-deps.sh --with-bench  also hyperfine and lxc (benchmarks against LXC)
+#   scripts/install-deps.sh --with-bench  also hyperfine, lxc, rsync and iperf3 (benchmarks against LXC)
 #   scripts/install-deps.sh --check       only report what is missing (exit 1 if anything)
 set -euo pipefail
 
@@ -20,7 +20,7 @@ PACKAGES=(
     curl xz-utils jq  # templates/download (images, SHA-256 sums, simplestreams JSON)
     lxcfs  # containers' own /proc/meminfo, cpuinfo, uptime... (lxcd runs one per root)
 )
-BENCH_PACKAGES=(hyperfine lxc)
+BENCH_PACKAGES=(hyperfine lxc rsync iperf3)  # rsync: lxc-copy of a dir rootfs; iperf3: bench/network.sh
 
 usage() {
     sed -n '2,7s/^# \{0,1\}//p' "$0"
