@@ -68,6 +68,13 @@ std::optional<int> opt_int(const json& body, const char* key) {
   return std::nullopt;
 }
 
+std::string str_field(const json& body, const char* key) {
+  return body.is_object() && body.contains(key) && body[key].is_string() ? body[key].get<std::string>() : "";
+}
+bool bool_field(const json& body, const char* key) {
+  return body.is_object() && body.contains(key) && body[key].is_boolean() && body[key].get<bool>();
+}
+
 Reply route_container(Manager& m, http::verb verb, const std::vector<std::string>& p, const std::string& query,
                       const json& body) {
   const std::string& name = p[2];
@@ -83,6 +90,16 @@ Reply route_container(Manager& m, http::verb verb, const std::vector<std::string
     auto r = m.copy(name, body["name"].get<std::string>());
     if (r) m.events().publish(body["name"].get<std::string>(), "created", "copy of " + name);
     return from(std::move(r), http::status::created);
+  }
+  if (sub == "snapshots" && p.size() == 4 && verb == http::verb::get) return from(m.snapshots(name));
+  if (sub == "snapshots" && p.size() == 4 && verb == http::verb::post)
+    return from(m.snapshot_create(name, str_field(body, "name")), http::status::created);
+  if (sub == "snapshots" && p.size() == 6 && p[5] == "restore" && verb == http::verb::post)
+    return from(m.snapshot_restore(name, p[4], bool_field(body, "stop")));
+  if (sub == "snapshots" && p.size() == 5 && verb == http::verb::delete_) return from(m.snapshot_delete(name, p[4]));
+  if (sub == "export" && p.size() == 4 && verb == http::verb::post) {
+    if (str_field(body, "file").empty()) return error_reply(make_error("export: body needs \"file\"", EINVAL));
+    return from(m.export_container(name, str_field(body, "file"), bool_field(body, "snapshots")));
   }
   if (sub == "restart" && verb == http::verb::post) return from(m.restart(name, opt_int(body, "timeout"), force));
   if (sub == "attach" && verb == http::verb::get) return from(m.attach_info(name));
@@ -140,6 +157,11 @@ Reply route(Manager& m, const http::request<http::string_body>& req, int cancel_
     } catch (const json::exception& e) {
       return error_reply(make_error(std::string("images: ") + e.what(), EINVAL));
     }
+  }
+  if (p[1] == "import" && p.size() == 2 && req.method() == http::verb::post) {
+    if (str_field(body, "file").empty()) return error_reply(make_error("import: body needs \"file\"", EINVAL));
+    return from(m.import_container(str_field(body, "file"), str_field(body, "name"), str_field(body, "storage")),
+                http::status::created);
   }
   if (p[1] == "network" && p.size() == 2 && req.method() == http::verb::delete_) return from(m.network_remove());
   if (p[1] != "containers") return error_reply(make_error("no such endpoint", ENOENT));
