@@ -134,6 +134,28 @@ Result<ApiRequest> parse_container(std::string_view method, const std::vector<st
     return r;
   }
   if (n == 4 && is("GET") && sub == "attach") return r.op = Op::AttachInfo, r;
+  if (sub == "snapshots" && n == 4 && is("GET")) return r.op = Op::Snapshots, r;
+  if (sub == "snapshots" && n == 4 && is("POST")) {
+    if (auto it = body.find("name"); it != body.end() && !it->is_null()) {
+      if (!it->is_string()) return bad("snapshot: \"name\" must be a string");
+      r.snapshot = it->get<std::string>();
+      if (!r.snapshot.empty() && !validate_name(r.snapshot)) return bad("snapshot: invalid name '" + r.snapshot + "'");
+    }
+    return r.op = Op::SnapshotCreate, r;
+  }
+  if (sub == "snapshots" && n >= 5 && !validate_name(p[4])) return bad("snapshot: invalid name '" + p[4] + "'");
+  if (sub == "snapshots" && n == 6 && p[5] == "restore" && is("POST")) {
+    r.snapshot = p[4];
+    r.stop = TRY(opt_bool(body, "stop"));
+    return r.op = Op::SnapshotRestore, r;
+  }
+  if (sub == "snapshots" && n == 5 && is("DELETE")) return r.op = Op::SnapshotDelete, r.snapshot = p[4], r;
+  if (sub == "export" && n == 4 && is("POST")) {
+    r.file = TRY(req_string(body, "file", "export"));
+    if (r.file.empty() || r.file[0] != '/') return bad("export: \"file\" must be an absolute path");
+    r.with_snapshots = TRY(opt_bool(body, "snapshots"));
+    return r.op = Op::Export, r;
+  }
   if (n == 4 && is("POST") && sub == "copy") {
     r.target = TRY(req_string(body, "name", "copy"));
     TRY(validate_name(r.target));
@@ -222,6 +244,18 @@ Result<ApiRequest> parse_request(std::string_view method, std::string_view targe
   if (p.size() == 2 && p[1] == "images" && method == "POST") {
     TRY(template_fields(body, r, "images"));
     return r.op = Op::ImageRefresh, r;
+  }
+  if (p.size() == 2 && p[1] == "import" && method == "POST") {
+    r.file = TRY(req_string(body, "file", "import"));
+    if (r.file.empty() || r.file[0] != '/') return bad("import: \"file\" must be an absolute path");
+    for (const char* key : {"name", "storage"}) {
+      auto it = body.find(key);
+      if (it == body.end() || it->is_null()) continue;
+      if (!it->is_string()) return bad(std::string("import: \"") + key + "\" must be a string");
+      (std::string(key) == "name" ? r.name : r.storage) = it->get<std::string>();
+    }
+    if (!r.name.empty() && !validate_name(r.name)) return bad("import: invalid name '" + r.name + "'");
+    return r.op = Op::Import, r;
   }
   if (p.size() == 2 && p[1] == "shutdown" && method == "POST") return r.op = Op::ShutdownAll, r;
   if (p.size() == 2 && p[1] == "events" && method == "GET") {

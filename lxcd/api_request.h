@@ -38,6 +38,12 @@ enum class Op {
   ImageRefresh,   // POST /1.0/images {"template": ..., "template_args": [...]}
   ShutdownAll,    // POST /1.0/shutdown
   Events,         // GET /1.0/events[?container=NAME]: a stream
+  Snapshots,        // GET .../snapshots
+  SnapshotCreate,   // POST .../snapshots {"name": SNAP (optional)}
+  SnapshotRestore,  // POST .../snapshots/SNAP/restore {"stop": false}
+  SnapshotDelete,   // DELETE .../snapshots/SNAP
+  Export,           // POST .../export {"file": PATH, "snapshots": false}
+  Import,           // POST /1.0/import {"file": PATH, "name": NAME (optional), "storage": ""}
 };
 
 struct ApiRequest {
@@ -54,6 +60,10 @@ struct ApiRequest {
   bool no_cache = false;       // create
   std::string target;          // copy: the new container
   std::string only;            // events: one container's, "" = all
+  std::string snapshot;        // snapshots: SNAP ("" on create: named after the time)
+  std::string file;            // export/import: absolute path on the host
+  bool stop = false;           // snapshot restore of a running container: stop, restore, start
+  bool with_snapshots = false; // export
 };
 
 // Percent-decoded path segments of TARGET (the query after '?' goes to *query). Error (EINVAL)

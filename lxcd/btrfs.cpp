@@ -57,12 +57,13 @@ Status create_subvolume(const std::string& path) {
   return {};
 }
 
-Status snapshot(const std::string& src, const std::string& dst) {
+Status snapshot(const std::string& src, const std::string& dst, bool readonly) {
   auto parts = TRY(split(dst));
   auto source = TRY(open_dir(src));
   auto dir = TRY(open_dir(parts.parent));
   btrfs_ioctl_vol_args_v2 args{};
   args.fd = source.get();
+  if (readonly) args.flags |= BTRFS_SUBVOL_RDONLY;
   std::memcpy(args.name, parts.leaf.c_str(), parts.leaf.size());
   if (ioctl(dir.get(), BTRFS_IOC_SNAP_CREATE_V2, &args) != 0) return sys_error("btrfs snapshot " + src + " -> " + dst);
   return {};

@@ -347,6 +347,7 @@ void Manager::on_shim_gone(const std::string& name, int shim_pid) {
 
 void Manager::reconcile() {
   images_.remove_stale_builds();
+  remove_stale_backups();
   auto all = store_.list();
   if (!all) return;
   for (const auto& rec : *all) {

@@ -57,6 +57,18 @@ class Manager {
   Result<json> create(const CreateRequest& req);
   // A new container DST from the stopped SRC: same files, its own hostname, MAC, address, machine-id.
   Result<json> copy(const std::string& src, const std::string& dst);
+  // Snapshots (manager_snapshots.cpp). SNAP "" = a name from the current time. A running dir or
+  // overlay container is frozen (cgroup freezer) during the copy; if that fails it is copied
+  // while it runs and the answer carries a "warning".
+  Result<json> snapshot_create(const std::string& name, const std::string& snap);
+  Result<json> snapshots(const std::string& name);
+  // Refused while running unless STOP: then stopped, restored and started again.
+  Result<json> snapshot_restore(const std::string& name, const std::string& snap, bool stop);
+  Status snapshot_delete(const std::string& name, const std::string& snap);
+  // Backups (manager_backup.cpp): a tarball FILE on the host; the container must be stopped.
+  Result<json> export_container(const std::string& name, const std::string& file, bool with_snapshots);
+  // A new container from FILE, named NAME ("" = the name in the tarball), on STORAGE.
+  Result<json> import_container(const std::string& file, const std::string& name, const std::string& storage);
   Result<json> images();  // templates available and image builds with the containers using them
   Result<json> template_refresh(const std::string& tmpl, const std::vector<std::string>& args, int cancel_fd);
   Result<json> start(const std::string& name);
@@ -131,6 +143,7 @@ class Manager {
                           bool fresh, int cancel_fd, const std::string& pgid_file);
   Result<std::string> btrfs_image(const Image& img);  // the image as a subvolume on the state filesystem
   void remove_unused_images();
+  void remove_stale_backups();  // staging dirs of exports/imports cut short by a crash
   // Where the init program is looked up on the host (halt signal detection): the rootfs, or for
   // overlay the upper layer when it has the init, else the image.
   std::string host_view_rootfs(const db::ContainerRecord& rec, const std::string& init);

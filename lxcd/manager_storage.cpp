@@ -13,6 +13,7 @@
 #include "common/names.h"
 #include "lxcd/btrfs.h"
 #include "lxcd/manager.h"
+#include "lxcd/snapshots.h"
 #include "lxcd/storage.h"
 #include "lxcd/templates.h"
 
@@ -239,7 +240,12 @@ void Manager::remove_unused_images() {
   std::set<std::string> used;
   if (auto all = store_.list(); all) {
     for (const auto& r : *all)
-      if (r.storage == "overlay") used.insert(r.image);  // its lower layer; dir and btrfs copies stand alone
+      if (r.storage == "overlay") {
+        used.insert(r.image);  // its lower layer; dir and btrfs copies stand alone
+        // Its snapshots' upper layers need their image too (the same one, unless recorded otherwise).
+        for (const auto& s : snapshots::list(paths_.container_dir(r.name)))
+          if (!s.value("image", "").empty()) used.insert(s.value("image", ""));
+      }
   } else {
     return;  // without the list nothing can be proven unused
   }

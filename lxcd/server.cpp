@@ -64,6 +64,12 @@ Reply dispatch(Manager& m, const ApiRequest& r, int cancel_fd) {
     case Op::Images: return from(m.images());
     case Op::ImageRefresh: return from(m.template_refresh(r.template_name, r.template_args, cancel_fd), http::status::created);
     case Op::ShutdownAll: return from(m.shutdown_all());
+    case Op::Snapshots: return from(m.snapshots(n));
+    case Op::SnapshotCreate: return from(m.snapshot_create(n, r.snapshot), http::status::created);
+    case Op::SnapshotRestore: return from(m.snapshot_restore(n, r.snapshot, r.stop));
+    case Op::SnapshotDelete: return from(m.snapshot_delete(n, r.snapshot));
+    case Op::Export: return from(m.export_container(n, r.file, r.with_snapshots));
+    case Op::Import: return from(m.import_container(r.file, r.name, r.storage), http::status::created);
     case Op::Info: return from(m.info(n));
     case Op::Destroy: return from(m.destroy(n, r.force));
     case Op::Start: return from(m.start(n));

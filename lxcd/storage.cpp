@@ -14,6 +14,7 @@
 #include "common/fs.h"
 #include "common/unique_fd.h"
 #include "lxcd/btrfs.h"
+#include "lxcd/snapshots.h"
 
 namespace sysc::lxcd::storage {
 
@@ -168,8 +169,28 @@ Status copy(Backend b, const std::string& src_dir, const std::string& dst_dir) {
   return {};
 }
 
+Status adopt(Backend b, const std::string& tree, const std::string& dst, bool readonly) {
+  switch (b) {
+    case Backend::Dir:
+      if (::rename(tree.c_str(), dst.c_str()) != 0) return sys_error("rename " + tree + " to " + dst);
+      return {};
+    case Backend::Overlay:
+      return make_error("overlay storage needs an image as its lower layer; use dir or btrfs", EINVAL);
+    case Backend::Btrfs: {
+      std::string target = readonly ? dst + ".tmp" : dst;
+      TRY(btrfs::create_subvolume(target));
+      Status st = copy_tree(tree, target, "copy " + tree + " into a subvolume");
+      if (st && readonly) st = btrfs::snapshot(target, dst, /*readonly=*/true);
+      if (readonly || !st) (void)btrfs::delete_subvolume(target);
+      return st;
+    }
+  }
+  return {};
+}
+
 Status remove(const std::string& dir) {
   Layout l(dir);
+  TRY(snapshots::remove_subvolumes(dir));  // read-only btrfs snapshots first (none: nothing to do)
   if (btrfs::is_subvolume(l.rootfs)) TRY(btrfs::delete_subvolume(l.rootfs));
   return remove_tree(dir);
 }

@@ -4,6 +4,7 @@
 //   overlay  rootfs/ (empty mount point), overlay/upper/, overlay/work/; the image is the lower layer,
 //            mounted by the container's setup inside its own mount namespace only
 //   btrfs    rootfs/ as a writable snapshot of the image's subvolume
+// and, on every backend, snapshots/ (lxcd/snapshots.h).
 #pragma once
 
 #include <string>
@@ -30,7 +31,11 @@ struct Layout {
 Status create(Backend b, const std::string& image_rootfs, const std::string& dir);
 // A new container dir DST_DIR (existing, empty) with the same content as the stopped SRC_DIR.
 Status copy(Backend b, const std::string& src_dir, const std::string& dst_dir);
-// Removes the whole container dir (any backend: a btrfs rootfs subvolume is deleted first).
+// Makes DST (not existing; the parent exists) a tree of backend B from the plain directory TREE on
+// the same filesystem: dir renames TREE; btrfs makes a subvolume (read-only with READONLY) with a
+// reflinked copy and leaves TREE to the caller. Overlay has no image to stand on: EINVAL.
+Status adopt(Backend b, const std::string& tree, const std::string& dst, bool readonly);
+// Removes the whole container dir, its snapshots (lxcd/snapshots.h) included.
 Status remove(const std::string& dir);
 // mount(2) data of the overlay rootfs: "lowerdir=...,upperdir=...,workdir=...".
 std::string overlay_options(const std::string& lower, const std::string& dir);

@@ -16,6 +16,7 @@ PACKAGES=(
     libnftables-dev nftables dnsmasq-base iputils-ping busybox-static iproute2 procps util-linux
     debootstrap wget debian-archive-keyring  # templates/debian (debootstrap on the host)
     btrfs-progs  # mkfs.btrfs for the btrfs storage test (lxcd itself uses ioctls)
+    tar xz-utils  # sysc export/import (GNU tar, gzip or xz)
     dnf rpm createrepo-c  # templates/centos (dnf --installroot); its tests build RPMs
     curl xz-utils jq  # templates/download (images, SHA-256 sums, simplestreams JSON)
     lxcfs  # containers' own /proc/meminfo, cpuinfo, uptime... (lxcd runs one per root)
