@@ -165,7 +165,9 @@ TEST_F(Concurrency, FiftyMixedOperationsOnTenContainers) {
   EXPECT_EQ(env_->lxcd_pid(), lxcd) << "lxcd died under load";
   // A destroy racing with its create may leave the name free: recreate what is missing.
   for (auto& n : names)
-    if (env_->info(n).empty()) EXPECT_EQ(env_->sysc({"create", "busybox", n}).status, 0);
+    if (env_->info(n).empty()) {
+      EXPECT_EQ(env_->sysc({"create", "busybox", n}).status, 0);
+    }
   expect_consistent();
   for (auto& n : names) env_->sysc({"stop", "--force", n});
   EXPECT_TRUE(env_->leftovers().empty()) << ::testing::PrintToString(env_->leftovers());
@@ -198,7 +200,9 @@ TEST_F(Concurrency, RacingPairsOnOneContainerKeepStateConsistent) {
     EXPECT_EQ(env_->sysc({"config", "get", "ccp", "limits.pids"}).out, pids + "\n");
     expect_consistent();
     // stop vs destroy, from RUNNING
-    if (env_->state("ccp") != "RUNNING") ASSERT_EQ(env_->sysc({"start", "ccp"}).status, 0);
+    if (env_->state("ccp") != "RUNNING") {
+      ASSERT_EQ(env_->sysc({"start", "ccp"}).status, 0);
+    }
     race({"stop", "--force", "ccp"}, {"destroy", "--force", "ccp"});
     expect_consistent();
     if (env_->info("ccp").empty()) env_->create_busybox("ccp");
