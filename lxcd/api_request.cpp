@@ -268,7 +268,11 @@ Result<ApiRequest> parse_request(std::string_view method, std::string_view targe
   }
   if (p.size() < 2 || p[1] != "containers") return no_endpoint();
   if (p.size() == 2 && method == "GET") return r.op = Op::List, r;
-  if (p.size() == 2 && method == "POST") return parse_create(body);
+  if (p.size() == 2 && method == "POST") {
+    auto c = TRY(parse_create(body));
+    c.progress = query_flag(query, "progress");
+    return c;
+  }
   if (p.size() == 2) return no_endpoint();
   TRY(validate_name(p[2]));
   return parse_container(method, p, query, body, upgrade);

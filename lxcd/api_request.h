@@ -58,6 +58,7 @@ struct ApiRequest {
   int host_port = 0, container_port = 0;
   std::string storage;         // create: "" = the configured default
   bool no_cache = false;       // create
+  bool progress = false;       // create with ?progress=1: a stream of progress lines, then the result
   std::string target;          // copy: the new container
   std::string only;            // events: one container's, "" = all
   std::string snapshot;        // snapshots: SNAP ("" on create: named after the time)

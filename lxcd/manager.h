@@ -3,6 +3,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -34,6 +35,7 @@ struct CreateRequest {
   std::string storage;            // "" = [storage] backend of sysc.conf
   bool no_cache = false;          // build a fresh image from the template's sources
   int cancel_fd = -1;             // the client's connection: a hang-up cancels the template
+  std::function<void(int, const std::string&)> on_progress;  // percent, what happens now
 };
 
 // Error codes map to HTTP statuses at the API edge: EINVAL 400, ENOENT 404,
@@ -140,7 +142,8 @@ class Manager {
   // Storage (manager_storage.cpp).
   std::vector<std::string> effective_template_args(const std::string& tmpl, const std::vector<std::string>& args) const;
   Result<Image> image_for(const std::string& name, const std::string& tmpl, const std::vector<std::string>& args,
-                          bool fresh, int cancel_fd, const std::string& pgid_file);
+                          bool fresh, int cancel_fd, const std::string& pgid_file,
+                          const std::function<void(int, const std::string&)>& on_progress = {});
   Result<std::string> btrfs_image(const Image& img);  // the image as a subvolume on the state filesystem
   void remove_unused_images();
   void remove_stale_backups();  // staging dirs of exports/imports cut short by a crash

@@ -50,13 +50,17 @@ std::vector<std::string> Manager::effective_template_args(const std::string& tmp
 }
 
 Result<Image> Manager::image_for(const std::string& name, const std::string& tmpl, const std::vector<std::string>& args,
-                                 bool fresh, int cancel_fd, const std::string& pgid_file) {
+                                 bool fresh, int cancel_fd, const std::string& pgid_file,
+                                 const std::function<void(int, const std::string&)>& on_progress) {
   std::string tpath = TRY(template_path(name, tmpl));
   auto build = [&](const std::string& rootfs) -> Status {
     TemplateRun run{tpath, name, rootfs, fresh ? "" : paths_.cache_dir + "/" + tmpl, paths_.config_dir, args, cancel_fd};
     run.pgid_file = pgid_file;
     if (!run.cache_dir.empty()) TRY(mkdir_p(run.cache_dir, 0700));
-    return run_template(run, nullptr);
+    // The template's own percentages fill the first 80% of the create.
+    return run_template(run, [&](int pct, const std::string& msg) {
+      if (on_progress) on_progress(std::clamp(pct, 0, 100) * 80 / 100, tmpl + ": " + msg);
+    });
   };
   return TRY_CTX(images_.get_or_build(tmpl, args, fresh, build), name + ": create failed");
 }
@@ -106,7 +110,11 @@ Result<json> Manager::create(const CreateRequest& req) {
   // (its process group is in the pgid file) and removes both (Manager::recover).
   if (auto st = write_file_atomic(create_marker(name), path_exists(conf) ? "conf=0\n" : "conf=1\n", 0600); !st)
     return undo(std::move(st).error().context(name));
-  auto img = image_for(name, req.tmpl, args, req.no_cache, req.cancel_fd, template_pgid_file(name));
+  auto progress = [&](int pct, const std::string& msg) {
+    if (req.on_progress) req.on_progress(pct, msg);
+  };
+  progress(0, "image of " + req.tmpl + (req.no_cache ? " (rebuilding)" : ""));
+  auto img = image_for(name, req.tmpl, args, req.no_cache, req.cancel_fd, template_pgid_file(name), req.on_progress);
   if (!img) return undo(std::move(img).error());
   std::string source = img->rootfs;
   if (backend == storage::Backend::Btrfs) {
@@ -114,6 +122,7 @@ Result<json> Manager::create(const CreateRequest& req) {
     if (!sub) return undo(std::move(sub).error().context(name + ": create failed"));
     source = *sub;
   }
+  progress(85, std::string("root filesystem (") + storage::to_string(backend) + ")");
   if (auto st = storage::create(backend, source, dir); !st) return undo(std::move(st).error().context(name + ": create failed"));
   if (auto st = storage::personalize(backend, dir, img->rootfs, name, /*reset_machine=*/true); !st)
     return undo(std::move(st).error().context(name + ": create failed"));
@@ -140,6 +149,7 @@ Result<json> Manager::create(const CreateRequest& req) {
   if (!nics) return undo(std::move(nics).error());
   (void)network_sync();
   remove_unused_images();
+  progress(100, "created");
   return to_json(rec);
 }
 

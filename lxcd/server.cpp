@@ -179,6 +179,31 @@ void stream_events(local::socket& sock, Manager& m, const std::string& only) {
   m.events().unsubscribe(sub);
 }
 
+// POST /1.0/containers?progress=1: a 200 header, {"progress": N, "message": "..."} lines while the
+// create runs, then one {"status": 201, "result": {...}} or {"status": 4xx/5xx, "error": "..."}.
+void stream_create(local::socket& sock, Manager& m, const ApiRequest& r) {
+  boost::system::error_code ec;
+  std::string head = "HTTP/1.1 200 OK\r\nServer: lxcd/" SYSC_VERSION "\r\nContent-Type: application/x-ndjson\r\n"
+                     "Cache-Control: no-cache\r\nConnection: close\r\n\r\n";
+  asio::write(sock, asio::buffer(head), ec);
+  CreateRequest cr{r.name, r.template_name, r.template_args, r.storage, r.no_cache, sock.native_handle()};
+  cr.on_progress = [&](int pct, const std::string& msg) {
+    if (ec) return;  // the client is gone: the template is being cancelled
+    std::string line = reply_text(json{{"progress", pct}, {"message", msg}});
+    asio::write(sock, asio::buffer(line), ec);
+  };
+  auto res = m.create(cr);
+  json last;
+  if (res) {
+    m.events().publish(r.name, "created", "template " + r.template_name);
+    last = {{"status", 201}, {"result", *res}};
+  } else {
+    last = {{"status", static_cast<int>(status_for(res.error().code))}, {"error", res.error().message}};
+  }
+  std::string line = reply_text(last);
+  asio::write(sock, asio::buffer(line), ec);
+}
+
 void handle(local::socket sock, Manager& m, const std::optional<SocketGroup>& group) {
   boost::beast::flat_buffer buf;
   http::request<http::string_body> req;
@@ -203,6 +228,8 @@ void handle(local::socket sock, Manager& m, const std::optional<SocketGroup>& gr
       auto err = upgrade_to_console(sock, m, r->name, req.version());
       if (!err) return;
       reply = std::move(*err);
+    } else if (r->op == Op::Create && r->progress) {
+      return stream_create(sock, m, *r);
     } else if (r->op == Op::Events) {
       return stream_events(sock, m, r->only);
     } else {

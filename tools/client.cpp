@@ -136,9 +136,14 @@ Result<Response> Client::request(std::string_view method, const std::string& tar
   return to_response(parser.get());
 }
 
-Result<Upgraded> Client::stream(const std::string& target) {
-  auto req = make_request(http::verb::get, target);
+Result<Upgraded> Client::stream(const std::string& target, std::string_view method,
+                                const std::optional<nlohmann::json>& body) {
+  auto req = make_request(http::string_to_verb(beast::string_view(method.data(), method.size())), target);
   req.set(http::field::connection, "close");
+  if (body) {
+    req.set(http::field::content_type, "application/json");
+    req.body() = body->dump();
+  }
   req.prepare_payload();
   auto conn = TRY(connect());
   boost::system::error_code ec;

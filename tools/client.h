@@ -35,7 +35,9 @@ class Client {
                            const std::optional<nlohmann::json>& body = std::nullopt);
   // GET TARGET of a streaming endpoint (/1.0/events): after a 200 header the socket carries the
   // body for as long as the server sends it. A non-2xx answer is an Error as for request().
-  Result<Upgraded> stream(const std::string& target);
+  // METHOD and BODY as for request(): POST /1.0/containers?progress=1 streams a create's progress.
+  Result<Upgraded> stream(const std::string& target, std::string_view method = "GET",
+                          const std::optional<nlohmann::json>& body = std::nullopt);
   // Sends Connection: Upgrade / Upgrade: PROTOCOL and expects 101 Switching Protocols.
   Result<Upgraded> upgrade(const std::string& target, const std::string& protocol);
 

@@ -1,5 +1,9 @@
 // sysc create: make a new container from a template (POST /1.0/containers).
+#include <cerrno>
 #include <iostream>
+#include <unistd.h>
+
+#include "tools/progress.h"
 
 #include "tools/client.h"
 #include "tools/verbs.h"
@@ -36,11 +40,34 @@ int verb_create(const Context& ctx, const VerbArgv& args) {
   const std::string& name = a.positional[1];
   nlohmann::json body = {{"name", name}, {"template", tmpl}, {"template_args", a.rest},
                          {"storage", a.vm["storage"].as<std::string>()}, {"no_cache", a.vm["no-cache"].as<bool>()}};
-  Client client(ctx.paths);
-  auto r = client.request("POST", "/1.0/containers", body);
-  if (!r) return fail(r.error());
-  if (!a.vm["quiet"].as<bool>())
-    std::cout << "Created " << name << " from " << tmpl << " (storage " << r->json.value("storage", "dir") << ")\n";
+  bool quiet = a.vm["quiet"].as<bool>();
+  // The create streams its progress (template, image, root filesystem) and then its result.
+  auto s = Client(ctx.paths).stream("/1.0/containers?progress=1", "POST", body);
+  if (!s) return fail(s.error());
+  ProgressLine progress(quiet);
+  std::string buf = std::move(s->pending);
+  nlohmann::json last;
+  for (;;) {
+    size_t nl;
+    while ((nl = buf.find('\n')) != std::string::npos) {
+      auto j = nlohmann::json::parse(buf.substr(0, nl), nullptr, false);
+      buf.erase(0, nl + 1);
+      if (!j.is_object()) continue;
+      if (j.contains("progress")) progress.show(j.value("progress", 0), j.value("message", ""));
+      if (j.contains("status")) last = j;
+    }
+    char chunk[4096];
+    ssize_t n = read(s->fd.get(), chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    buf.append(chunk, static_cast<size_t>(n));
+  }
+  progress.done();
+  if (!last.is_object()) return fail(make_error(name + ": lxcd closed the connection before the create finished", EIO));
+  if (last.value("status", 500) / 100 != 2) return fail(make_error(last.value("error", "create failed"), EIO));
+  if (!quiet)
+    std::cout << "Created " << name << " from " << tmpl << " (storage "
+              << last["result"].value("storage", "dir") << ")\n";
   return kExitOk;
 }
 

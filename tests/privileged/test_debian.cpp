@@ -223,6 +223,21 @@ TEST_F(Debian, NetworkHasTheAddressAndResolvesTheOtherByName) {
   EXPECT_EQ(ping.status, 0) << ping.out << ping.err;
 }
 
+// kill -9 of lxcd under a running systemd container: nothing inside notices, and the next lxcd
+// re-adopts it with the same init and address.
+TEST_F(Debian, KilledLxcdLeavesSystemdRunningAndIsReadopted) {
+  auto before = env_->info("d1");
+  ASSERT_EQ(before.value("state", ""), "RUNNING");
+  env_->kill_lxcd(SIGKILL);
+  EXPECT_TRUE(alive(before.value("init_pid", 0))) << "the container died with lxcd";
+  auto after = env_->info("d1");  // starts a new lxcd
+  EXPECT_EQ(after.value("state", ""), "RUNNING") << after.dump();
+  EXPECT_EQ(after.value("init_pid", 0), before.value("init_pid", 0));
+  EXPECT_EQ(after.value("ipv4", ""), before.value("ipv4", ""));
+  EXPECT_EQ(trim(in("d1", "systemctl is-system-running").out), "running");
+  EXPECT_NE(in("d1", "ip -4 -o addr show dev eth0").out.find(before.value("ipv4", "") + "/"), std::string::npos);
+}
+
 TEST_F(Debian, ConsoleShowsALoginPrompt) {
   bool found = false;
   for (int i = 0; i < 50 && !found; ++i) {
