@@ -52,7 +52,13 @@ std::string attach(SyscEnv& env, const std::string& name, const std::string& scr
 TEST(Storage, DirAndOverlayFromOneImage) {
   SYSC_REQUIRE_ROOT();
   SyscEnv env;
-  ASSERT_EQ(env.sysc({"create", "busybox", "st-dir", "--storage", "dir"}).status, 0);
+  auto first = env.sysc({"create", "busybox", "st-dir", "--storage", "dir"});
+  ASSERT_EQ(first.status, 0) << first.err;
+  // Not a terminal: the progress comes as plain lines, the template's own ones included.
+  EXPECT_NE(first.err.find("% busybox: "), std::string::npos) << first.err;
+  EXPECT_NE(first.err.find("85% root filesystem (dir)\n100% created\n"), std::string::npos) << first.err;
+  EXPECT_EQ(env.sysc({"create", "busybox", "st-q", "-q"}).err, "");
+  ASSERT_EQ(env.sysc({"destroy", "st-q"}).status, 0);
   auto imgs = images(env);
   ASSERT_EQ(imgs.size(), 1u) << imgs.dump();
   std::string image_id = imgs[0]["id"];
