@@ -177,6 +177,9 @@ Result<json> Manager::copy(const std::string& src, const std::string& dst) {
     if (wrote_conf) ::unlink(conf.c_str());
     return e;
   };
+  // Crash safety as for create: until the row exists this is a copy in progress, and the config
+  // file (written below) is always this copy's own.
+  if (auto st = write_file_atomic(create_marker(dst), "conf=1\n", 0600); !st) return undo(std::move(st).error().context(dst));
   if (auto st = storage::copy(backend, paths_.container_dir(src), dir); !st) return undo(std::move(st).error().context(dst + ": copy failed"));
   if (auto st = storage::personalize(backend, dir, lower, dst, /*reset_machine=*/true); !st)
     return undo(std::move(st).error().context(dst + ": copy failed"));
@@ -202,6 +205,7 @@ Result<json> Manager::copy(const std::string& src, const std::string& dst) {
   rec.image = from.image;
   if (auto st = store_.insert(rec); !st) return undo(std::move(st).error());
   inserted = true;
+  ::unlink(create_marker(dst).c_str());
   auto cfg = load_config(dst);
   auto nics = cfg ? plan_nics(dst, *cfg) : Result<std::vector<runtime::NicSpec>>(cfg.error());
   if (!nics) return undo(std::move(nics).error());

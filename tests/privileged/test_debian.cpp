@@ -288,6 +288,31 @@ TEST_F(Debian, UnprivilegedSystemdIsRunningWithNoFailedUnits) {
   EXPECT_TRUE(env_->leftovers("d3").empty()) << ::testing::PrintToString(env_->leftovers("d3"));
 }
 
+// The sysvinit variant (its own image: sysvinit-core, inittab halting on SIGPWR) boots to its
+// runlevel with getty on the console and halts on `sysc stop` well before the timeout.
+TEST_F(Debian, SysvinitVariantBootsAndStops) {
+  RunResult r = env_->sysc({"create", "debian", "dsv", "--", "--", "--init", "sysvinit"}, "", 600);
+  ASSERT_EQ(r.status, 0) << r.err;
+  ASSERT_EQ(env_->sysc({"start", "dsv"}).status, 0);
+  EXPECT_EQ(env_->info("dsv").value("halt_signal", ""), "SIGPWR");
+  EXPECT_EQ(in("dsv", "cat /proc/1/comm").out, "init\n");
+  // rc has run once the runlevel says 2 (debian's default).
+  std::string level;
+  for (int i = 0; i < 300 && level != "N 2"; ++i) {
+    level = trim(in("dsv", "/sbin/runlevel 2>/dev/null || true").out);
+    if (level != "N 2") std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(level, "N 2") << console_tail("dsv");
+  EXPECT_EQ(in("dsv", "hostname").out, "dsv\n");
+  auto t0 = Clock::now();
+  r = env_->sysc({"stop", "dsv", "--timeout", "30"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_LT(seconds_since(t0), 20.0);
+  EXPECT_EQ(env_->info("dsv").value("last_exit", ""), "halted") << console_tail("dsv");
+  ASSERT_EQ(env_->sysc({"destroy", "dsv"}).status, 0);
+  EXPECT_TRUE(env_->leftovers("dsv").empty()) << ::testing::PrintToString(env_->leftovers("dsv"));
+}
+
 TEST_F(Debian, StopHaltsSystemdCleanlyAndFast) {
   int pid = env_->info("d1").value("init_pid", 0);
   ASSERT_GT(pid, 0);
