@@ -18,8 +18,14 @@ cleanup() {
     if ((own_root)); then
         pid=$(cat "$SYSC_ROOT/run/sysc/lxcd.lock" 2>/dev/null || true)
         [[ -n $pid ]] && kill "$pid" 2>/dev/null || true
+        # lxcd's lxcfs outlives lxcd (running containers use it): end this root's one, then unmount.
+        fs_pid=$(cat "$SYSC_ROOT/run/sysc/lxcfs.pid" 2>/dev/null || true)
+        if [[ -n $fs_pid ]] && tr '\0' ' ' <"/proc/$fs_pid/cmdline" 2>/dev/null | grep -qF "$SYSC_ROOT/"; then
+            kill "$fs_pid" 2>/dev/null || true
+        fi
+        umount -l "$SYSC_ROOT/run/sysc/.lxcfs" 2>/dev/null || true
         for d in /sys/fs/cgroup/sysc-demo-$$ /sys/fs/cgroup/*/sysc-demo-$$; do [[ -d $d ]] && rmdir "$d" 2>/dev/null; done
-        rm -rf "$SYSC_ROOT"
+        rm -rf --one-file-system "$SYSC_ROOT"
     fi
 }
 trap cleanup EXIT
