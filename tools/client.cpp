@@ -60,6 +60,19 @@ http::request<http::string_body> make_request(http::verb verb, const std::string
   return req;
 }
 
+// METHOD TARGET with an optional JSON body, one request per connection.
+http::request<http::string_body> json_request(std::string_view method, const std::string& target,
+                                              const std::optional<nlohmann::json>& body) {
+  auto req = make_request(http::string_to_verb(beast::string_view(method.data(), method.size())), target);
+  req.set(http::field::connection, "close");
+  if (body) {
+    req.set(http::field::content_type, "application/json");
+    req.body() = body->dump();
+  }
+  req.prepare_payload();
+  return req;
+}
+
 // The server's {"error": ...} message, else a description of the status.
 std::string error_message(const Response& r, std::string_view reason) {
   if (r.json.is_object() && r.json.contains("error") && r.json["error"].is_string())
@@ -122,13 +135,7 @@ Result<std::unique_ptr<Client::Connection>> Client::connect() {
 
 Result<Response> Client::request(std::string_view method, const std::string& target,
                                  const std::optional<nlohmann::json>& body) {
-  auto req = make_request(http::string_to_verb(beast::string_view(method.data(), method.size())), target);
-  req.set(http::field::connection, "close");
-  if (body) {
-    req.set(http::field::content_type, "application/json");
-    req.body() = body->dump();
-  }
-  req.prepare_payload();
+  auto req = json_request(method, target, body);
   auto conn = TRY(connect());
   beast::flat_buffer buf;
   http::response_parser<http::string_body> parser;
@@ -138,13 +145,7 @@ Result<Response> Client::request(std::string_view method, const std::string& tar
 
 Result<Upgraded> Client::stream(const std::string& target, std::string_view method,
                                 const std::optional<nlohmann::json>& body) {
-  auto req = make_request(http::string_to_verb(beast::string_view(method.data(), method.size())), target);
-  req.set(http::field::connection, "close");
-  if (body) {
-    req.set(http::field::content_type, "application/json");
-    req.body() = body->dump();
-  }
-  req.prepare_payload();
+  auto req = json_request(method, target, body);
   auto conn = TRY(connect());
   boost::system::error_code ec;
   http::write(conn->sock, req, ec);
