@@ -15,18 +15,13 @@
 #include "common/fs.h"
 #include "support/event_stream.h"
 #include "support/harness.h"
+#include "support/test_io.h"
 
 namespace sysc::test {
 namespace {
 
 using namespace std::chrono_literals;
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 // Containers named in "lxcd: autostart: started NAME" lines of the log, in order, after OFFSET.
 std::vector<std::string> started_in_log(const std::string& log, size_t offset) {
@@ -58,7 +53,7 @@ class Autostart : public ::testing::Test {
       ASSERT_EQ(r.status, 0) << k << ": " << r.err;
     }
   }
-  std::string log() { return slurp(env_->root() + "/var/log/sysc/lxcd.log"); }
+  std::string log() { return sysc::test::read_text(env_->root() + "/var/log/sysc/lxcd.log"); }
   // Simulates a host reboot (or only an lxcd restart, with the same boot id).
   void restart_lxcd(const std::string& boot) {
     env_->kill_lxcd(SIGTERM);
@@ -92,7 +87,7 @@ TEST_F(Autostart, OrderAfterReadinessOncePerBootAndShutdownInReverse) {
   EXPECT_EQ(started_in_log(log(), from), (std::vector<std::string>{"au-odd", "au-db", "au-web", "au-late"})) << log();
   EXPECT_NE(log().find("au-odd: autostart.after names 'au-nosuch', which is not a container"), std::string::npos) << log();
   for (int i = 0; i < 50 && !path_exists(env_->root() + "/var/lib/sysc/autostart.boot_id"); ++i) std::this_thread::sleep_for(100ms);
-  EXPECT_EQ(slurp(env_->root() + "/var/lib/sysc/autostart.boot_id"), boot_ + "2\n");
+  EXPECT_EQ(sysc::test::read_text(env_->root() + "/var/lib/sysc/autostart.boot_id"), boot_ + "2\n");
   EXPECT_EQ(env_->info("au-web").value("autostart", false), true);
 
   // shutdown-all: the reverse sequence, one step after the other.

@@ -19,18 +19,13 @@
 #include "net/netlink.h"
 #include "runtime/cgroup.h"
 #include "support/harness.h"
+#include "support/test_io.h"
 
 namespace sysc::test {
 namespace {
 
 using namespace std::chrono_literals;
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 std::vector<std::string> subdirs(const std::string& dir) {
   std::vector<std::string> out;
@@ -48,7 +43,7 @@ std::set<int> shims_of(const std::string& root) {
   for (const auto& p : subdirs("/proc")) {
     if (p.find_first_not_of("0123456789") != std::string::npos) continue;
     int pid = std::stoi(p);
-    std::string cmd = slurp("/proc/" + p + "/cmdline");
+    std::string cmd = sysc::test::read_text("/proc/" + p + "/cmdline");
     if (cmd.find("sysc-shim") != std::string::npos && cmd.find(root + "/") != std::string::npos && alive(pid))
       out.insert(pid);
   }

@@ -18,6 +18,7 @@
 #include "net/netlink.h"
 #include "runtime/cgroup.h"
 #include "support/harness.h"
+#include "support/test_io.h"
 
 namespace sysc::test {
 namespace {
@@ -25,12 +26,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 template <class F>
 bool eventually(F cond, std::chrono::milliseconds limit = 10s) {
@@ -67,14 +62,14 @@ class CrashRecovery : public ::testing::Test {
   }
   void TearDown() override {
     if (auto nl = net::Netlink::open(); nl) (void)nl->delete_link("sc-crghost");
-    int pid = std::atoi(slurp(tpl_ + "/slow.pid").c_str());
-    if (pid > 0 && alive(pid) && slurp("/proc/" + std::to_string(pid) + "/cmdline").rfind("sleep", 0) == 0)
+    int pid = std::atoi(sysc::test::read_text(tpl_ + "/slow.pid").c_str());
+    if (pid > 0 && alive(pid) && sysc::test::read_text("/proc/" + std::to_string(pid) + "/cmdline").rfind("sleep", 0) == 0)
       kill(pid, SIGKILL);
   }
   std::string lib(const std::string& rel) const { return env_->root() + "/var/lib/sysc/" + rel; }
   std::string conf(const std::string& name) const { return env_->root() + "/etc/sysc/containers/" + name + ".conf"; }
   std::string run_dir(const std::string& name) const { return env_->root() + "/run/sysc/" + name; }
-  std::string log() const { return slurp(env_->root() + "/var/log/sysc/lxcd.log"); }
+  std::string log() const { return sysc::test::read_text(env_->root() + "/var/log/sysc/lxcd.log"); }
   bool listed(const std::string& name) {
     auto j = nlohmann::json::parse(env_->sysc({"list", "--format", "json"}).out, nullptr, false);
     if (!j.is_array()) return false;
@@ -114,9 +109,9 @@ class CrashRecovery : public ::testing::Test {
 
 TEST_F(CrashRecovery, LxcdKilledMidCreateLeavesNothingAndTheNameIsFreeAgain) {
   auto create = std::async(std::launch::async, [&] { return env_->sysc({"create", "slow", "crc1"}); });
-  ASSERT_TRUE(eventually([&] { return std::atoi(slurp(tpl_ + "/slow.pid").c_str()) > 0; }, 30s))
+  ASSERT_TRUE(eventually([&] { return std::atoi(sysc::test::read_text(tpl_ + "/slow.pid").c_str()) > 0; }, 30s))
       << "the slow template never ran";
-  int template_pid = std::atoi(slurp(tpl_ + "/slow.pid").c_str());
+  int template_pid = std::atoi(sysc::test::read_text(tpl_ + "/slow.pid").c_str());
   // The create is in progress: its directory (with the create marker) exists, the template
   // fills an image build beside the image store.
   ASSERT_TRUE(path_exists(lib("containers/crc1/.sysc-create")));
@@ -143,7 +138,7 @@ TEST_F(CrashRecovery, CliKilledMidCreateCancelsIt) {
   std::ofstream(tpl_ + "/slow.seconds") << "5\n";
   auto r = env_->sysc({"create", "slow", "crk1"}, "", /*timeout_s=*/1);  // SIGKILLed after 1 s
   EXPECT_EQ(r.status, 128 + SIGKILL) << r.err;
-  int template_pid = std::atoi(slurp(tpl_ + "/slow.pid").c_str());
+  int template_pid = std::atoi(sysc::test::read_text(tpl_ + "/slow.pid").c_str());
   EXPECT_TRUE(eventually([&] { return template_pid > 0 && !alive(template_pid); }, 20s)) << "the template still runs";
   EXPECT_TRUE(eventually([&] { return !path_exists(lib("containers/crk1")); }, 20s)) << "create not undone";
   EXPECT_FALSE(listed("crk1"));
@@ -179,7 +174,9 @@ TEST_F(CrashRecovery, LxcdKilledMidDestroyOrStartLeavesOldOrNewState) {
       env_->kill_lxcd(SIGKILL);
       stop.get();
       ASSERT_TRUE(eventually([&] { return env_->state(name) != "STOPPING"; }, 20s));
-      if (env_->state(name) == "RUNNING") ASSERT_EQ(env_->sysc({"stop", "--force", name}).status, 0);
+      if (env_->state(name) == "RUNNING") {
+        ASSERT_EQ(env_->sysc({"stop", "--force", name}).status, 0);
+      }
       auto start = std::async(std::launch::async, [&] { return env_->sysc({"start", name}); });
       std::this_thread::sleep_for(std::chrono::milliseconds(delay));
       env_->kill_lxcd(SIGKILL);
@@ -231,7 +228,7 @@ TEST_F(CrashRecovery, OrphansOfThisRootAreRemovedAndLogged) {
   EXPECT_FALSE((*cg)->exists(env_->cgroup_parent() + "/crghost3"));
   EXPECT_FALSE(nl->link_exists("sc-crghost"));
   EXPECT_FALSE(nl->link_exists("scp-crghost"));
-  EXPECT_EQ(slurp("/proc/self/mountinfo").find(env_->root() + "/var/lib/sysc/containers/"), std::string::npos);
+  EXPECT_EQ(sysc::test::read_text("/proc/self/mountinfo").find(env_->root() + "/var/lib/sysc/containers/"), std::string::npos);
   // Untouched: the running container and the stopped one.
   auto after = env_->info("crp2");
   EXPECT_EQ(after.value("state", ""), "RUNNING");

@@ -11,16 +11,11 @@
 #include <thread>
 
 #include "support/harness.h"
+#include "support/test_io.h"
 
 namespace sysc::test {
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 // The number after "KEY:" in /proc/meminfo-style TEXT, or -1.
 long long field(const std::string& text, const std::string& key) {
@@ -36,7 +31,7 @@ int count_of(const std::string& text, const std::string& needle) {
 }
 
 bool lxcfs_mounted(const std::string& root) {
-  return slurp("/proc/self/mountinfo").find(" " + root + "/run/sysc/.lxcfs ") != std::string::npos;
+  return sysc::test::read_text("/proc/self/mountinfo").find(" " + root + "/run/sysc/.lxcfs ") != std::string::npos;
 }
 
 class ResourceView : public ::testing::Test {
@@ -78,13 +73,13 @@ TEST_F(ResourceView, MemTotalIsTheMemoryLimit) {
   auto r = inside("rv1", {"cat", "/proc/meminfo"});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(field(r.out, "MemTotal"), 256 * 1024) << r.out;
-  EXPECT_NE(field(slurp("/proc/meminfo"), "MemTotal"), 256 * 1024);
+  EXPECT_NE(field(sysc::test::read_text("/proc/meminfo"), "MemTotal"), 256 * 1024);
 }
 
 TEST_F(ResourceView, UptimeIsTheContainers) {
   auto r = inside("rv1", {"cat", "/proc/uptime"});
   ASSERT_EQ(r.status, 0) << r.err;
-  double mine = std::atof(r.out.c_str()), host = std::atof(slurp("/proc/uptime").c_str());
+  double mine = std::atof(r.out.c_str()), host = std::atof(sysc::test::read_text("/proc/uptime").c_str());
   EXPECT_LT(mine, 60.0) << r.out;
   EXPECT_LT(mine, host) << r.out;
 }
@@ -109,7 +104,7 @@ TEST_F(ResourceView, CpusetShowsInNproc) {
 }
 
 TEST_F(ResourceView, RestartedDaemonAdoptsTheLiveLxcfs) {
-  int pid = std::atoi(slurp(env_->root() + "/run/sysc/lxcfs.pid").c_str());
+  int pid = std::atoi(sysc::test::read_text(env_->root() + "/run/sysc/lxcfs.pid").c_str());
   ASSERT_GT(pid, 0);
   ASSERT_TRUE(alive(pid));
   env_->kill_lxcd(SIGTERM);
@@ -118,8 +113,8 @@ TEST_F(ResourceView, RestartedDaemonAdoptsTheLiveLxcfs) {
   EXPECT_TRUE(alive(pid));
   auto r = env_->sysc({"list"});  // starts lxcd again
   ASSERT_EQ(r.status, 0) << r.err;
-  EXPECT_EQ(std::atoi(slurp(env_->root() + "/run/sysc/lxcfs.pid").c_str()), pid);
-  EXPECT_EQ(count_of(slurp("/proc/self/mountinfo"), " " + env_->root() + "/run/sysc/.lxcfs "), 1);
+  EXPECT_EQ(std::atoi(sysc::test::read_text(env_->root() + "/run/sysc/lxcfs.pid").c_str()), pid);
+  EXPECT_EQ(count_of(sysc::test::read_text("/proc/self/mountinfo"), " " + env_->root() + "/run/sysc/.lxcfs "), 1);
   auto mem = inside("rv1", {"cat", "/proc/meminfo"});
   EXPECT_EQ(field(mem.out, "MemTotal"), 256 * 1024) << mem.out << mem.err;
   EXPECT_EQ(env_->info("rv1").value("resource_view", ""), "lxcfs");
@@ -134,7 +129,7 @@ TEST_F(ResourceView, DisabledLxcfsLeavesTheHostViewAndSaysSo) {
   EXPECT_NE(start.out.find("Resource view: host (lxcfs disabled in sysc.conf)"), std::string::npos) << start.out;
   EXPECT_EQ(env.info("rv3").value("resource_view", "").rfind("host", 0), 0u) << env.info("rv3").dump();
   auto mem = env.sysc({"attach", "rv3", "--", "cat", "/proc/meminfo"});
-  EXPECT_EQ(field(mem.out, "MemTotal"), field(slurp("/proc/meminfo"), "MemTotal")) << mem.out;
+  EXPECT_EQ(field(mem.out, "MemTotal"), field(sysc::test::read_text("/proc/meminfo"), "MemTotal")) << mem.out;
   EXPECT_FALSE(lxcfs_mounted(env.root()));
 }
 
@@ -161,13 +156,13 @@ TEST_F(ResourceView, KilledLxcfsIsRestartedForNewStarts) {
   SyscEnv env;
   env.create_busybox("rv4");
   ASSERT_EQ(env.sysc({"config", "set", "rv4", "limits.memory", "128M"}).status, 0);
-  int first = std::atoi(slurp(env.root() + "/run/sysc/lxcfs.pid").c_str());
+  int first = std::atoi(sysc::test::read_text(env.root() + "/run/sysc/lxcfs.pid").c_str());
   ASSERT_GT(first, 0);
   kill(first, SIGKILL);
   int second = 0;
   for (int i = 0; i < 100 && (second <= 0 || second == first || !lxcfs_mounted(env.root())); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    second = std::atoi(slurp(env.root() + "/run/sysc/lxcfs.pid").c_str());
+    second = std::atoi(sysc::test::read_text(env.root() + "/run/sysc/lxcfs.pid").c_str());
   }
   ASSERT_NE(second, first);
   ASSERT_TRUE(alive(second));
@@ -176,7 +171,7 @@ TEST_F(ResourceView, KilledLxcfsIsRestartedForNewStarts) {
   EXPECT_NE(start.out.find("Resource view: lxcfs\n"), std::string::npos) << start.out;
   auto mem = env.sysc({"attach", "rv4", "--", "cat", "/proc/meminfo"});
   EXPECT_EQ(field(mem.out, "MemTotal"), 128 * 1024) << mem.out << mem.err;
-  EXPECT_EQ(count_of(slurp("/proc/self/mountinfo"), " " + env.root() + "/run/sysc/.lxcfs "), 1);
+  EXPECT_EQ(count_of(sysc::test::read_text("/proc/self/mountinfo"), " " + env.root() + "/run/sysc/.lxcfs "), 1);
 }
 
 TEST_F(ResourceView, TeardownLeavesNoLxcfs) {
@@ -186,7 +181,7 @@ TEST_F(ResourceView, TeardownLeavesNoLxcfs) {
     SyscEnv env;
     root = env.root();
     ASSERT_EQ(env.sysc({"list"}).status, 0);
-    pid = std::atoi(slurp(root + "/run/sysc/lxcfs.pid").c_str());
+    pid = std::atoi(sysc::test::read_text(root + "/run/sysc/lxcfs.pid").c_str());
     EXPECT_GT(pid, 0);
     EXPECT_TRUE(lxcfs_mounted(root));
     EXPECT_TRUE(env.leftovers().empty()) << ::testing::PrintToString(env.leftovers());

@@ -8,16 +8,13 @@
 #include <unistd.h>
 
 #include "support/harness.h"
+#include "support/test_io.h"
 
 namespace fs = std::filesystem;
 using sysc::test::SyscEnv;
 
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 std::string container_dir(SyscEnv& env, const std::string& name) {
   return env.root() + "/var/lib/sysc/containers/" + name;
@@ -85,7 +82,9 @@ void snapshot_cycle(SyscEnv& env, const std::string& name, bool atomic) {
   std::string auto_name = list[1]["name"];
   EXPECT_EQ(auto_name.rfind("snap-", 0), 0u) << auto_name;
   EXPECT_EQ(list[1]["running"], true);
-  if (!atomic) EXPECT_EQ(list[1].value("frozen", false), true) << list.dump();
+  if (!atomic) {
+    EXPECT_EQ(list[1].value("frozen", false), true) << list.dump();
+  }
   EXPECT_EQ(attach(env, name, "echo thawed"), "thawed\n");
 
   ASSERT_EQ(env.sysc({"snapshot", "delete", name, "s1"}).status, 0);
@@ -117,7 +116,7 @@ TEST(Snapshots, OverlayKeepsItsImage) {
   std::string image = env.info("sn-ovl")["image"];
   // The snapshot records its lower layer; a newer build of the image leaves that in place.
   ASSERT_EQ(env.sysc({"snapshot", "create", "sn-ovl", "base"}).status, 0);
-  EXPECT_EQ(slurp(container_dir(env, "sn-ovl") + "/snapshots/base/snapshot.json").find(image) != std::string::npos, true);
+  EXPECT_EQ(sysc::test::read_text(container_dir(env, "sn-ovl") + "/snapshots/base/snapshot.json").find(image) != std::string::npos, true);
   ASSERT_EQ(env.sysc({"template", "refresh", "busybox"}).status, 0);
   EXPECT_TRUE(fs::exists(env.root() + "/var/cache/sysc/images/" + image + "/rootfs"));
   ASSERT_EQ(env.sysc({"snapshot", "delete", "sn-ovl", "base"}).status, 0);
@@ -126,7 +125,7 @@ TEST(Snapshots, OverlayKeepsItsImage) {
 
 TEST(Snapshots, Btrfs) {
   SYSC_REQUIRE_ROOT();
-  if (slurp("/proc/filesystems").find("\tbtrfs\n") == std::string::npos) GTEST_SKIP() << "kernel without btrfs";
+  if (sysc::test::read_text("/proc/filesystems").find("\tbtrfs\n") == std::string::npos) GTEST_SKIP() << "kernel without btrfs";
   if (system("command -v mkfs.btrfs >/dev/null") != 0) {
     if (getenv("CI")) FAIL() << "mkfs.btrfs missing (btrfs-progs; scripts/install-deps.sh installs it)";
     GTEST_SKIP() << "mkfs.btrfs missing (btrfs-progs)";
@@ -147,7 +146,7 @@ TEST(Snapshots, Btrfs) {
   struct stat st;
   ASSERT_EQ(stat(snap_root.c_str(), &st), 0);
   EXPECT_EQ(st.st_ino, 256u) << "the snapshot is not a subvolume";
-  EXPECT_EQ(slurp(snap_root + "/root/live"), "live\n");
+  EXPECT_EQ(sysc::test::read_text(snap_root + "/root/live"), "live\n");
   int fd = open((snap_root + "/root/write-test").c_str(), O_WRONLY | O_CREAT, 0644);
   EXPECT_LT(fd, 0) << "the snapshot is writable";
   EXPECT_EQ(errno, EROFS);
@@ -174,7 +173,7 @@ TEST(Snapshots, FreezesOnCgroupV2Driver) {
   auto list = snapshot_list(env, "sn-v2");
   ASSERT_EQ(list.size(), 1u);
   EXPECT_EQ(list[0].value("frozen", false), true) << list.dump();
-  EXPECT_EQ(slurp(info.value("cgroup", "") + "/cgroup.freeze"), "0\n");
+  EXPECT_EQ(sysc::test::read_text(info.value("cgroup", "") + "/cgroup.freeze"), "0\n");
   EXPECT_EQ(attach(env, "sn-v2", "echo thawed"), "thawed\n");
   ASSERT_EQ(env.sysc({"destroy", "--force", "sn-v2"}).status, 0);
   EXPECT_TRUE(env.leftovers("sn-v2").empty());

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "support/harness.h"
+#include "support/test_io.h"
 
 namespace fs = std::filesystem;
 using sysc::test::RunResult;
@@ -20,10 +21,6 @@ using sysc::test::SyscEnv;
 
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 void put(const std::string& path, const std::string& text) {
   fs::create_directories(fs::path(path).parent_path());
@@ -75,9 +72,9 @@ TEST(Storage, DirAndOverlayFromOneImage) {
   EXPECT_EQ(info["image"], image_id);
   EXPECT_EQ(env.info("st-dir")["storage"], "dir");
   // The overlay container's own layer holds only what differs: its identity.
-  EXPECT_EQ(slurp(container_dir(env, "st-ovl") + "/overlay/upper/etc/hostname"), "st-ovl\n");
+  EXPECT_EQ(sysc::test::read_text(container_dir(env, "st-ovl") + "/overlay/upper/etc/hostname"), "st-ovl\n");
   EXPECT_FALSE(fs::exists(container_dir(env, "st-ovl") + "/overlay/upper/bin"));
-  EXPECT_EQ(slurp(container_dir(env, "st-dir") + "/rootfs/etc/hostname"), "st-dir\n");
+  EXPECT_EQ(sysc::test::read_text(container_dir(env, "st-dir") + "/rootfs/etc/hostname"), "st-dir\n");
 
   ASSERT_EQ(env.sysc({"start", "st-dir"}).status, 0);
   r = env.sysc({"start", "st-ovl"});
@@ -85,10 +82,10 @@ TEST(Storage, DirAndOverlayFromOneImage) {
   EXPECT_EQ(attach(env, "st-ovl", "cat /etc/from-image; hostname; echo mine > /root/data"), "yes\nst-ovl\n");
   EXPECT_EQ(attach(env, "st-dir", "hostname; cat /root/data 2>/dev/null || echo none"), "st-dir\nnone\n");
   // Writes land in the container's upper layer, never in the shared image.
-  EXPECT_EQ(slurp(container_dir(env, "st-ovl") + "/overlay/upper/root/data"), "mine\n");
+  EXPECT_EQ(sysc::test::read_text(container_dir(env, "st-ovl") + "/overlay/upper/root/data"), "mine\n");
   EXPECT_FALSE(fs::exists(image_rootfs + "/root/data"));
   // The overlay is mounted in the container's namespace only.
-  EXPECT_EQ(slurp("/proc/self/mountinfo").find(container_dir(env, "st-ovl")), std::string::npos);
+  EXPECT_EQ(sysc::test::read_text("/proc/self/mountinfo").find(container_dir(env, "st-ovl")), std::string::npos);
   for (const char* n : {"st-dir", "st-ovl"}) {
     ASSERT_EQ(env.sysc({"stop", n}).status, 0);
     ASSERT_EQ(env.sysc({"destroy", n}).status, 0);
@@ -172,7 +169,7 @@ TEST(Storage, CopyRegeneratesIdentity) {
 
 TEST(Storage, BtrfsSnapshots) {
   SYSC_REQUIRE_ROOT();
-  if (slurp("/proc/filesystems").find("\tbtrfs\n") == std::string::npos) GTEST_SKIP() << "kernel without btrfs";
+  if (sysc::test::read_text("/proc/filesystems").find("\tbtrfs\n") == std::string::npos) GTEST_SKIP() << "kernel without btrfs";
   if (system("command -v mkfs.btrfs >/dev/null") != 0) {
     if (getenv("CI")) FAIL() << "mkfs.btrfs missing (btrfs-progs; scripts/install-deps.sh installs it)";
     GTEST_SKIP() << "mkfs.btrfs missing (btrfs-progs)";
@@ -198,8 +195,8 @@ TEST(Storage, BtrfsSnapshots) {
   ASSERT_EQ(env.sysc({"copy", "bt1", "bt3"}).status, 0);
   ASSERT_EQ(stat((container_dir(env, "bt3") + "/rootfs").c_str(), &st), 0);
   EXPECT_EQ(st.st_ino, 256u);
-  EXPECT_EQ(slurp(container_dir(env, "bt3") + "/rootfs/root/f"), "one\n");
-  EXPECT_EQ(slurp(container_dir(env, "bt3") + "/rootfs/etc/hostname"), "bt3\n");
+  EXPECT_EQ(sysc::test::read_text(container_dir(env, "bt3") + "/rootfs/root/f"), "one\n");
+  EXPECT_EQ(sysc::test::read_text(container_dir(env, "bt3") + "/rootfs/etc/hostname"), "bt3\n");
   EXPECT_FALSE(fs::exists(container_dir(env, "bt2") + "/rootfs/root/f"));
   for (const char* n : {"bt1", "bt2", "bt3"}) {
     ASSERT_EQ(env.sysc({"destroy", n}).status, 0);
@@ -243,7 +240,7 @@ TEST(Storage, InterruptedCreateLeavesNothing) {
   }
   for (int i = 0; i < 200 && !fs::exists(marker); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   ASSERT_TRUE(fs::exists(marker)) << "template never started";
-  int tpl_pid = std::atoi(slurp(marker).c_str());
+  int tpl_pid = std::atoi(sysc::test::read_text(marker).c_str());
   ASSERT_GT(tpl_pid, 0);
   kill(cli, SIGINT);
   int st;

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "support/harness.h"
+#include "support/test_io.h"
 
 namespace sysc::test {
 namespace {
@@ -21,12 +22,6 @@ std::string trim(std::string s) {
   return s;
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 struct Owner {
   long uid = -1, gid = -1;
@@ -95,7 +90,7 @@ TEST_F(Userns, BusyboxInitRunsAsRootOfItsOwnRange) {
   }
   // Seen from the host, the init's credentials are the range's base, not root.
   int pid = env_->info("un1").value("init_pid", 0);
-  std::string status = slurp("/proc/" + std::to_string(pid) + "/status");
+  std::string status = sysc::test::read_text("/proc/" + std::to_string(pid) + "/status");
   EXPECT_NE(status.find("Uid:\t" + std::to_string(base) + "\t" + std::to_string(base)), std::string::npos) << status;
 }
 
@@ -140,7 +135,7 @@ TEST_F(Userns, RootInsideCannotReachHostDevicesCgroupfsOrKernelKnobs) {
   EXPECT_NE(in(*env_, "un1", "mkdir -p /tmp/c && mount -t cgroup -o none,name=sysctest none /tmp/c").status, 0);
   // kernel.* sysctls stay the host's, even after remounting /proc/sys read-write (which a user
   // namespace's root may do with its own mounts). The write repeats the current value.
-  const std::string sysrq = trim(slurp("/proc/sys/kernel/sysrq"));
+  const std::string sysrq = trim(sysc::test::read_text("/proc/sys/kernel/sysrq"));
   auto w = in(*env_, "un1", "mount -o remount,rw /proc/sys 2>/dev/null; echo " + sysrq + " > /proc/sys/kernel/sysrq");
   EXPECT_NE(w.status, 0) << w.out << w.err;
   EXPECT_EQ(in(*env_, "un1", "sysc-probe write /proc/sys/kernel/hostname").out.find("write=OK"), std::string::npos);
