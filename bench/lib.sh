@@ -30,7 +30,9 @@ bench_setup_roots() {
     SYSC_ROOT=$BENCH_WORK/sysc
     LXCP=$BENCH_WORK/lxc
     CG_PARENT=sysc-bench-$$
-    printf '[cgroup]\nparent = %s\n[network]\nenabled = false\n' "$CG_PARENT" | install -D /dev/stdin "$SYSC_ROOT/etc/sysc/sysc.conf"
+    # No lxcfs on either side (LXC's lxcfs hooks are dropped in lxc_config): equal work per start.
+    printf '[cgroup]\nparent = %s\n[network]\nenabled = false\n[resources]\nlxcfs = false\n' "$CG_PARENT" |
+        install -D /dev/stdin "$SYSC_ROOT/etc/sysc/sysc.conf"
     mkdir -p "$LXCP"
     export SYSC_ROOT
     # LXC keeps an empty lxc.pivot cgroup in every hierarchy; remove it afterwards only if this
@@ -46,8 +48,9 @@ sysc_rootfs() { printf '%s/var/lib/sysc/containers/%s/rootfs' "$SYSC_ROOT" "$1";
 # host), SIGUSR1 as the halt signal (what sysc detects for busybox init), no extra ttys (sysc
 # ttys = 0), a console pty logged to a file (sysc logs its console pty), /run and /run/lock
 # tmpfs plus /dev/shm and /dev/mqueue (sysc mounts them; common.conf does not). The empty hook
-# lines drop the hooks the lxcfs package adds through common.conf.d (sysc uses no lxcfs; its
-# post-stop hook sleeps 0.5 s on every stop, more than the whole runtime's teardown).
+# lines drop the hooks the lxcfs package adds through common.conf.d (the bench runs sysc with
+# [resources] lxcfs = false too; LXC's post-stop hook sleeps 0.5 s on every stop, more than the
+# whole runtime's teardown).
 lxc_config() {
     local name=$1 rootfs=$2
     cat <<EOF
@@ -154,6 +157,8 @@ bench_cleanup() {
         grep -qxF "$d" <<<"${PIVOTS_BEFORE:-}" || rmdir "$d" 2>/dev/null || true
     done
     if declare -F bench_cleanup_late >/dev/null; then bench_cleanup_late || true; fi
-    rm -rf "$BENCH_WORK"
+    # Never recurse into a mount left below (an lxcfs of a root that had it on).
+    grep -o "$BENCH_WORK/[^ ]*" /proc/self/mounts 2>/dev/null | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+    rm -rf --one-file-system "$BENCH_WORK"
     return $rc
 }

@@ -43,7 +43,7 @@ trap 'exit 130' INT TERM
 bench_setup_roots
 # This root's sysc.conf: the network on, on its own bridge and subnet; no NAT (nothing leaves
 # the host, ip_forward untouched) and no dnsmasq (the shim addresses eth0 before init runs).
-printf '[cgroup]\nparent = %s\n[network]\nenabled = true\nbridge = %s\naddress = %s\nnat = false\ndhcp = false\n' \
+printf '[cgroup]\nparent = %s\n[network]\nenabled = true\nbridge = %s\naddress = %s\nnat = false\ndhcp = false\n[resources]\nlxcfs = false\n' \
     "$CG_PARENT" "$SBR" "$SNET" >"$SYSC_ROOT/etc/sysc/sysc.conf"
 
 # Cleanup hooks of lib.sh's trap: sysc's network while lxcd still runs, then leftovers.

@@ -21,6 +21,7 @@
 #include "common/fs.h"
 #include "common/names.h"
 #include "lxcd/manager.h"
+#include "lxcd/snapshots.h"
 #include "lxcd/storage.h"
 #include "lxcd/network.h"
 #include "lxcd/shim_client.h"
@@ -226,6 +227,8 @@ void Manager::recover_container_dirs() {
     } else {
       ::unlink(create_marker(entry).c_str());
       ::unlink(template_pgid_file(entry).c_str());
+      for (const auto& p : snapshots::remove_stale(paths_.container_dir(entry)))
+        note(entry, "removed " + p + " (a snapshot or restore cut short)");
     }
   }
   if (auto all = store_.list(); all)

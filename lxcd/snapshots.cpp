@@ -147,4 +147,17 @@ Status remove_subvolumes(const std::string& dir) {
   return {};
 }
 
+std::vector<std::string> remove_stale(const std::string& dir) {
+  std::vector<std::string> gone;
+  std::vector<std::string> candidates = {dir + "/.restore-rootfs", dir + "/overlay/.restore-upper"};
+  for (const auto& n : entries(dir + "/snapshots"))
+    if (n.rfind(".tmp-", 0) == 0) candidates.push_back(dir + "/snapshots/" + n);
+  for (const auto& p : candidates) {
+    if (!path_exists(p)) continue;
+    (void)remove_any(p + "/rootfs");  // a read-only btrfs snapshot inside a .tmp- dir
+    if (remove_any(p)) gone.push_back(p);
+  }
+  return gone;
+}
+
 }  // namespace sysc::lxcd::snapshots

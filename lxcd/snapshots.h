@@ -40,5 +40,8 @@ Status remove(const std::string& dir, const std::string& snap);
 // Deletes the btrfs subvolumes of every snapshot and of interrupted snapshots/restores in DIR
 // (remove_tree refuses to cross into a subvolume), so the directory can be removed as a tree.
 Status remove_subvolumes(const std::string& dir);
+// What a snapshot or restore cut short by a crash left in container dir DIR (snapshots/.tmp-*,
+// .restore-* trees): removed at lxcd start, nothing of it was ever visible. Returns what it removed.
+std::vector<std::string> remove_stale(const std::string& dir);
 
 }  // namespace sysc::lxcd::snapshots

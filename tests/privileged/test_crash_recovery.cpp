@@ -215,6 +215,9 @@ TEST_F(CrashRecovery, OrphansOfThisRootAreRemovedAndLogged) {
   ASSERT_TRUE(nl.ok());
   ASSERT_TRUE(nl->create_veth("sc-crghost", "scp-crghost", "02:00:00:aa:bb:cc", 1500).ok());
   ASSERT_TRUE(nl->enslave("sc-crghost", env_->bridge()).ok());
+  // A snapshot of crp3 cut short: its half-copied tree (never listed) and its real snapshot dir.
+  ASSERT_TRUE(mkdir_p(lib("containers/crp3/snapshots/.tmp-half/rootfs/etc")).ok());
+  std::ofstream(lib("containers/crp3/snapshots/.tmp-half/rootfs/etc/x")) << "x\n";
   // A mount below a stopped container's root filesystem.
   ASSERT_TRUE(mkdir_p(env_->rootfs("crp3") + "/mnt").ok());
   ASSERT_EQ(mount("tmpfs", (env_->rootfs("crp3") + "/mnt").c_str(), "tmpfs", 0, nullptr), 0);
@@ -236,6 +239,8 @@ TEST_F(CrashRecovery, OrphansOfThisRootAreRemovedAndLogged) {
   EXPECT_TRUE(nl->link_exists(net::host_veth_name("crp2", 0)));
   EXPECT_EQ(env_->sysc({"attach", "crp2", "--", "true"}).status, 0);
   EXPECT_TRUE(path_exists(env_->rootfs("crp3") + "/bin/busybox"));
+  EXPECT_FALSE(path_exists(lib("containers/crp3/snapshots/.tmp-half")));
+  EXPECT_NE(log().find("crp3: removed " + lib("containers/crp3/snapshots/.tmp-half")), std::string::npos) << log();
   EXPECT_EQ(env_->sysc({"start", "crp3"}).status, 0);
   std::string text = log();
   for (const char* what : {"crghost1: removed", "crghost1: unmounted leftover mount", "crp1: finishing a destroy",
