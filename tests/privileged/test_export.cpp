@@ -14,19 +14,9 @@ using sysc::test::SyscEnv;
 
 namespace {
 
-std::string container_dir(SyscEnv& env, const std::string& name) {
-  return env.root() + "/var/lib/sysc/containers/" + name;
-}
-
-std::string attach(SyscEnv& env, const std::string& name, const std::string& script) {
-  auto r = env.sysc({"attach", name, "--", "/bin/sh", "-c", script});
-  EXPECT_EQ(r.status, 0) << name << ": " << r.err;
-  return r.out;
-}
-
 // Nothing of NAME and no staging directory of an import may remain.
 void expect_nothing_left(SyscEnv& env, const std::string& name) {
-  EXPECT_FALSE(fs::exists(container_dir(env, name))) << name;
+  EXPECT_FALSE(fs::exists(env.container_dir(name))) << name;
   EXPECT_FALSE(fs::exists(env.root() + "/etc/sysc/containers/" + name + ".conf")) << name;
   auto r = env.sysc({"list", "--format", "json"});
   EXPECT_EQ(r.out.find("\"" + name + "\""), std::string::npos) << r.out;
@@ -42,7 +32,7 @@ TEST(Export, RoundTripKeepsFilesOwnersAndSnapshots) {
   SyscEnv env;
   ASSERT_EQ(env.sysc({"create", "busybox", "ex1", "--storage", "dir"}).status, 0);
   ASSERT_EQ(env.sysc({"start", "ex1"}).status, 0);
-  attach(env, "ex1", "echo payload > /root/data && echo x > /root/suid && chown 1234:5678 /root/suid && "
+  env.sh("ex1", "echo payload > /root/data && echo x > /root/suid && chown 1234:5678 /root/suid && "
                      "chmod 4750 /root/suid");
   std::string file = env.root() + "/ex1.tar.gz";
   auto r = env.sysc({"export", "ex1", file});
@@ -54,7 +44,7 @@ TEST(Export, RoundTripKeepsFilesOwnersAndSnapshots) {
   bool xattr = setxattr(suid.c_str(), "user.sysc-test", "kept", 4, 0) == 0;
   ASSERT_EQ(env.sysc({"snapshot", "create", "ex1", "before"}).status, 0);
   ASSERT_EQ(env.sysc({"start", "ex1"}).status, 0);
-  attach(env, "ex1", "echo later > /root/data");
+  env.sh("ex1", "echo later > /root/data");
   ASSERT_EQ(env.sysc({"stop", "ex1"}).status, 0);
   std::string mac = env.info("ex1")["nics"][0]["mac"];
   r = env.sysc({"export", "ex1", file, "--snapshots"});
@@ -67,7 +57,7 @@ TEST(Export, RoundTripKeepsFilesOwnersAndSnapshots) {
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(env.info("ex1-copy")["nics"][0]["mac"], mac);
   ASSERT_EQ(env.sysc({"start", "ex1-copy"}).status, 0);
-  EXPECT_EQ(attach(env, "ex1-copy", "hostname; cat /root/data"), "ex1-copy\nlater\n");
+  EXPECT_EQ(env.sh("ex1-copy", "hostname; cat /root/data"), "ex1-copy\nlater\n");
   r = env.sysc({"import", file});
   EXPECT_NE(r.status, 0) << "import over an existing container must be refused";
   EXPECT_NE(r.err.find("already exists"), std::string::npos) << r.err;
@@ -89,11 +79,11 @@ TEST(Export, RoundTripKeepsFilesOwnersAndSnapshots) {
     EXPECT_STREQ(buf, "kept");
   }
   ASSERT_EQ(env.sysc({"start", "ex1"}).status, 0);
-  EXPECT_EQ(attach(env, "ex1", "hostname; cat /root/data"), "ex1\nlater\n");
+  EXPECT_EQ(env.sh("ex1", "hostname; cat /root/data"), "ex1\nlater\n");
   // The snapshot came along and restores.
   r = env.sysc({"snapshot", "restore", "--stop", "ex1", "before"});
   ASSERT_EQ(r.status, 0) << r.err;
-  EXPECT_EQ(attach(env, "ex1", "cat /root/data"), "payload\n");
+  EXPECT_EQ(env.sh("ex1", "cat /root/data"), "payload\n");
   ASSERT_EQ(env.sysc({"destroy", "--force", "ex1"}).status, 0);
   EXPECT_TRUE(env.leftovers("ex1").empty());
 }
@@ -103,7 +93,7 @@ TEST(Export, OverlayExportsTheMergedView) {
   SyscEnv env;
   ASSERT_EQ(env.sysc({"create", "busybox", "ex2", "--storage", "overlay"}).status, 0);
   ASSERT_EQ(env.sysc({"start", "ex2"}).status, 0);
-  attach(env, "ex2", "echo upper > /root/data && rm /etc/passwd");
+  env.sh("ex2", "echo upper > /root/data && rm /etc/passwd");
   ASSERT_EQ(env.sysc({"stop", "ex2"}).status, 0);
   std::string file = env.root() + "/ex2.tar.xz";
   auto r = env.sysc({"export", "ex2", file});
@@ -119,7 +109,7 @@ TEST(Export, OverlayExportsTheMergedView) {
   EXPECT_TRUE(fs::exists(env.rootfs("ex2") + "/bin/busybox")) << "the image's files are missing";
   EXPECT_FALSE(fs::exists(env.rootfs("ex2") + "/etc/passwd")) << "a whiteout was not applied";
   ASSERT_EQ(env.sysc({"start", "ex2"}).status, 0);
-  EXPECT_EQ(attach(env, "ex2", "hostname; cat /root/data"), "ex2\nupper\n");
+  EXPECT_EQ(env.sh("ex2", "hostname; cat /root/data"), "ex2\nupper\n");
   ASSERT_EQ(env.sysc({"destroy", "--force", "ex2"}).status, 0);
 }
 
@@ -159,7 +149,7 @@ TEST(Export, ShiftedRootfsComesBackUnshifted) {
   ASSERT_EQ(env.sysc({"create", "busybox", "ex4", "--storage", "dir"}).status, 0);
   ASSERT_EQ(env.sysc({"config", "set", "ex4", "security.privileged", "false"}).status, 0);
   ASSERT_EQ(env.sysc({"start", "ex4"}).status, 0);
-  attach(env, "ex4", "echo x > /root/owned && chown 1234:5678 /root/owned");
+  env.sh("ex4", "echo x > /root/owned && chown 1234:5678 /root/owned");
   ASSERT_EQ(env.sysc({"stop", "ex4"}).status, 0);
   auto info = env.info("ex4");
   ASSERT_TRUE(info.contains("idmap")) << info.dump();
@@ -179,7 +169,7 @@ TEST(Export, ShiftedRootfsComesBackUnshifted) {
   ASSERT_EQ(lstat((env.rootfs("ex4") + "/bin/busybox").c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, 0u);
   ASSERT_EQ(env.sysc({"start", "ex4"}).status, 0);
-  EXPECT_EQ(attach(env, "ex4", "stat -c %u:%g /root/owned; id -u"), "1234:5678\n0\n");
+  EXPECT_EQ(env.sh("ex4", "stat -c %u:%g /root/owned; id -u"), "1234:5678\n0\n");
   ASSERT_EQ(env.sysc({"destroy", "--force", "ex4"}).status, 0);
 }
 
@@ -202,9 +192,9 @@ TEST(Export, BtrfsWithSnapshots) {
   ASSERT_EQ(env.sysc({"create", "busybox", "ex5"}).status, 0);
   ASSERT_EQ(env.info("ex5")["storage"], "btrfs");
   ASSERT_EQ(env.sysc({"start", "ex5"}).status, 0);
-  attach(env, "ex5", "echo first > /root/data");
+  env.sh("ex5", "echo first > /root/data");
   ASSERT_EQ(env.sysc({"snapshot", "create", "ex5", "first"}).status, 0);
-  attach(env, "ex5", "echo second > /root/data");
+  env.sh("ex5", "echo second > /root/data");
   ASSERT_EQ(env.sysc({"stop", "ex5"}).status, 0);
   std::string file = env.root() + "/ex5.tar.gz";
   ASSERT_EQ(env.sysc({"export", "ex5", file, "--snapshots"}).status, 0);
@@ -216,14 +206,14 @@ TEST(Export, BtrfsWithSnapshots) {
   struct stat st;
   ASSERT_EQ(stat(env.rootfs("ex5").c_str(), &st), 0);
   EXPECT_EQ(st.st_ino, 256u) << "rootfs is not a subvolume";
-  std::string snap = container_dir(env, "ex5") + "/snapshots/first/rootfs";
+  std::string snap = env.container_dir("ex5") + "/snapshots/first/rootfs";
   ASSERT_EQ(stat(snap.c_str(), &st), 0);
   EXPECT_EQ(st.st_ino, 256u) << "the snapshot is not a subvolume";
   EXPECT_NE(access((snap + "/root").c_str(), W_OK), 0) << "the snapshot is writable";
   EXPECT_FALSE(fs::exists(snap + ".tmp"));
   ASSERT_EQ(env.sysc({"snapshot", "restore", "ex5", "first"}).status, 0);
   ASSERT_EQ(env.sysc({"start", "ex5"}).status, 0);
-  EXPECT_EQ(attach(env, "ex5", "cat /root/data"), "first\n");
+  EXPECT_EQ(env.sh("ex5", "cat /root/data"), "first\n");
   ASSERT_EQ(env.sysc({"destroy", "--force", "ex5"}).status, 0);
-  EXPECT_FALSE(fs::exists(container_dir(env, "ex5")));
+  EXPECT_FALSE(fs::exists(env.container_dir("ex5")));
 }

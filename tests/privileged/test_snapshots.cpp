@@ -15,17 +15,6 @@ using sysc::test::SyscEnv;
 
 namespace {
 
-
-std::string container_dir(SyscEnv& env, const std::string& name) {
-  return env.root() + "/var/lib/sysc/containers/" + name;
-}
-
-std::string attach(SyscEnv& env, const std::string& name, const std::string& script) {
-  auto r = env.sysc({"attach", name, "--", "/bin/sh", "-c", script});
-  EXPECT_EQ(r.status, 0) << name << ": " << r.err;
-  return r.out;
-}
-
 nlohmann::json snapshot_list(SyscEnv& env, const std::string& name) {
   auto r = env.sysc({"snapshot", "list", name, "--format", "json"});
   EXPECT_EQ(r.status, 0) << r.err;
@@ -37,7 +26,7 @@ nlohmann::json snapshot_list(SyscEnv& env, const std::string& name) {
 void snapshot_cycle(SyscEnv& env, const std::string& name, bool atomic) {
   ASSERT_EQ(env.sysc({"start", name}).status, 0);
   std::string ipv4 = env.info(name)["ipv4"];
-  attach(env, name, "echo one > /root/data");
+  env.sh(name, "echo one > /root/data");
   ASSERT_EQ(env.sysc({"stop", name}).status, 0);
   auto r = env.sysc({"snapshot", "create", name, "s1"});
   ASSERT_EQ(r.status, 0) << r.err;
@@ -45,7 +34,7 @@ void snapshot_cycle(SyscEnv& env, const std::string& name, bool atomic) {
   auto list = snapshot_list(env, name);
   ASSERT_EQ(list.size(), 1u) << list.dump();
   EXPECT_EQ(list[0]["name"], "s1");
-  EXPECT_TRUE(fs::exists(container_dir(env, name) + "/snapshots/s1/config"));
+  EXPECT_TRUE(fs::exists(env.container_dir(name) + "/snapshots/s1/config"));
   r = env.sysc({"snapshot", "create", name, "s1"});
   EXPECT_NE(r.status, 0) << "a second s1 must be refused";
   r = env.sysc({"snapshot", "create", name, "Bad_Name"});
@@ -54,23 +43,23 @@ void snapshot_cycle(SyscEnv& env, const std::string& name, bool atomic) {
   // Change files (one of them only in the image, for overlay: a whiteout) and the config.
   ASSERT_EQ(env.sysc({"config", "set", name, "container.stop_timeout", "7"}).status, 0);
   ASSERT_EQ(env.sysc({"start", name}).status, 0);
-  attach(env, name, "echo two > /root/data && touch /root/new && rm /etc/passwd");
-  EXPECT_EQ(attach(env, name, "cat /root/data; ls /etc/passwd 2>/dev/null || echo gone"), "two\ngone\n");
+  env.sh(name, "echo two > /root/data && touch /root/new && rm /etc/passwd");
+  EXPECT_EQ(env.sh(name, "cat /root/data; ls /etc/passwd 2>/dev/null || echo gone"), "two\ngone\n");
 
   r = env.sysc({"snapshot", "restore", name, "s1"});
   EXPECT_NE(r.status, 0) << "restore of a running container needs --stop";
   EXPECT_NE(r.err.find("running"), std::string::npos) << r.err;
   EXPECT_EQ(env.state(name), "RUNNING");
-  EXPECT_EQ(attach(env, name, "cat /root/data"), "two\n") << "a refused restore changed the files";
+  EXPECT_EQ(env.sh(name, "cat /root/data"), "two\n") << "a refused restore changed the files";
 
   r = env.sysc({"snapshot", "restore", "--stop", name, "s1"});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(env.state(name), "RUNNING");
-  EXPECT_EQ(attach(env, name, "cat /root/data; ls /root/new 2>/dev/null || echo no-new; head -c 5 /etc/passwd; echo; hostname"),
+  EXPECT_EQ(env.sh(name, "cat /root/data; ls /root/new 2>/dev/null || echo no-new; head -c 5 /etc/passwd; echo; hostname"),
             "one\nno-new\nroot:\n" + name + "\n");
   EXPECT_NE(env.sysc({"config", "get", name, "container.stop_timeout"}).status, 0) << "config not restored";
   EXPECT_EQ(env.info(name)["ipv4"], ipv4) << "the address changed across a restore";
-  EXPECT_TRUE(fs::exists(container_dir(env, name) + "/snapshots/s1")) << "a restore keeps the snapshot";
+  EXPECT_TRUE(fs::exists(env.container_dir(name) + "/snapshots/s1")) << "a restore keeps the snapshot";
 
   // A snapshot of the running container: atomic on btrfs, else copied with the container frozen
   // (and thawed after).
@@ -85,17 +74,17 @@ void snapshot_cycle(SyscEnv& env, const std::string& name, bool atomic) {
   if (!atomic) {
     EXPECT_EQ(list[1].value("frozen", false), true) << list.dump();
   }
-  EXPECT_EQ(attach(env, name, "echo thawed"), "thawed\n");
+  EXPECT_EQ(env.sh(name, "echo thawed"), "thawed\n");
 
   ASSERT_EQ(env.sysc({"snapshot", "delete", name, "s1"}).status, 0);
-  EXPECT_FALSE(fs::exists(container_dir(env, name) + "/snapshots/s1"));
+  EXPECT_FALSE(fs::exists(env.container_dir(name) + "/snapshots/s1"));
   EXPECT_NE(env.sysc({"snapshot", "delete", name, "s1"}).status, 0);
   EXPECT_NE(env.sysc({"snapshot", "restore", name, "s1"}).status, 0);
   ASSERT_EQ(snapshot_list(env, name).size(), 1u);
 
   // Destroy takes the remaining snapshot with it.
   ASSERT_EQ(env.sysc({"destroy", "--force", name}).status, 0);
-  EXPECT_FALSE(fs::exists(container_dir(env, name)));
+  EXPECT_FALSE(fs::exists(env.container_dir(name)));
   EXPECT_FALSE(fs::exists(env.root() + "/etc/sysc/containers/" + name + ".conf"));
   EXPECT_TRUE(env.leftovers(name).empty());
 }
@@ -116,7 +105,7 @@ TEST(Snapshots, OverlayKeepsItsImage) {
   std::string image = env.info("sn-ovl")["image"];
   // The snapshot records its lower layer; a newer build of the image leaves that in place.
   ASSERT_EQ(env.sysc({"snapshot", "create", "sn-ovl", "base"}).status, 0);
-  EXPECT_EQ(sysc::test::read_text(container_dir(env, "sn-ovl") + "/snapshots/base/snapshot.json").find(image) != std::string::npos, true);
+  EXPECT_EQ(sysc::test::read_text(env.container_dir("sn-ovl") + "/snapshots/base/snapshot.json").find(image) != std::string::npos, true);
   ASSERT_EQ(env.sysc({"template", "refresh", "busybox"}).status, 0);
   EXPECT_TRUE(fs::exists(env.root() + "/var/cache/sysc/images/" + image + "/rootfs"));
   ASSERT_EQ(env.sysc({"snapshot", "delete", "sn-ovl", "base"}).status, 0);
@@ -138,11 +127,11 @@ TEST(Snapshots, Btrfs) {
             0);
   ASSERT_EQ(env.sysc({"create", "busybox", "sn-bt", "--storage", "btrfs"}).status, 0);
   ASSERT_EQ(env.sysc({"start", "sn-bt"}).status, 0);
-  attach(env, "sn-bt", "echo live > /root/live");
+  env.sh("sn-bt", "echo live > /root/live");
   auto r = env.sysc({"snapshot", "create", "sn-bt", "ro"});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.err.find("warning"), std::string::npos) << r.err;
-  std::string snap_root = container_dir(env, "sn-bt") + "/snapshots/ro/rootfs";
+  std::string snap_root = env.container_dir("sn-bt") + "/snapshots/ro/rootfs";
   struct stat st;
   ASSERT_EQ(stat(snap_root.c_str(), &st), 0);
   EXPECT_EQ(st.st_ino, 256u) << "the snapshot is not a subvolume";
@@ -174,7 +163,7 @@ TEST(Snapshots, FreezesOnCgroupV2Driver) {
   ASSERT_EQ(list.size(), 1u);
   EXPECT_EQ(list[0].value("frozen", false), true) << list.dump();
   EXPECT_EQ(sysc::test::read_text(info.value("cgroup", "") + "/cgroup.freeze"), "0\n");
-  EXPECT_EQ(attach(env, "sn-v2", "echo thawed"), "thawed\n");
+  EXPECT_EQ(env.sh("sn-v2", "echo thawed"), "thawed\n");
   ASSERT_EQ(env.sysc({"destroy", "--force", "sn-v2"}).status, 0);
   EXPECT_TRUE(env.leftovers("sn-v2").empty());
 }
@@ -192,7 +181,7 @@ TEST(Snapshots, RestoreOfUnshiftedTreeIntoShiftedContainer) {
   auto r = env.sysc({"snapshot", "restore", "--stop", "sn-un", "fresh"});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_TRUE(env.info("sn-un")["idmap"]["rootfs_shifted"].get<bool>());
-  EXPECT_EQ(attach(env, "sn-un", "stat -c %u:%g /bin/busybox /root; echo ok > /root/w && cat /root/w"),
+  EXPECT_EQ(env.sh("sn-un", "stat -c %u:%g /bin/busybox /root; echo ok > /root/w && cat /root/w"),
             "0:0\n0:0\nok\n");
   ASSERT_EQ(env.sysc({"destroy", "--force", "sn-un"}).status, 0);
 }

@@ -21,7 +21,6 @@ using sysc::test::SyscEnv;
 
 namespace {
 
-
 void put(const std::string& path, const std::string& text) {
   fs::create_directories(fs::path(path).parent_path());
   std::ofstream(path) << text;
@@ -32,16 +31,6 @@ nlohmann::json images(SyscEnv& env) {
   EXPECT_EQ(r.status, 0) << r.err;
   auto j = nlohmann::json::parse(r.out, nullptr, false);
   return j.is_object() ? j["images"] : nlohmann::json::array();
-}
-
-std::string container_dir(SyscEnv& env, const std::string& name) {
-  return env.root() + "/var/lib/sysc/containers/" + name;
-}
-
-std::string attach(SyscEnv& env, const std::string& name, const std::string& script) {
-  auto r = env.sysc({"attach", name, "--", "/bin/sh", "-c", script});
-  EXPECT_EQ(r.status, 0) << name << ": " << r.err;
-  return r.out;
 }
 
 }  // namespace
@@ -72,24 +61,24 @@ TEST(Storage, DirAndOverlayFromOneImage) {
   EXPECT_EQ(info["image"], image_id);
   EXPECT_EQ(env.info("st-dir")["storage"], "dir");
   // The overlay container's own layer holds only what differs: its identity.
-  EXPECT_EQ(sysc::test::read_text(container_dir(env, "st-ovl") + "/overlay/upper/etc/hostname"), "st-ovl\n");
-  EXPECT_FALSE(fs::exists(container_dir(env, "st-ovl") + "/overlay/upper/bin"));
-  EXPECT_EQ(sysc::test::read_text(container_dir(env, "st-dir") + "/rootfs/etc/hostname"), "st-dir\n");
+  EXPECT_EQ(sysc::test::read_text(env.container_dir("st-ovl") + "/overlay/upper/etc/hostname"), "st-ovl\n");
+  EXPECT_FALSE(fs::exists(env.container_dir("st-ovl") + "/overlay/upper/bin"));
+  EXPECT_EQ(sysc::test::read_text(env.container_dir("st-dir") + "/rootfs/etc/hostname"), "st-dir\n");
 
   ASSERT_EQ(env.sysc({"start", "st-dir"}).status, 0);
   r = env.sysc({"start", "st-ovl"});
   ASSERT_EQ(r.status, 0) << r.err;
-  EXPECT_EQ(attach(env, "st-ovl", "cat /etc/from-image; hostname; echo mine > /root/data"), "yes\nst-ovl\n");
-  EXPECT_EQ(attach(env, "st-dir", "hostname; cat /root/data 2>/dev/null || echo none"), "st-dir\nnone\n");
+  EXPECT_EQ(env.sh("st-ovl", "cat /etc/from-image; hostname; echo mine > /root/data"), "yes\nst-ovl\n");
+  EXPECT_EQ(env.sh("st-dir", "hostname; cat /root/data 2>/dev/null || echo none"), "st-dir\nnone\n");
   // Writes land in the container's upper layer, never in the shared image.
-  EXPECT_EQ(sysc::test::read_text(container_dir(env, "st-ovl") + "/overlay/upper/root/data"), "mine\n");
+  EXPECT_EQ(sysc::test::read_text(env.container_dir("st-ovl") + "/overlay/upper/root/data"), "mine\n");
   EXPECT_FALSE(fs::exists(image_rootfs + "/root/data"));
   // The overlay is mounted in the container's namespace only.
-  EXPECT_EQ(sysc::test::read_text("/proc/self/mountinfo").find(container_dir(env, "st-ovl")), std::string::npos);
+  EXPECT_EQ(sysc::test::read_text("/proc/self/mountinfo").find(env.container_dir("st-ovl")), std::string::npos);
   for (const char* n : {"st-dir", "st-ovl"}) {
     ASSERT_EQ(env.sysc({"stop", n}).status, 0);
     ASSERT_EQ(env.sysc({"destroy", n}).status, 0);
-    EXPECT_FALSE(fs::exists(container_dir(env, n))) << n;
+    EXPECT_FALSE(fs::exists(env.container_dir(n))) << n;
     EXPECT_TRUE(env.leftovers(n).empty()) << n;
   }
   // The image stays as the cache for the next create.
@@ -112,7 +101,7 @@ TEST(Storage, NoCacheAndRefreshBuildNewImagesAndKeepUsedOnes) {
   EXPECT_TRUE(imgs[0]["current"].get<bool>());
   EXPECT_FALSE(imgs[1]["current"].get<bool>());
   ASSERT_EQ(env.sysc({"start", "nc-a"}).status, 0);
-  EXPECT_EQ(attach(env, "nc-a", "hostname"), "nc-a\n");
+  EXPECT_EQ(env.sh("nc-a", "hostname"), "nc-a\n");
   ASSERT_EQ(env.sysc({"stop", "nc-a"}).status, 0);
   ASSERT_EQ(env.sysc({"destroy", "nc-a"}).status, 0);
   imgs = images(env);
@@ -137,7 +126,7 @@ TEST(Storage, CopyRegeneratesIdentity) {
     ASSERT_EQ(env.sysc({"create", "busybox", src, "--storage", backend}).status, 0);
     ASSERT_EQ(env.sysc({"start", src}).status, 0);
     // What a booted system leaves: a machine-id, SSH host keys, data.
-    attach(env, src, "mkdir -p /etc/ssh /srv && echo 0123456789abcdef0123456789abcdef > /etc/machine-id && "
+    env.sh(src, "mkdir -p /etc/ssh /srv && echo 0123456789abcdef0123456789abcdef > /etc/machine-id && "
                      "echo key > /etc/ssh/ssh_host_ed25519_key && echo data > /srv/data");
     auto r = env.sysc({"copy", src, dst});
     EXPECT_NE(r.status, 0) << "copy of a running container must be refused";
@@ -152,12 +141,12 @@ TEST(Storage, CopyRegeneratesIdentity) {
     EXPECT_NE(a["nics"][0]["mac"], b["nics"][0]["mac"]);
     EXPECT_NE(a["nics"][0]["ipv4"], b["nics"][0]["ipv4"]);
     ASSERT_EQ(env.sysc({"start", dst}).status, 0);
-    EXPECT_EQ(attach(env, dst, "hostname; cat /etc/hostname; cat /srv/data; wc -c < /etc/machine-id; "
+    EXPECT_EQ(env.sh(dst, "hostname; cat /etc/hostname; cat /srv/data; wc -c < /etc/machine-id; "
                                "ls /etc/ssh | grep -c ssh_host || true"),
               dst + "\n" + dst + "\ndata\n0\n0\n");
     EXPECT_TRUE(fs::exists(env.root() + "/etc/sysc/containers/" + dst + ".conf"));
     ASSERT_EQ(env.sysc({"start", src}).status, 0);
-    EXPECT_EQ(attach(env, src, "hostname; wc -c < /etc/machine-id; ls /etc/ssh"), src + "\n33\nssh_host_ed25519_key\n");
+    EXPECT_EQ(env.sh(src, "hostname; wc -c < /etc/machine-id; ls /etc/ssh"), src + "\n33\nssh_host_ed25519_key\n");
     r = env.sysc({"copy", dst, src});
     EXPECT_NE(r.status, 0);
     for (const auto& n : {src, dst}) {
@@ -187,20 +176,20 @@ TEST(Storage, BtrfsSnapshots) {
   EXPECT_EQ(env.info("bt1")["storage"], "btrfs");
   ASSERT_EQ(env.sysc({"create", "busybox", "bt2", "--storage", "btrfs"}).status, 0);
   struct stat st;
-  ASSERT_EQ(stat((container_dir(env, "bt1") + "/rootfs").c_str(), &st), 0);
+  ASSERT_EQ(stat((env.container_dir("bt1") + "/rootfs").c_str(), &st), 0);
   EXPECT_EQ(st.st_ino, 256u) << "rootfs is not a subvolume";
   ASSERT_EQ(env.sysc({"start", "bt1"}).status, 0);
-  EXPECT_EQ(attach(env, "bt1", "hostname; echo one > /root/f; cat /root/f"), "bt1\none\n");
+  EXPECT_EQ(env.sh("bt1", "hostname; echo one > /root/f; cat /root/f"), "bt1\none\n");
   ASSERT_EQ(env.sysc({"stop", "bt1"}).status, 0);
   ASSERT_EQ(env.sysc({"copy", "bt1", "bt3"}).status, 0);
-  ASSERT_EQ(stat((container_dir(env, "bt3") + "/rootfs").c_str(), &st), 0);
+  ASSERT_EQ(stat((env.container_dir("bt3") + "/rootfs").c_str(), &st), 0);
   EXPECT_EQ(st.st_ino, 256u);
-  EXPECT_EQ(sysc::test::read_text(container_dir(env, "bt3") + "/rootfs/root/f"), "one\n");
-  EXPECT_EQ(sysc::test::read_text(container_dir(env, "bt3") + "/rootfs/etc/hostname"), "bt3\n");
-  EXPECT_FALSE(fs::exists(container_dir(env, "bt2") + "/rootfs/root/f"));
+  EXPECT_EQ(sysc::test::read_text(env.container_dir("bt3") + "/rootfs/root/f"), "one\n");
+  EXPECT_EQ(sysc::test::read_text(env.container_dir("bt3") + "/rootfs/etc/hostname"), "bt3\n");
+  EXPECT_FALSE(fs::exists(env.container_dir("bt2") + "/rootfs/root/f"));
   for (const char* n : {"bt1", "bt2", "bt3"}) {
     ASSERT_EQ(env.sysc({"destroy", n}).status, 0);
-    EXPECT_FALSE(fs::exists(container_dir(env, n))) << n;
+    EXPECT_FALSE(fs::exists(env.container_dir(n))) << n;
   }
   r = env.sysc({"create", "busybox", "bt4", "--storage", "btrfs"});
   ASSERT_EQ(r.status, 0) << r.err;
@@ -210,7 +199,7 @@ TEST(Storage, BtrfsSnapshots) {
   r = plain.sysc({"create", "busybox", "bt5", "--storage", "btrfs"});
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("not on a btrfs filesystem"), std::string::npos) << r.err;
-  EXPECT_FALSE(fs::exists(container_dir(plain, "bt5")));
+  EXPECT_FALSE(fs::exists(plain.container_dir("bt5")));
 }
 
 // Ctrl-C of `sysc create` while the template runs: the template is stopped and nothing remains.
@@ -249,7 +238,7 @@ TEST(Storage, InterruptedCreateLeavesNothing) {
   EXPECT_FALSE(sysc::test::alive(tpl_pid)) << "template still running after the client went away";
   auto r = env.sysc({"list", "--format", "json"});
   EXPECT_EQ(r.out.find("half1"), std::string::npos) << r.out;
-  EXPECT_FALSE(fs::exists(container_dir(env, "half1")));
+  EXPECT_FALSE(fs::exists(env.container_dir("half1")));
   EXPECT_FALSE(fs::exists(env.root() + "/etc/sysc/containers/half1.conf"));
   for (const auto& e : fs::directory_iterator(env.root() + "/var/cache/sysc/images"))
     EXPECT_TRUE(e.path().filename().string().ends_with(".lock")) << "left in the image store: " << e.path();

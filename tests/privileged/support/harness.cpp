@@ -176,6 +176,16 @@ void SyscEnv::create_busybox(const std::string& name) {
   ASSERT_EQ(chmod(dst.c_str(), 0755), 0);
 }
 
+std::string SyscEnv::container_dir(const std::string& name) const {
+  return root_ + "/var/lib/sysc/containers/" + name;
+}
+
+std::string SyscEnv::sh(const std::string& name, const std::string& script) {
+  auto r = sysc({"attach", name, "--", "/bin/sh", "-c", script});
+  EXPECT_EQ(r.status, 0) << name << ": " << r.err;
+  return r.out;
+}
+
 nlohmann::json SyscEnv::info(const std::string& name) {
   auto r = sysc({"info", name, "--format", "json"});
   auto j = nlohmann::json::parse(r.out, nullptr, false);

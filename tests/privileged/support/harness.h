@@ -34,6 +34,9 @@ class SyscEnv {
   // create busybox NAME, then put the static probe at /usr/bin/sysc-probe inside it.
   void create_busybox(const std::string& name);
   std::string rootfs(const std::string& name) const;
+  std::string container_dir(const std::string& name) const;  // ROOT/var/lib/sysc/containers/NAME
+  // `sysc attach NAME -- /bin/sh -c SCRIPT`, expected to succeed; its stdout.
+  std::string sh(const std::string& name, const std::string& script);
   nlohmann::json info(const std::string& name);
   std::string state(const std::string& name);
   int lxcd_pid() const;  // 0 if not running
