@@ -24,7 +24,8 @@ Status shift_rootfs(db::Store& store, const db::IdmapRecord& rec, const std::str
 }
 
 Result<runtime::IdMap> prepare(db::Store& store, const std::string& name, const std::string& rootfs, bool privileged,
-                               bool idmapped_mounts) {
+                               bool idmapped_mounts, const runtime::OverlayLayers& overlay) {
+  if (privileged && overlay.enabled()) return runtime::IdMap{};  // an overlay's ids are never shifted
   if (privileged) {
     if (auto rec = TRY(store.idmap(name))) TRY(shift_rootfs(store, *rec, rootfs, 0));
     return runtime::IdMap{};
@@ -38,6 +39,19 @@ Result<runtime::IdMap> prepare(db::Store& store, const std::string& name, const 
   for (const runtime::IdRange& r : pool.ranges) ranges.push_back({r.start, r.count});
   db::IdmapRecord rec = TRY(store.allocate_idmap(name, ranges, runtime::kIdMapSize));
   runtime::IdMap map{rec.host_base, rec.host_base, rec.size, false};
+  if (overlay.enabled()) {
+    // The image is shared by other containers: its ids cannot be shifted for one of them. Both
+    // the image and the container's own layers are seen through idmapped mounts instead.
+    const std::string layers = overlay.upper.substr(0, overlay.upper.rfind('/'));
+    std::string why = "idmapped mounts are off in sysc.conf ([security] idmapped_mounts)";
+    for (const std::string& path : {overlay.lower, layers})
+      if (!idmapped_mounts || !runtime::idmapped_mounts_work(path, map, &why))
+        return make_error("unprivileged containers on overlay storage need idmapped mounts (" + why +
+                              "); use dir or btrfs storage or security.privileged = true",
+                          EOPNOTSUPP);
+    map.idmapped_rootfs = true;
+    return map;
+  }
   // A rootfs already shifted into the range stays so while the container is unprivileged.
   const bool shifted = rec.rootfs_shift == rec.host_base && rec.shift_complete;
   std::string why = "idmapped mounts are off in sysc.conf";
@@ -54,8 +68,8 @@ Result<runtime::IdMap> prepare(db::Store& store, const std::string& name, const 
 }  // namespace
 
 Result<runtime::IdMap> prepare_idmap(db::Store& store, const std::string& name, const std::string& rootfs,
-                                     bool privileged, bool idmapped_mounts) {
-  return prepare(store, name, rootfs, privileged, idmapped_mounts);
+                                     bool privileged, bool idmapped_mounts, const runtime::OverlayLayers& overlay) {
+  return prepare(store, name, rootfs, privileged, idmapped_mounts, overlay);
 }
 
 }  // namespace sysc::lxcd

@@ -193,7 +193,7 @@ Result<json> Manager::start_locked(const db::ContainerRecord& rec) {
   if (rec.storage == "overlay") {
     auto img = images_.find(rec.image);
     if (!img) return make_error(name + ": start failed: its image " + rec.image + " (the overlay lower layer) is missing", ENOENT);
-    spec.rootfs_overlay = storage::overlay_options(img->rootfs, paths_.container_dir(name));
+    spec.overlay = storage::overlay_layers(img->rootfs, paths_.container_dir(name));
   }
   spec.init_argv = cfg.init;
   for (const auto& [k, v] : cfg.environment) spec.init_env.push_back(k + "=" + v);
@@ -212,11 +212,7 @@ Result<json> Manager::start_locked(const db::ContainerRecord& rec) {
   spec.console_log = paths_.console_log(name);
   spec.nics = TRY(plan_nics(name, cfg));
   spec.limits = cfg.limits;
-  if (!cfg.privileged && rec.storage == "overlay")
-    return make_error(name + ": start failed at user namespace: unprivileged containers on overlay storage are not "
-                      "supported yet (the shared image cannot be idmapped per container); use dir or btrfs storage "
-                      "or security.privileged = true", EINVAL);
-  spec.idmap = TRY_CTX(prepare_idmap(store_, name, rec.rootfs, cfg.privileged, global_.idmapped_mounts),
+  spec.idmap = TRY_CTX(prepare_idmap(store_, name, rec.rootfs, cfg.privileged, global_.idmapped_mounts, spec.overlay),
                        name + ": start failed at user namespace");
   ResourceView view = Lxcfs::view_of(lxcfs_);
   spec.lxcfs_dir = view.dir;

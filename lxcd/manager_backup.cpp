@@ -85,7 +85,7 @@ Result<json> Manager::export_container(const std::string& name, const std::strin
   auto mount_tree = [&](const std::string& live_dir, const std::string& mp) {
     storage::Layout l(live_dir);
     if (backend == storage::Backend::Overlay)  // read-only: both as lower layers, whiteouts honoured
-      script += "mount -t overlay -o ro,lowerdir=" + quote(l.upper + ":" + lower) + " overlay " + quote(mp) + "\n";
+      script += "mount -t overlay -o ro,userxattr,lowerdir=" + quote(l.upper + ":" + lower) + " overlay " + quote(mp) + "\n";
     else
       script += "mount --bind " + quote(l.rootfs) + " " + quote(mp) + "\n";
   };
@@ -102,7 +102,7 @@ Result<json> Manager::export_container(const std::string& name, const std::strin
       TRY(write_file_atomic(to + "/snapshot.json", s.dump(2) + "\n", 0644, false));
       // A snapshot's tree where the layout expects the live one: NAME/snapshots/SNAP/{rootfs,upper}.
       if (backend == storage::Backend::Overlay)
-        script += "mount -t overlay -o ro,lowerdir=" + quote(sd + "/upper:" + lower) + " overlay " + quote(to + "/rootfs") + "\n";
+        script += "mount -t overlay -o ro,userxattr,lowerdir=" + quote(sd + "/upper:" + lower) + " overlay " + quote(to + "/rootfs") + "\n";
       else
         script += "mount --bind " + quote(sd + "/rootfs") + " " + quote(to + "/rootfs") + "\n";
       meta["snapshots"].push_back(sn);

@@ -195,9 +195,9 @@ Status remove(const std::string& dir) {
   return remove_tree(dir);
 }
 
-std::string overlay_options(const std::string& lower, const std::string& dir) {
+runtime::OverlayLayers overlay_layers(const std::string& lower, const std::string& dir) {
   Layout l(dir);
-  return "lowerdir=" + lower + ",upperdir=" + l.upper + ",workdir=" + l.work;
+  return {lower, l.upper, l.work};
 }
 
 Status personalize(Backend b, const std::string& dir, const std::string& lower, const std::string& name,

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/result.h"
+#include "runtime/mount_plan.h"
 
 namespace sysc::lxcd::storage {
 
@@ -37,8 +38,8 @@ Status copy(Backend b, const std::string& src_dir, const std::string& dst_dir);
 Status adopt(Backend b, const std::string& tree, const std::string& dst, bool readonly);
 // Removes the whole container dir, its snapshots (lxcd/snapshots.h) included.
 Status remove(const std::string& dir);
-// mount(2) data of the overlay rootfs: "lowerdir=...,upperdir=...,workdir=...".
-std::string overlay_options(const std::string& lower, const std::string& dir);
+// The overlay rootfs of the container in DIR over the image rootfs LOWER.
+runtime::OverlayLayers overlay_layers(const std::string& lower, const std::string& dir);
 
 // The per-container identity every new container (create or copy) must own: /etc/hostname and
 // /etc/hosts for NAME; with reset_machine also an empty /etc/machine-id (systemd makes a new one at

@@ -45,11 +45,15 @@ const char* const kStepNames[] = {
   _exit(127);
 }
 
-// sync 1: wait until the parent moved us into our cgroups (and wrote our id maps). Returns the
-// idmapped rootfs mount sent along with the byte, or -1.
-int wait_for_parent(int sync_fd) {
+// The detached mounts the parent sends along with sync 1 (see child.h); -1 where none.
+struct ParentFds {
+  int fd[2] = {-1, -1};
+};
+
+// sync 1: wait until the parent moved us into our cgroups (and wrote our id maps).
+ParentFds wait_for_parent(int sync_fd) {
   char c;
-  char control[CMSG_SPACE(sizeof(int))];
+  char control[CMSG_SPACE(2 * sizeof(int))];
   iovec iov{&c, 1};
   msghdr msg{};
   msg.msg_iov = &iov;
@@ -60,26 +64,52 @@ int wait_for_parent(int sync_fd) {
   do n = recvmsg(sync_fd, &msg, MSG_CMSG_CLOEXEC);
   while (n < 0 && errno == EINTR);
   if (n != 1) _exit(126);  // parent gone or gave up: nothing to report to
-  int fd = -1;
-  for (cmsghdr* h = CMSG_FIRSTHDR(&msg); h; h = CMSG_NXTHDR(&msg, h))
-    if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS) memcpy(&fd, CMSG_DATA(h), sizeof fd);
-  return fd;
+  ParentFds fds;
+  for (cmsghdr* h = CMSG_FIRSTHDR(&msg); h; h = CMSG_NXTHDR(&msg, h)) {
+    if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count && i < 2; ++i) memcpy(&fds.fd[i], CMSG_DATA(h) + i * sizeof(int), sizeof(int));
+  }
+  return fds;
+}
+
+// "/proc/self/fd/N" into BUF (no allocation): how the overlay names layers held as fds.
+const char* fd_path(char (&buf)[32], int fd) {
+  char digits[12];
+  int n = 0;
+  do digits[n++] = static_cast<char>('0' + fd % 10);
+  while ((fd /= 10) > 0 && n < 11);
+  const char prefix[] = "/proc/self/fd/";
+  size_t i = 0;
+  for (; prefix[i]; ++i) buf[i] = prefix[i];
+  while (n > 0) buf[i++] = digits[--n];
+  buf[i] = '\0';
+  return buf;
 }
 
 // The rootfs becomes a mount point of its own (pivot_root needs one): the idmapped tree from the
-// parent, else a bind of the rootfs onto itself. Runs before the switch to root of a user
-// namespace: the path leads through host root's private directories. Returns an O_PATH fd of it.
-int attach_rootfs(const ChildPlan& plan, int sync_fd, int tree_fd) {
+// parent, the privileged overlay, else a bind of the rootfs onto itself. An idmapped overlay
+// waits for become_root (its creator must be the container's root): its layers are attached
+// here, in our own mount namespace (the overlay clones its layers only from there).
+// Runs before the switch to root of a user namespace: the path leads through host root's
+// private directories. Returns an O_PATH fd of the rootfs.
+int attach_rootfs(const ChildPlan& plan, int sync_fd, const ParentFds& fds) {
   // Nothing we mount may propagate back to the host.
   if (mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) fail(sync_fd, kStepPropagation, errno);
-  // pivot_root needs the new root to be a mount point: the idmapped tree from the parent, the
-  // overlay of the image and the container's upper layer (in this namespace only), or a bind.
-  if (tree_fd >= 0) {
-    if (move_mount(tree_fd, "", AT_FDCWD, plan.rootfs.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
+  if (plan.overlay.enabled() && fds.fd[0] >= 0) {
+    int target = open(plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (target < 0) fail(sync_fd, kStepRootfsBind, errno, plan.rootfs.c_str());
+    for (int fd : fds.fd)
+      if (move_mount(fd, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
+        fail(sync_fd, kStepRootfsBind, errno, "attach an idmapped overlay layer");
+    return target;
+  }
+  if (fds.fd[0] >= 0) {
+    if (move_mount(fds.fd[0], "", AT_FDCWD, plan.rootfs.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
       fail(sync_fd, kStepRootfsBind, errno, "attach the idmapped rootfs");
-    close(tree_fd);
-  } else if (!plan.rootfs_overlay.empty()) {
-    if (mount("overlay", plan.rootfs.c_str(), "overlay", 0, plan.rootfs_overlay.c_str()) != 0)
+    close(fds.fd[0]);
+  } else if (plan.overlay.enabled()) {
+    if (mount("overlay", plan.rootfs.c_str(), "overlay", 0, plan.overlay_data.c_str()) != 0)
       fail(sync_fd, kStepRootfsBind, errno, plan.rootfs.c_str());
   } else if (mount(plan.rootfs.c_str(), plan.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
     fail(sync_fd, kStepRootfsBind, errno, plan.rootfs.c_str());
@@ -87,6 +117,41 @@ int attach_rootfs(const ChildPlan& plan, int sync_fd, int tree_fd) {
   int root_fd = open(plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root_fd < 0) fail(sync_fd, kStepRootfsBind, errno, plan.rootfs.c_str());
   return root_fd;
+}
+
+// The overlay of an unprivileged container, made by its root (files it creates in the upper
+// layer go through the idmapped mount: on disk they keep ids 0..65535, as when privileged), and
+// put on top of its layers at TARGET. Returns the overlay's root.
+int mount_idmapped_overlay(const ChildPlan& plan, int sync_fd, const ParentFds& fds, int target) {
+  const int lower = fds.fd[0], layers_dir = fds.fd[1];
+  int upper = openat(layers_dir, plan.overlay_upper_name.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  int work = openat(layers_dir, plan.overlay_work_name.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (upper < 0 || work < 0) fail(sync_fd, kStepRootfsBind, errno, "open the overlay upper and work directories");
+  int fs = fsopen("overlay", FSOPEN_CLOEXEC);
+  if (fs < 0) fail(sync_fd, kStepRootfsBind, errno, "fsopen overlay");
+  char path[32];
+  if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir", fd_path(path, lower), 0) != 0)
+    fail(sync_fd, kStepRootfsBind, errno, "overlay lower layer");
+  if (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", fd_path(path, upper), 0) != 0)
+    fail(sync_fd, kStepRootfsBind, errno, "overlay upper layer");
+  if (fsconfig(fs, FSCONFIG_SET_STRING, "workdir", fd_path(path, work), 0) != 0)
+    fail(sync_fd, kStepRootfsBind, errno, "overlay work directory");
+  if (fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", nullptr, 0) != 0)
+    fail(sync_fd, kStepRootfsBind, errno, "overlay userxattr");
+  if (fsconfig(fs, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) {
+    int err = errno;
+    char why[96] = "overlay: ";
+    ssize_t n = read(fs, why + 9, sizeof why - 10);  // the kernel's own reason, if it left one
+    why[n > 0 ? 9 + n : 8] = '\0';
+    fail(sync_fd, kStepRootfsBind, err, why);
+  }
+  int mnt = fsmount(fs, FSMOUNT_CLOEXEC, 0);
+  if (mnt < 0) fail(sync_fd, kStepRootfsBind, errno, "fsmount overlay");
+  if (move_mount(mnt, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
+    fail(sync_fd, kStepRootfsBind, errno, "attach the overlay");
+  // The layers stay attached below the overlay until the old root is detached with them.
+  for (int fd : {fs, upper, work, lower, layers_dir, target}) close(fd);
+  return mnt;
 }
 
 // In a user namespace: become its root (host ids of the range), so that everything made from
@@ -167,12 +232,13 @@ void run_child(const ChildPlan& plan, int sync_fd) {
   // The container dies with its shim: a supervisor killed with -9 leaves a known state.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   umask(0);  // device nodes and mount targets get exactly the planned modes
-  int tree_fd = wait_for_parent(sync_fd);
+  ParentFds fds = wait_for_parent(sync_fd);
   // After sync 1 our cgroups are final; the new cgroup namespace is rooted at them.
   if (unshare(CLONE_NEWCGROUP) != 0) fail(sync_fd, kStepCgroupNs, errno);
   if (sethostname(plan.name.c_str(), plan.name.size()) != 0) fail(sync_fd, kStepHostname, errno);
-  int root_fd = attach_rootfs(plan, sync_fd, tree_fd);
+  int root_fd = attach_rootfs(plan, sync_fd, fds);
   if (plan.idmap.enabled()) become_root(sync_fd);
+  if (plan.overlay.enabled() && fds.fd[0] >= 0) root_fd = mount_idmapped_overlay(plan, sync_fd, fds, root_fd);
   setup_filesystem(plan, sync_fd, root_fd);
   setup_console(sync_fd);
   loopback_up(sync_fd);

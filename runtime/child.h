@@ -16,7 +16,12 @@ namespace sysc::runtime {
 struct ChildPlan {
   std::string name;    // hostname
   std::string rootfs;  // host path
-  std::string rootfs_overlay;  // overlay mount data, or "" for a plain directory (bind-mounted)
+  // Overlay rootfs (enabled()): privileged, mounted with overlay_data; in a user namespace, built
+  // by the child from the idmapped layers the parent sends (the lower layer, and the directory
+  // holding upper and work), named relative to that directory.
+  OverlayLayers overlay;
+  std::string overlay_data;
+  std::string overlay_upper_name, overlay_work_name;
   MountPlan mounts;
   std::vector<std::string> argv_storage, env_storage;
   std::vector<char*> argv, envp;  // null-terminated, pointing into the storage vectors
@@ -38,7 +43,8 @@ struct ChildFailure {
 // Sync protocol on a SOCK_SEQPACKET pair (parent side in container.cpp):
 //   sync 1. parent -> child: one byte "cgroup ready" after placing the child in its cgroups
 //           (and, in a user namespace, writing its id maps); with an idmapped rootfs the byte
-//           carries the detached idmapped rootfs mount as SCM_RIGHTS
+//           carries the detached idmapped rootfs mount as SCM_RIGHTS, with an idmapped overlay
+//           the idmapped lower layer and then the directory of upper and work
 //   sync 2. child -> parent: a ChildFailure record, or EOF when execve closed the CLOEXEC socket
 enum ChildStep {
   kStepSync, kStepCgroupNs, kStepHostname, kStepPropagation, kStepRootfsBind, kStepMount,

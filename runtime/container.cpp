@@ -39,33 +39,52 @@ void abort_child(pid_t pid, int pidfd, cgroup::Driver& cg, const std::string& re
   (void)cg.destroy(rel);
 }
 
-// The child's id maps; with an idmapped rootfs, the detached rootfs mount idmapped to the
-// child's user namespace (made here, by host root: the filesystem belongs to the host).
-Result<UniqueFd> prepare_userns(const ChildPlan& plan, pid_t pid) {
+// Detached mounts for the child (see child.h): none, the idmapped rootfs, or an idmapped
+// overlay's lower layer and the directory of its upper and work.
+struct ChildMounts {
+  UniqueFd fd[2];
+};
+
+std::string parent_dir(const std::string& path) { return path.substr(0, path.rfind('/')); }
+
+// The child's id maps; with an idmapped rootfs, the detached mounts idmapped to the child's user
+// namespace (made here, by host root: the filesystem belongs to the host).
+Result<ChildMounts> prepare_userns(const ChildPlan& plan, pid_t pid) {
   TRY(write_id_maps(pid, plan.idmap));
-  if (!plan.idmap.idmapped_rootfs) return UniqueFd();
+  ChildMounts out;
+  if (!plan.idmap.idmapped_rootfs) return out;
   const std::string ns = "/proc/" + std::to_string(pid) + "/ns/user";
   UniqueFd userns(open(ns.c_str(), O_RDONLY | O_CLOEXEC));
   if (!userns) return sys_error("open " + ns);
-  return idmapped_tree(plan.rootfs, userns.get());
+  if (plan.overlay.enabled()) {
+    out.fd[0] = TRY(idmapped_tree(plan.overlay.lower, userns.get()));
+    out.fd[1] = TRY(idmapped_tree(parent_dir(plan.overlay.upper), userns.get()));
+  } else {
+    out.fd[0] = TRY(idmapped_tree(plan.rootfs, userns.get()));
+  }
+  return out;
 }
 
-// The sync 1 byte, carrying TREE_FD (if >= 0) as SCM_RIGHTS.
-ssize_t send_go(int sock, int tree_fd) {
+// The sync 1 byte, carrying the mounts of M (if any) as SCM_RIGHTS.
+ssize_t send_go(int sock, const ChildMounts& m) {
   char go = 1;
   iovec iov{&go, 1};
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  char control[CMSG_SPACE(sizeof(int))] = {};
-  if (tree_fd >= 0) {
+  int fds[2];
+  size_t count = 0;
+  for (const UniqueFd& fd : m.fd)
+    if (fd) fds[count++] = fd.get();
+  char control[CMSG_SPACE(sizeof fds)] = {};
+  if (count > 0) {
     msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
+    msg.msg_controllen = CMSG_SPACE(count * sizeof(int));
     cmsghdr* h = CMSG_FIRSTHDR(&msg);
     h->cmsg_level = SOL_SOCKET;
     h->cmsg_type = SCM_RIGHTS;
-    h->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(h), &tree_fd, sizeof tree_fd);
+    h->cmsg_len = CMSG_LEN(count * sizeof(int));
+    memcpy(CMSG_DATA(h), fds, count * sizeof(int));
   }
   ssize_t n;
   do n = sendmsg(sock, &msg, MSG_NOSIGNAL);
@@ -122,13 +141,13 @@ Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, c
   StartedInit started{static_cast<pid_t>(pid), UniqueFd(pidfd)};
 
   // sync 1: write its id maps, place the child in its cgroups (every hierarchy), then let it go on.
-  UniqueFd rootfs_tree;
+  ChildMounts mounts;
   if (plan.idmap.enabled()) {
-    if (auto tree = prepare_userns(plan, started.pid); !tree) {
+    if (auto m = prepare_userns(plan, started.pid); !m) {
       abort_child(started.pid, pidfd, cg, rel);
-      return std::move(tree).error().context("start failed at user namespace");
+      return std::move(m).error().context("start failed at user namespace");
     } else {
-      rootfs_tree = std::move(*tree);
+      mounts = std::move(*m);
     }
   }
   if (auto st = cg.attach(rel, started.pid); !st) {
@@ -141,7 +160,7 @@ Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, c
       return std::move(st).error().context("start failed at network");
     }
   }
-  if (send_go(parent_end.get(), rootfs_tree.get()) != 1) {
+  if (send_go(parent_end.get(), mounts) != 1) {
     Error e = sys_error("start failed at sync");
     abort_child(started.pid, pidfd, cg, rel);
     return e;

@@ -8,6 +8,14 @@
 
 namespace sysc::runtime {
 
+// Overlay storage: the rootfs is an overlay of LOWER (the image, shared by containers) and the
+// container's own UPPER and WORK directories, which are siblings (one parent directory). An
+// empty LOWER: the rootfs is a plain directory.
+struct OverlayLayers {
+  std::string lower, upper, work;
+  bool enabled() const { return !lower.empty(); }
+};
+
 struct MountStep {
   enum class Op {
     Mount,       // mount(source, ROOT/target, fstype, flags, data); target dir created if missing

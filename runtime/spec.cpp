@@ -20,7 +20,8 @@ std::string to_json(const RuntimeSpec& s) {
             {"cgroup", s.cgroup},       {"cgroup_driver", s.cgroup_driver},       {"cap_drop", s.cap_drop},     {"seccomp", seccomp_rules_to_json(s.seccomp)},
             {"run_dir", s.run_dir},     {"console_log", s.console_log},
             {"console_log_max", s.console_log_max}};
-  if (!s.rootfs_overlay.empty()) j["rootfs_overlay"] = s.rootfs_overlay;
+  if (s.overlay.enabled())
+    j["overlay"] = {{"lower", s.overlay.lower}, {"upper", s.overlay.upper}, {"work", s.overlay.work}};
   j["nics"] = json::array();
   for (const auto& n : s.nics)
     j["nics"].push_back({{"host_name", n.host_name}, {"name", n.name}, {"mac", n.mac}, {"mtu", n.mtu},
@@ -41,7 +42,13 @@ Result<RuntimeSpec> spec_from_json(const std::string& text) {
     RuntimeSpec s;
     s.name = j.at("name").get<std::string>();
     s.rootfs = j.at("rootfs").get<std::string>();
-    s.rootfs_overlay = j.value("rootfs_overlay", "");
+    if (j.contains("overlay")) {
+      const json& o = j.at("overlay");
+      s.overlay = OverlayLayers{o.at("lower").get<std::string>(), o.at("upper").get<std::string>(),
+                                o.at("work").get<std::string>()};
+      if (s.overlay.upper.empty() || s.overlay.work.empty())
+        return make_error("runtime spec: an overlay needs its upper and work directories", EINVAL);
+    }
     s.init_argv = j.at("init_argv").get<std::vector<std::string>>();
     s.init_env = j.at("init_env").get<std::vector<std::string>>();
     s.halt_signal = j.at("halt_signal").get<int>();

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "runtime/mount_plan.h"
 #include "runtime/resource_limits.h"
 #include "runtime/userns.h"
 #include "runtime/seccomp_profile.h"
@@ -26,8 +27,7 @@ struct NicSpec {
 struct RuntimeSpec {
   std::string name;                    // container name = hostname
   std::string rootfs;                  // host path of the root filesystem
-  std::string rootfs_overlay;          // "": rootfs is a plain directory; else the overlay mount data
-                                       // ("lowerdir=...,upperdir=...,workdir=...") mounted on rootfs
+  OverlayLayers overlay;               // enabled(): an overlay is mounted on rootfs
   std::vector<std::string> init_argv;  // argv of init, argv[0] a path inside the container
   std::vector<std::string> init_env;   // "KEY=VALUE"
   int halt_signal = 0;                 // signal that halts the init cleanly

@@ -39,7 +39,20 @@ Result<runtime::ChildPlan> make_plan(const runtime::RuntimeSpec& spec, const cgr
   runtime::ChildPlan plan;
   plan.name = spec.name;
   plan.rootfs = spec.rootfs;
-  plan.rootfs_overlay = spec.rootfs_overlay;
+  plan.overlay = spec.overlay;
+  if (spec.overlay.enabled()) {
+    auto base = [](const std::string& p) { return p.substr(p.rfind('/') + 1); };
+    auto dir = [](const std::string& p) { return p.substr(0, p.rfind('/')); };
+    if (dir(spec.overlay.upper) != dir(spec.overlay.work) || dir(spec.overlay.upper).empty())
+      return make_error("overlay upper and work directories must be siblings: " + spec.overlay.upper + ", " +
+                            spec.overlay.work, EINVAL);
+    plan.overlay_upper_name = base(spec.overlay.upper);
+    plan.overlay_work_name = base(spec.overlay.work);
+    // userxattr: the overlay's own xattrs in the user.overlay.* namespace, which an overlay made
+    // in a user namespace must use: one upper layer works privileged and unprivileged.
+    plan.overlay_data = "lowerdir=" + spec.overlay.lower + ",upperdir=" + spec.overlay.upper +
+                        ",workdir=" + spec.overlay.work + ",userxattr";
+  }
   plan.idmap = spec.idmap;
   plan.mounts = runtime::base_mount_plan(console_pty, cg.container_mounts(), spec.idmap.enabled());
   auto lxcfs = runtime::lxcfs_mount_plan(spec.lxcfs_dir, spec.lxcfs_files);

@@ -328,5 +328,66 @@ TEST_P(UsernsSwitch, FilesStayRootsAcrossPrivilegedAndUnprivilegedStarts) {
 INSTANTIATE_TEST_SUITE_P(Rootfs, UsernsSwitch, ::testing::Values(true, false),
                          [](const auto& info) { return info.param ? "Idmapped" : "Shifted"; });
 
+// Overlay storage unprivileged: the shared image and the container's own layers are idmapped
+// per container (nothing is shifted on disk, the image serves privileged and unprivileged
+// containers alike), and the upper layer keeps its meaning across a switch to privileged.
+TEST(UsernsOverlay, TheSharedImageServesUnprivilegedAndPrivilegedContainers) {
+  SYSC_REQUIRE_ROOT();
+  SyscEnv env;
+  for (const char* n : {"uo1", "uo2"}) {
+    auto r = env.sysc({"create", "busybox", n, "--storage", "overlay", "-q"});
+    ASSERT_EQ(r.status, 0) << r.err;
+  }
+  make_unprivileged(env, "uo1");
+  auto r = env.sysc({"start", "uo1"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  ASSERT_EQ(env.sysc({"start", "uo2"}).status, 0);  // privileged, on the same image
+  const long base = host_base(env, "uo1");
+  ASSERT_GE(base, 65536);
+  const std::string upper = env.container_dir("uo1") + "/overlay/upper";
+  // The image's files are root's inside; writes, a chown, a delete (whiteout) and a directory
+  // removed and made again (opaque) all work.
+  EXPECT_EQ(in(env, "uo1",
+               "stat -c %u:%g /bin/busybox /etc/passwd; echo mine > /root/f && mkdir -p /srv/d && chown 1000:1000 /srv/d && "
+               "rm /etc/inittab && rm -rf /etc/init.d && mkdir /etc/init.d && echo new > /etc/init.d/only && "
+               "ls /etc/init.d; awk '$1 == 0 {print $2}' /proc/self/uid_map").out,
+            "0:0\n0:0\nonly\n" + std::to_string(base) + "\n");
+  // On disk the upper layer keeps the ids of inside (as privileged would write them).
+  EXPECT_EQ(owner_of(upper + "/root/f").uid, 0);
+  EXPECT_EQ(owner_of(upper + "/srv/d").uid, 1000);
+  EXPECT_EQ(owner_of(upper + "/srv/d").gid, 1000);
+  // The shared image is untouched and the privileged neighbour sees none of it.
+  EXPECT_EQ(in(env, "uo2", "stat -c %u /bin/busybox; ls /etc/inittab /root/f 2>&1 | grep -c inittab$; ls /etc/init.d | grep -c only").out,
+            "0\n1\n0\n");
+  // The overlay is in the container's mount namespace only.
+  EXPECT_EQ(sysc::test::read_text("/proc/self/mountinfo").find(env.container_dir("uo1")), std::string::npos);
+
+  ASSERT_EQ(env.sysc({"stop", "uo1"}).status, 0);
+  ASSERT_EQ(env.sysc({"config", "set", "uo1", "security.privileged", "true"}).status, 0);
+  r = env.sysc({"start", "uo1"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(in(env, "uo1", "cat /root/f; stat -c %u:%g /srv/d; ls /etc/inittab 2>/dev/null | wc -l; ls /etc/init.d").out,
+            "mine\n1000:1000\n0\nonly\n");
+  for (const char* n : {"uo1", "uo2"}) {
+    ASSERT_EQ(env.sysc({"destroy", "--force", n}).status, 0);
+    EXPECT_TRUE(env.leftovers(n).empty()) << ::testing::PrintToString(env.leftovers(n));
+  }
+}
+
+// Without idmapped mounts an overlay cannot run unprivileged (its image is shared: no shift):
+// start says so, names the container, and leaves it stopped and clean.
+TEST(UsernsOverlay, WithoutIdmappedMountsStartRefusesClearly) {
+  SYSC_REQUIRE_ROOT();
+  SyscEnv env("[security]\nidmapped_mounts = off\n");
+  ASSERT_EQ(env.sysc({"create", "busybox", "uo3", "--storage", "overlay", "-q"}).status, 0);
+  make_unprivileged(env, "uo3");
+  auto r = env.sysc({"start", "uo3"});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("uo3"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("overlay storage need idmapped mounts"), std::string::npos) << r.err;
+  EXPECT_EQ(env.state("uo3"), "STOPPED");
+  EXPECT_TRUE(env.leftovers("uo3").empty()) << ::testing::PrintToString(env.leftovers("uo3"));
+}
+
 }  // namespace
 }  // namespace sysc::test
