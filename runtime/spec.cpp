@@ -21,6 +21,7 @@ std::string to_json(const RuntimeSpec& s) {
             {"run_dir", s.run_dir},     {"console_log", s.console_log},
             {"console_log_max", s.console_log_max}};
   if (!s.rootfs_overlay.empty()) j["rootfs_overlay"] = s.rootfs_overlay;
+  j["seccomp_compat"] = s.seccomp_compat;
   j["nics"] = json::array();
   for (const auto& n : s.nics)
     j["nics"].push_back({{"host_name", n.host_name}, {"name", n.name}, {"mac", n.mac}, {"mtu", n.mtu},
@@ -50,6 +51,7 @@ Result<RuntimeSpec> spec_from_json(const std::string& text) {
     s.cgroup_driver = j.value("cgroup_driver", s.cgroup_driver);
     s.cap_drop = j.at("cap_drop").get<std::vector<std::string>>();
     s.seccomp = TRY(seccomp_rules_from_json(j.at("seccomp")));
+    s.seccomp_compat = j.value("seccomp_compat", false);
     s.run_dir = j.at("run_dir").get<std::string>();
     s.console_log = j.at("console_log").get<std::string>();
     s.console_log_max = j.value("console_log_max", s.console_log_max);
