@@ -157,8 +157,14 @@ std::string default_container_text(const std::string& name, const std::string& t
 # (lift a default entry, e.g. "allow keyctl"). '#' starts a comment. The defaults deny kernel
 # module and kexec calls, open_by_handle_at, iopl/ioperm, swapon/swapoff (EPERM), keyctl,
 # add_key, request_key (ENOSYS), umount2 with MNT_FORCE (EPERM) and, on x86_64, every call
-# through the 32-bit ABIs (ENOSYS).
+# through the 32-bit ABIs (ENOSYS, unless syscalls.allow_compat is true).
 #seccomp_profile =
+
+# syscalls.allow_compat = true lets 32-bit programs run (on x86_64: the i386 ABI, int 0x80,
+# and x32): the filter then holds those architectures too, with the same rules as the native
+# one (the defaults and the profile above), so only the denied calls fail. false (the
+# default): every 32-bit call fails with ENOSYS. No effect on other host architectures.
+#syscalls.allow_compat = false
 
 [limits]
 # Resource limits, set in the container's cgroup before its init runs. Unset = unlimited

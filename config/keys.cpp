@@ -122,6 +122,11 @@ Status parse_seccomp_profile(ContainerConfig& c, const std::string&, const std::
   return {};
 }
 
+Status parse_allow_compat(ContainerConfig& c, const std::string&, const std::string& value) {
+  c.allow_compat = TRY(parse_bool(value));
+  return {};
+}
+
 // A path below the cgroup root: never absolute and never climbing out with "..".
 Status parse_cgroup_parent(GlobalConfig& g, const std::string&, const std::string& value) {
   const char* rule = "expected a relative cgroup path like sysc or machines/sysc (components of [A-Za-z0-9_.-], "
@@ -460,6 +465,8 @@ const std::vector<KeyDef<ContainerConfig>>& container_table() {
        "true (default): root inside is host root; false: a user namespace maps root to its own host id range"},
       {"security", "seccomp_profile", parse_seccomp_profile,
        "file adjusting the default seccomp rules: lines 'deny SYSCALL [ERRNO]' and 'allow SYSCALL'"},
+      {"security", "syscalls.allow_compat", parse_allow_compat,
+       "true: 32-bit (i386, x32) programs run, under the same seccomp deny rules; false (default): their calls fail"},
       {"net.*", "type", nullptr, "network interface N: veth (on the bridge, default) or none", nullptr, parse_nic_type},
       {"net.*", "name", nullptr, "its name inside the container (default eth0)", nullptr, parse_nic_name},
       {"net.*", "mtu", nullptr, "its MTU (default: the bridge's)", nullptr, parse_nic_mtu},

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdio>
 #include <ctime>
 #include <fcntl.h>
 #include <poll.h>
@@ -65,9 +66,11 @@ bool pid_in_cgroup(int pid, const std::string& rel) {
 Result<json> attach_policy(const std::string& spec_path, const config::ContainerConfig& cfg) {
   auto text = read_file(spec_path);
   if (auto spec = text ? runtime::spec_from_json(*text) : Result<runtime::RuntimeSpec>(text.error()); spec)
-    return json{{"cap_drop", spec->cap_drop}, {"seccomp", runtime::seccomp_rules_to_json(spec->seccomp)}};
-  auto p = TRY(runtime::make_policy(cfg.cap_drop, cfg.cap_keep, cfg.seccomp_profile));
-  return json{{"cap_drop", runtime::cap_names(p.cap_drop)}, {"seccomp", runtime::seccomp_rules_to_json(p.seccomp)}};
+    return json{{"cap_drop", spec->cap_drop}, {"seccomp", runtime::seccomp_rules_to_json(spec->seccomp)},
+                {"seccomp_compat", spec->seccomp_compat}};
+  auto p = TRY(runtime::make_policy(cfg.cap_drop, cfg.cap_keep, cfg.seccomp_profile, cfg.allow_compat));
+  return json{{"cap_drop", runtime::cap_names(p.cap_drop)}, {"seccomp", runtime::seccomp_rules_to_json(p.seccomp)},
+              {"seccomp_compat", p.allow_compat}};
 }
 
 std::string read_exit_reason(const std::string& path) {
@@ -186,7 +189,11 @@ Result<json> Manager::start(const std::string& name) {
 Result<json> Manager::start_locked(const db::ContainerRecord& rec) {
   const std::string& name = rec.name;
   auto cfg = TRY(load_config(name));
-  auto policy = TRY_CTX(runtime::make_policy(cfg.cap_drop, cfg.cap_keep, cfg.seccomp_profile), name + ": invalid configuration");
+  auto policy = TRY_CTX(runtime::make_policy(cfg.cap_drop, cfg.cap_keep, cfg.seccomp_profile, cfg.allow_compat),
+                        name + ": invalid configuration");
+  if (cfg.allow_compat && !runtime::host_has_compat_abis())
+    fprintf(stderr, "lxcd: %s: security.syscalls.allow_compat has no effect on this host architecture "
+                    "(only x86_64's 32-bit ABIs are filtered), ignoring\n", name.c_str());
   runtime::RuntimeSpec spec;
   spec.name = name;
   spec.rootfs = rec.rootfs;
@@ -208,6 +215,7 @@ Result<json> Manager::start_locked(const db::ContainerRecord& rec) {
   spec.cgroup_driver = global_.cgroup_driver;
   spec.cap_drop = runtime::cap_names(policy.cap_drop);
   spec.seccomp = policy.seccomp;
+  spec.seccomp_compat = policy.allow_compat;
   spec.run_dir = paths_.shim_dir(name);
   spec.console_log = paths_.console_log(name);
   spec.nics = TRY(plan_nics(name, cfg));

@@ -29,7 +29,8 @@ struct SeccompRule {
 
 // Loading kernel code, kexec, file handles, port I/O, swap (EPERM); keyrings (ENOSYS: callers
 // fall back as on a kernel without keys); umount2 with MNT_FORCE (EPERM; a plain umount works).
-// Every call through the 32-bit ABIs fails with ENOSYS as well (see compile_seccomp).
+// Every call through the 32-bit ABIs fails with ENOSYS as well, unless the policy allows them
+// (security.syscalls.allow_compat): then these rules apply to them too (see compile_seccomp).
 std::vector<SeccompRule> default_seccomp_rules();
 
 // Applies the directives of a profile (CONTENT of FILENAME) to RULES.

@@ -57,7 +57,7 @@ std::vector<std::string> cap_names(const std::vector<int>& caps) {
 }
 
 Result<SecurityPolicy> make_policy(const std::vector<std::string>& extra_drop, const std::vector<std::string>& keep,
-                                   const std::string& seccomp_profile) {
+                                   const std::string& seccomp_profile, bool allow_compat) {
   std::vector<std::string> names(std::begin(kDefaultCapDrop), std::end(kDefaultCapDrop));
   for (const auto& n : extra_drop)
     if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
@@ -67,18 +67,30 @@ Result<SecurityPolicy> make_policy(const std::vector<std::string>& extra_drop, c
   p.cap_drop = TRY(cap_numbers(names));
   p.seccomp = default_seccomp_rules();
   if (!seccomp_profile.empty()) TRY(apply_seccomp_profile_file(p.seccomp, seccomp_profile));
+  p.allow_compat = allow_compat;
   return p;
 }
+
+bool host_has_compat_abis() { return seccomp_arch_native() == SCMP_ARCH_X86_64; }
 
 Result<SeccompProgram> compile_seccomp(const SecurityPolicy& policy) {
   std::unique_ptr<void, CtxDeleter> ctx(seccomp_init(SCMP_ACT_ALLOW));
   if (!ctx) return make_error("seccomp: init failed", ENOMEM);
-  // Only the native architecture is in the filter: a call made through another ABI (int 0x80
-  // from a 64-bit process is i386; x32 shares x86_64's architecture token and libseccomp sends
-  // its numbers, with the x32 bit set, to the same action) fails with ENOSYS, as on a kernel
-  // built without those ABIs.
+  // By default only the native architecture is in the filter: a call made through another ABI
+  // (int 0x80 from a 64-bit process is i386; x32 shares x86_64's architecture token and
+  // libseccomp sends its numbers, with the x32 bit set, to the same action) fails with ENOSYS,
+  // as on a kernel built without those ABIs.
   int rc = seccomp_attr_set(ctx.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ERRNO(ENOSYS));
   if (rc != 0) return Error{-rc, "seccomp: bad-architecture action: " + std::string(strerror(-rc))};
+  // The compat architectures go in before the rules: seccomp_rule_add adds each rule to every
+  // architecture already in the filter, translated by name to that ABI's number (and skipped
+  // where the ABI has no such call), so the 32-bit ABIs can never miss a native deny rule.
+  if (policy.allow_compat && host_has_compat_abis()) {
+    for (uint32_t arch : {SCMP_ARCH_X86, SCMP_ARCH_X32}) {
+      rc = seccomp_arch_add(ctx.get(), arch);
+      if (rc != 0 && rc != -EEXIST) return Error{-rc, "seccomp: add architecture: " + std::string(strerror(-rc))};
+    }
+  }
   for (const auto& rule : policy.seccomp) {
     int nr = seccomp_syscall_resolve_name(rule.syscall.c_str());
     if (nr == __NR_SCMP_ERROR) return make_error("seccomp: unknown system call '" + rule.syscall + "'", EINVAL);

@@ -36,6 +36,7 @@ struct RuntimeSpec {
   std::string cgroup_driver = "auto";  // driver preference, the same lxcd uses
   std::vector<std::string> cap_drop;   // capability names
   std::vector<SeccompRule> seccomp;    // calls that fail with an errno (defaults + profile)
+  bool seccomp_compat = false;         // 32-bit ABIs pass the filter under the same rules
   std::string run_dir;                 // per-container run dir (socket, exit file)
   std::string console_log;             // console log file
   long console_log_max = 1 << 20;      // bytes before the log is rotated to .1

@@ -11,6 +11,7 @@ set -euo pipefail
 # (libboost-dev is a metapackage; libboost1.74-dev alone provides the same headers).
 PACKAGES=(
     build-essential cmake pkg-config g++ libc6-dev clang libclang-rt-14-dev
+    binutils  # as --32 and ld -m elf_i386 build the i386 test probe (tests/probe/compat_probe.s)
     libsqlite3-dev libinih-dev libboost-program-options-dev 'libboost-dev|libboost1.74-dev'
     nlohmann-json3-dev libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev libgtest-dev
     libnftables-dev nftables dnsmasq-base iputils-ping busybox-static iproute2 procps util-linux

@@ -43,6 +43,7 @@ static Result<runtime::AttachSpec> make_spec(const nlohmann::json& j, const Verb
   spec.env = TRY(merge_env(j.value("env", std::vector<std::string>{}), extra));
   spec.security.cap_drop = TRY_CTX(runtime::cap_numbers(j.value("cap_drop", std::vector<std::string>{})), spec.name);
   spec.security.seccomp = TRY_CTX(runtime::seccomp_rules_from_json(j.value("seccomp", nlohmann::json())), spec.name);
+  spec.security.allow_compat = j.value("seccomp_compat", false);
   spec.argv = a.rest;
   if (a.vm["tty"].as<bool>()) spec.tty = runtime::AttachSpec::Tty::Always;
   if (a.vm["no-tty"].as<bool>()) spec.tty = runtime::AttachSpec::Tty::Never;

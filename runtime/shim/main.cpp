@@ -61,6 +61,7 @@ Result<runtime::ChildPlan> make_plan(const runtime::RuntimeSpec& spec, const cgr
   plan.env_storage = spec.init_env;
   plan.security.cap_drop = TRY(runtime::cap_numbers(spec.cap_drop));
   plan.security.seccomp = spec.seccomp;
+  plan.security.allow_compat = spec.seccomp_compat;
   plan.seccomp = TRY(runtime::compile_seccomp(plan.security));
   return plan;
 }

@@ -303,7 +303,8 @@ TEST(ConfigKeys, ListsEveryKey) {
   }
   EXPECT_EQ(names, (std::vector<std::string>{"init", "halt_signal", "stop_timeout", "ttys", "autostart", "restart",
                                              "environment.NAME", "security.cap_drop", "security.cap_keep",
-                                             "security.privileged", "security.seccomp_profile", "net.N.type",
+                                             "security.privileged", "security.seccomp_profile",
+                                             "security.syscalls.allow_compat", "net.N.type",
                                              "net.N.name", "net.N.mtu", "net.N.hwaddr", "net.N.ipv4", "limits.memory",
                                              "limits.memory.swap", "limits.cpu", "limits.cpu.weight", "limits.cpuset",
                                              "limits.pids", "limits.io.weight", "limits.io.read_bps",
