@@ -66,7 +66,7 @@ struct ContainerConfig {
   std::map<std::string, std::string> environment = {{"container", "sysc"}};  // [environment] KEY = VALUE for init
   std::vector<std::string> cap_drop;  // [security] cap_drop: extra capability names to drop (e.g. "net_raw sys_ptrace")
   std::vector<std::string> cap_keep;  // [security] cap_keep: names removed from the default drop list
-  bool privileged = true;             // [security] privileged: false = root inside is an unprivileged host id range
+  bool privileged = false;            // [security] privileged: false = root inside is an unprivileged host id range
   std::string seccomp_profile;        // [security] seccomp_profile: absolute path of a profile file, "" = defaults
   bool allow_compat = false;          // [security] syscalls.allow_compat: let 32-bit (i386, x32) calls through the filter
   std::map<int, NicConfig> nics;      // [net.N], N in 0..15; none configured: one default veth net.0

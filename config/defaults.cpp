@@ -147,11 +147,11 @@ std::string default_container_text(const std::string& name, const std::string& t
 # in the same form, as in "sys_time".
 #cap_keep =
 
-# privileged = false runs the container in a user namespace: root inside is an unprivileged
-# host uid/gid range of 65536 ids, its own for the container's life (from root's entries in
-# /etc/subuid and /etc/subgid, or 1000000 upwards when there are none). true keeps root inside
-# host root (capabilities limited by the lists above).
-#privileged = true
+# privileged = false (the default) runs the container in a user namespace: root inside is an
+# unprivileged host uid/gid range of 65536 ids, its own for the container's life (from root's
+# entries in /etc/subuid and /etc/subgid, or 1000000 upwards when there are none). true keeps
+# root inside host root (capabilities limited by the lists above); only for trusted tenants.
+#privileged = false
 # seccomp_profile names a file adjusting the default seccomp rules, one directive a line:
 # "deny SYSCALL [ERRNO]" (default EPERM; a name like ENOSYS or a number) and "allow SYSCALL"
 # (lift a default entry, e.g. "allow keyctl"). '#' starts a comment. The defaults deny kernel

@@ -462,7 +462,7 @@ const std::vector<KeyDef<ContainerConfig>>& container_table() {
       {"security", "cap_drop", parse_cap_drop, "capabilities to drop in addition to the defaults (e.g. net_raw)"},
       {"security", "cap_keep", parse_cap_keep, "capabilities to keep although dropped by default (e.g. sys_time)"},
       {"security", "privileged", parse_privileged,
-       "true (default): root inside is host root; false: a user namespace maps root to its own host id range"},
+       "false (default): a user namespace maps root inside to its own host id range; true: root inside is host root"},
       {"security", "seccomp_profile", parse_seccomp_profile,
        "file adjusting the default seccomp rules: lines 'deny SYSCALL [ERRNO]' and 'allow SYSCALL'"},
       {"security", "syscalls.allow_compat", parse_allow_compat,

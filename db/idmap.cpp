@@ -81,4 +81,17 @@ Status Store::set_rootfs_shift(const std::string& container, uint32_t shift, boo
                            "set rootfs shift", static_cast<int64_t>(shift), complete ? 1 : 0, container);
 }
 
+Result<std::vector<std::string>> Store::privileged_pins() {
+  std::lock_guard lock(impl_->mu);
+  auto stmt = TRY(sql::Statement::prepare(impl_->db.get(), "SELECT container FROM privileged_pins ORDER BY container",
+                                          "list privileged pins"));
+  std::vector<std::string> out;
+  while (TRY(stmt.step())) out.push_back(stmt.column_text(0));
+  return out;
+}
+
+Status Store::done_privileged_pin(const std::string& container) {
+  return impl_->change_one(container, "DELETE FROM privileged_pins WHERE container = ?", "drop privileged pin", container);
+}
+
 }  // namespace sysc::db

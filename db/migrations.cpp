@@ -54,6 +54,14 @@ constexpr Migration kMigrations[] = {
      "  rootfs_shift   INTEGER NOT NULL DEFAULT 0,"
      "  shift_complete INTEGER NOT NULL DEFAULT 1 CHECK (shift_complete IN (0, 1))"
      ");"},
+    // Unprivileged became the default for new containers: the containers that exist now were
+    // made privileged by default and stay so. lxcd writes security.privileged = true into the
+    // config of each one without the key, then drops its row (Manager::recover).
+    {5, "containers kept privileged",
+     "CREATE TABLE privileged_pins ("
+     "  container TEXT PRIMARY KEY REFERENCES containers(name) ON DELETE CASCADE"
+     ");"
+     "INSERT INTO privileged_pins (container) SELECT name FROM containers;"},
 };
 
 constexpr bool versions_are_consecutive() {

@@ -106,6 +106,11 @@ class Store {
   Result<std::vector<IdmapRecord>> idmaps();  // every range, by host_base
   Status set_rootfs_shift(const std::string& container, uint32_t shift, bool complete);
 
+  // Containers made before unprivileged became the default (migration 5), whose config still has
+  // to say security.privileged = true; done_privileged_pin drops one once its config says so.
+  Result<std::vector<std::string>> privileged_pins();
+  Status done_privileged_pin(const std::string& container);
+
  private:
   struct Impl;
   explicit Store(std::unique_ptr<Impl> impl);

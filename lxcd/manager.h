@@ -134,6 +134,7 @@ class Manager {
   void recover_cgroups(const std::vector<std::string>& running);
   void recover_veths(const std::vector<std::string>& running);
   void recover_mounts(const std::vector<std::string>& running);
+  void keep_privileged();
   std::string cgroup_rel(const std::string& name) const { return global_.cgroup_parent + "/" + name; }
   json to_json(const db::ContainerRecord& r) const;
   // Records (or confirms) the addresses of the container's veth NICs; the runtime's view of them.

@@ -174,6 +174,32 @@ void Manager::recover() {
   recover_cgroups(running);
   recover_veths(running);
   recover_mounts(running);
+  keep_privileged();
+}
+
+// Containers made while privileged was the default keep running privileged: their config gets
+// the key (unless it has one already), once.
+void Manager::keep_privileged() {
+  auto pins = store_.privileged_pins();
+  if (!pins) {
+    fprintf(stderr, "lxcd: %s\n", pins.error().message.c_str());
+    return;
+  }
+  for (const std::string& name : *pins) {
+    const std::string path = paths_.container_conf(name);
+    auto text = read_file(path);
+    if (text && !config::get_value(*text, path, "security.privileged")) {
+      auto updated = config::set_value(*text, path, "security.privileged", "true");
+      Status st = updated ? write_file_atomic(path, *updated, 0644) : Status(std::move(updated).error());
+      if (!st) {
+        fprintf(stderr, "lxcd: %s: could not keep it privileged: %s\n", name.c_str(), st.error().message.c_str());
+        continue;
+      }
+      fprintf(stderr, "lxcd: %s: security.privileged = true written to %s (made while privileged was the default)\n",
+              name.c_str(), path.c_str());
+    }
+    (void)store_.done_privileged_pin(name);
+  }
 }
 
 // ROOT/run/sysc/NAME of a container that is not running: a supervisor that still answers there

@@ -14,6 +14,8 @@
 
 #include "db/migrations.h"
 
+#include <sqlite3.h>
+
 #include "db/store.h"
 
 using sysc::db::ContainerRecord;
@@ -215,6 +217,35 @@ TEST(DbStore, FileDatabaseKeepsDataAndVersionAcrossReopen) {
   ASSERT_TRUE(got.ok() && got->has_value());
   EXPECT_EQ((*got)->state, State::Running);
   EXPECT_EQ((*got)->init_pid, 10);
+}
+
+// Migration 5 pins the containers that exist when it runs (made while privileged was the
+// default), and only those.
+TEST(DbStore, MigrationFivePinsTheContainersThatExisted) {
+  TempDir dir;
+  ASSERT_TRUE(dir.ok());
+  std::string path = dir.file("sysc.db");
+  {
+    auto store = Store::open(path);
+    ASSERT_TRUE(store.ok()) << store.error().message;
+    ASSERT_TRUE(store->insert(make_record("old1")).ok());
+    ASSERT_TRUE(store->insert(make_record("old2")).ok());
+  }
+  {  // back to the schema of version 4, as an older sysc left it
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(db, "DROP TABLE privileged_pins; PRAGMA user_version = 4;", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto store = Store::open(path);
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  ASSERT_TRUE(store->insert(make_record("new1")).ok());
+  auto pins = store->privileged_pins();
+  ASSERT_TRUE(pins.ok()) << pins.error().message;
+  EXPECT_EQ(*pins, (std::vector<std::string>{"old1", "old2"}));
+  ASSERT_TRUE(store->done_privileged_pin("old1").ok());
+  ASSERT_TRUE(store->remove("old2").ok());  // a destroyed container takes its pin along
+  EXPECT_TRUE(store->privileged_pins()->empty());
 }
 
 TEST(DbStore, NewerSchemaIsRefused) {
