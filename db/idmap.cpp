@@ -81,4 +81,12 @@ Status Store::set_rootfs_shift(const std::string& container, uint32_t shift, boo
                            "set rootfs shift", static_cast<int64_t>(shift), complete ? 1 : 0, container);
 }
 
+Status Store::remove_idmap(const std::string& container) {
+  std::lock_guard lock(impl_->mu);
+  auto stmt = TRY_CTX(sql::Statement::prepare(impl_->db.get(), "DELETE FROM idmaps WHERE container = ?", "remove idmap"),
+                      container);
+  TRY_CTX(stmt.bind(1, container), container);
+  return stmt.run();
+}
+
 }  // namespace sysc::db
