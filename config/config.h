@@ -37,6 +37,8 @@ struct GlobalConfig {
   std::string cgroup_driver = "auto";  // [cgroup] driver: auto | v1 | v2 (v2 on a hybrid host: cgroup2 only)
   int default_stop_timeout = 30;       // [defaults] stop_timeout (seconds)
   bool idmapped_mounts = true;         // [security] idmapped_mounts: auto (true) | off: always chown-shift rootfs ids
+  // [security] idmap_registry: host-wide file of claimed id ranges, shared by every sysc root on the host
+  std::string idmap_registry = "/var/lib/sysc-idmap/ranges";
   std::string socket_group;            // [daemon] socket_group: "" = only root may use lxcd's socket
   NetworkConfig network;
   std::string storage_backend = "auto";  // [storage] backend: auto | dir | overlay | btrfs

@@ -56,6 +56,11 @@ std::string default_global_text() {
 # privileged again.
 #idmapped_mounts = auto
 
+# idmap_registry: the host-wide file where every sysc root on this host (sysc --root) claims
+# the host id ranges of its unprivileged containers, so that no two containers of any roots
+# share host ids. Claims are released by destroy; those of roots that are gone are dropped.
+#idmap_registry = /var/lib/sysc-idmap/ranges
+
 [storage]
 # backend decides how "sysc create" (and "sysc copy") lay out a new container's root
 # filesystem; "sysc create --storage" overrides it per container. Templates build an image

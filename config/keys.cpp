@@ -115,6 +115,12 @@ Status parse_idmapped_mounts(GlobalConfig& g, const std::string&, const std::str
   return {};
 }
 
+Status parse_idmap_registry(GlobalConfig& g, const std::string&, const std::string& value) {
+  if (value.empty() || value.front() != '/' || value.back() == '/') return bad("expected the absolute path of a file");
+  g.idmap_registry = value;
+  return {};
+}
+
 // Checked for existence and syntax at start, where the error names the container.
 Status parse_seccomp_profile(ContainerConfig& c, const std::string&, const std::string& value) {
   if (!value.empty() && value.front() != '/') return bad("expected the absolute path of a seccomp profile file");
@@ -513,6 +519,8 @@ const std::vector<KeyDef<GlobalConfig>>& global_table() {
       {"resources", "lxcfs_cfs", parse_res_lxcfs_cfs, "limits.cpu shows as that many CPUs in /proc/cpuinfo and /sys"},
       {"security", "idmapped_mounts", parse_idmapped_mounts,
        "unprivileged containers: auto (idmapped rootfs where the filesystem can) or off (always chown-shift the rootfs)"},
+      {"security", "idmap_registry", parse_idmap_registry,
+       "host-wide file of the id ranges claimed by unprivileged containers of every sysc root on the host"},
       {"storage", "backend", parse_storage_backend,
        "storage of new containers: auto (btrfs on btrfs, else dir), dir, overlay or btrfs"},
       {"templates", nullptr, parse_template_mirror,

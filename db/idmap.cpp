@@ -94,4 +94,12 @@ Status Store::done_privileged_pin(const std::string& container) {
   return impl_->change_one(container, "DELETE FROM privileged_pins WHERE container = ?", "drop privileged pin", container);
 }
 
+Status Store::remove_idmap(const std::string& container) {
+  std::lock_guard lock(impl_->mu);
+  auto stmt = TRY_CTX(sql::Statement::prepare(impl_->db.get(), "DELETE FROM idmaps WHERE container = ?", "remove idmap"),
+                      container);
+  TRY_CTX(stmt.bind(1, container), container);
+  return stmt.run();
+}
+
 }  // namespace sysc::db

@@ -105,6 +105,8 @@ class Store {
   Result<std::optional<IdmapRecord>> idmap(const std::string& container);
   Result<std::vector<IdmapRecord>> idmaps();  // every range, by host_base
   Status set_rootfs_shift(const std::string& container, uint32_t shift, bool complete);
+  // Forgets CONTAINER's range (none: nothing to do); the next allocate_idmap gives it a new one.
+  Status remove_idmap(const std::string& container);
 
   // Containers made before unprivileged became the default (migration 5), whose config still has
   // to say security.privileged = true; done_privileged_pin drops one once its config says so.

@@ -23,8 +23,30 @@ Status shift_rootfs(db::Store& store, const db::IdmapRecord& rec, const std::str
   return {};
 }
 
-Result<runtime::IdMap> prepare(db::Store& store, const std::string& name, const std::string& rootfs, bool privileged,
-                               bool idmapped_mounts, const runtime::OverlayLayers& overlay) {
+// NAME's range: the one its record holds, claimed in the host-wide registry (a range another
+// root claimed is given up for a new one while no ids on disk are shifted into it), or a new one
+// claimed there first and then recorded. A claim whose record never got written is found again.
+Result<db::IdmapRecord> claim_range(db::Store& store, IdRegistry& registry, const std::string& name,
+                                    const runtime::IdPool& pool) {
+  const uint32_t size = runtime::kIdMapSize;
+  if (auto rec = TRY(store.idmap(name))) {
+    auto held = registry.claim(name, pool.ranges, rec->size, rec->host_base);
+    if (held) return *rec;
+    if (held.error().code != EEXIST) return std::move(held).error();
+    if (rec->rootfs_shift != 0 || !rec->shift_complete)
+      return make_error(held.error().message + " as well, and its rootfs ids are shifted into them: destroy one of the two",
+                        EEXIST);
+    fprintf(stderr, "lxcd: %s: %s: taking a new range\n", name.c_str(), held.error().message.c_str());
+    TRY_CTX(store.remove_idmap(name), name);
+  }
+  RangeClaim c = TRY(registry.claim(name, pool.ranges, size));
+  auto rec = store.allocate_idmap(name, {{c.base, c.size}}, size);
+  if (!rec) (void)registry.release(name);
+  return rec;
+}
+
+Result<runtime::IdMap> prepare(db::Store& store, IdRegistry& registry, const std::string& name, const std::string& rootfs,
+                               bool privileged, bool idmapped_mounts, const runtime::OverlayLayers& overlay) {
   if (privileged && overlay.enabled()) return runtime::IdMap{};  // an overlay's ids are never shifted
   if (privileged) {
     if (auto rec = TRY(store.idmap(name))) TRY(shift_rootfs(store, *rec, rootfs, 0));
@@ -35,9 +57,7 @@ Result<runtime::IdMap> prepare(db::Store& store, const std::string& name, const 
     static std::once_flag logged;
     std::call_once(logged, [&] { fprintf(stderr, "lxcd: %s\n", pool.source.c_str()); });
   }
-  std::vector<db::IdPoolRange> ranges;
-  for (const runtime::IdRange& r : pool.ranges) ranges.push_back({r.start, r.count});
-  db::IdmapRecord rec = TRY(store.allocate_idmap(name, ranges, runtime::kIdMapSize));
+  db::IdmapRecord rec = TRY(claim_range(store, registry, name, pool));
   runtime::IdMap map{rec.host_base, rec.host_base, rec.size, false};
   if (overlay.enabled()) {
     // The image is shared by other containers: its ids cannot be shifted for one of them. Both
@@ -67,9 +87,20 @@ Result<runtime::IdMap> prepare(db::Store& store, const std::string& name, const 
 
 }  // namespace
 
-Result<runtime::IdMap> prepare_idmap(db::Store& store, const std::string& name, const std::string& rootfs,
-                                     bool privileged, bool idmapped_mounts, const runtime::OverlayLayers& overlay) {
-  return prepare(store, name, rootfs, privileged, idmapped_mounts, overlay);
+Result<runtime::IdMap> prepare_idmap(db::Store& store, IdRegistry& registry, const std::string& name,
+                                     const std::string& rootfs, bool privileged, bool idmapped_mounts,
+                                     const runtime::OverlayLayers& overlay) {
+  return prepare(store, registry, name, rootfs, privileged, idmapped_mounts, overlay);
+}
+
+Status unshift_copy_of(db::Store& store, const std::string& container, const std::string& tree) {
+  auto rec = TRY(store.idmap(container));
+  if (!rec || (rec->rootfs_shift == 0 && rec->shift_complete)) return {};
+  // Ids on disk are 0.. or host_base.. (a shift either way may have been cut short): base -> 0 fits all.
+  uint64_t changed = TRY_CTX(runtime::shift_tree(tree, rec->host_base, 0, rec->size), "unshift the copy of " + container);
+  fprintf(stderr, "lxcd: copy of %s: ids shifted from %u back to 0 (%llu entries changed)\n", container.c_str(),
+          rec->host_base, static_cast<unsigned long long>(changed));
+  return {};
 }
 
 }  // namespace sysc::lxcd

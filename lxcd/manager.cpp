@@ -93,7 +93,8 @@ std::string Manager::host_view_rootfs(const db::ContainerRecord& rec, const std:
 
 Manager::Manager(Paths paths, config::GlobalConfig global, db::Store store, std::unique_ptr<cgroup::Driver> cg,
                  std::string shim_path, int log_fd, std::unique_ptr<Network> network)
-    : paths_(std::move(paths)), global_(std::move(global)), store_(std::move(store)), cg_(std::move(cg)),
+    : paths_(std::move(paths)), global_(std::move(global)), store_(std::move(store)),
+      idmaps_(global_.idmap_registry, paths_.state_dir), cg_(std::move(cg)),
       shim_path_(std::move(shim_path)), log_fd_(log_fd), net_(std::move(network)),
       images_(paths_.cache_dir + "/images"),
       monitor_([this](const std::string& n, int pid, const json& ev) { on_shim_event(n, pid, ev); },
@@ -220,7 +221,7 @@ Result<json> Manager::start_locked(const db::ContainerRecord& rec) {
   spec.console_log = paths_.console_log(name);
   spec.nics = TRY(plan_nics(name, cfg));
   spec.limits = cfg.limits;
-  spec.idmap = TRY_CTX(prepare_idmap(store_, name, rec.rootfs, cfg.privileged, global_.idmapped_mounts, spec.overlay),
+  spec.idmap = TRY_CTX(prepare_idmap(store_, idmaps_, name, rec.rootfs, cfg.privileged, global_.idmapped_mounts, spec.overlay),
                        name + ": start failed at user namespace");
   ResourceView view = Lxcfs::view_of(lxcfs_);
   spec.lxcfs_dir = view.dir;

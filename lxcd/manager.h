@@ -17,6 +17,7 @@
 #include "common/result.h"
 #include "config/config.h"
 #include "db/store.h"
+#include "lxcd/idmap_registry.h"
 #include "lxcd/images.h"
 #include "lxcd/events.h"
 #include "lxcd/lxcfs.h"
@@ -135,6 +136,7 @@ class Manager {
   void recover_veths(const std::vector<std::string>& running);
   void recover_mounts(const std::vector<std::string>& running);
   void keep_privileged();
+  void recover_idmap_claims();
   std::string cgroup_rel(const std::string& name) const { return global_.cgroup_parent + "/" + name; }
   json to_json(const db::ContainerRecord& r) const;
   // Records (or confirms) the addresses of the container's veth NICs; the runtime's view of them.
@@ -187,6 +189,7 @@ class Manager {
   Paths paths_;
   config::GlobalConfig global_;
   db::Store store_;
+  IdRegistry idmaps_;  // host-wide claims of id ranges ([security] idmap_registry)
   std::unique_ptr<cgroup::Driver> cg_;
   std::string shim_path_;
   int log_fd_;

@@ -1,11 +1,15 @@
 // Manager operations on backups: export a stopped container (optionally with its snapshots) to a
 // tarball on the host, import one as a new container. The tarball (gzip, or xz for *.xz/*.txz):
 //   sysc-export.json   {"format": 1, "name", "template", "storage", "created_at", "exported_at",
-//                       "snapshots": [...], "rootfs_shift", "idmap_size"}
+//                       "snapshots": [...], "idmap_size", "rootfs_shift"}
 //   config             the container's config file
 //   rootfs/            the whole root filesystem (overlay: the merged view of image + upper layer)
 //   snapshots/SNAP/{config,snapshot.json,rootfs/}   with --snapshots, each as a whole tree too
 // GNU tar with --numeric-owner --xattrs --acls keeps owners, modes, set-id bits, xattrs and ACLs.
+// Owners (ACLs and file capabilities too) are those the container sees, also for a rootfs whose
+// ids are shifted into an unprivileged container's range. Only a tree whose shift was cut short
+// keeps its ids on disk; its "rootfs_shift" (sysc-export.json, or its snapshot.json) says where
+// the range starts, and import shifts it back.
 #include <atomic>
 #include <ctime>
 #include <dirent.h>
@@ -20,12 +24,16 @@
 #include "lxcd/snapshots.h"
 #include "lxcd/storage.h"
 #include "runtime/idmap.h"
+#include "runtime/userns.h"
 
 namespace sysc::lxcd {
 
 namespace {
 
 constexpr int kFormat = 1;
+// The ids on disk of a tree: host root's, shifted into the container's range, or a mix of both
+// (a shift either way was cut short).
+enum class TreeIds { Plain, Shifted, Mixed };
 const std::vector<std::string> kTarOptions = {"--numeric-owner", "--xattrs", "--xattrs-include=*", "--acls"};
 
 std::string quote(const std::string& s) {
@@ -69,10 +77,19 @@ Result<json> Manager::export_container(const std::string& name, const std::strin
   std::vector<json> snaps = with_snapshots ? snapshots::list(dir) : std::vector<json>{};
   json meta = {{"format", kFormat}, {"name", name}, {"template", rec.template_name}, {"storage", rec.storage},
                {"created_at", rec.created_at}, {"exported_at", time(nullptr)}, {"snapshots", json::array()}};
-  if (auto idmap = TRY(store_.idmap(name)))
-    meta["rootfs_shift"] = idmap->rootfs_shift, meta["idmap_size"] = idmap->size;
+  // Trees go into the archive with the ids the container sees: a tree shifted into the range is
+  // read by tar in a user namespace of that range. A tree whose shift was cut short holds both
+  // kinds of ids: it goes in as it is, and its rootfs_shift tells import to shift it back.
+  auto idmap = TRY(store_.idmap(name));
+  auto state_of = [&](uint32_t shift, bool complete) {
+    if (shift == 0 && complete) return TreeIds::Plain;
+    return idmap && shift == idmap->host_base && complete ? TreeIds::Shifted : TreeIds::Mixed;
+  };
+  if (idmap) meta["idmap_size"] = idmap->size;
+  const TreeIds live_ids = idmap ? state_of(idmap->rootfs_shift, idmap->shift_complete) : TreeIds::Plain;
+  if (live_ids == TreeIds::Mixed) meta["rootfs_shift"] = idmap->host_base;
   // A staging directory with the files and empty mount points; the trees are mounted on those in a
-  // private mount namespace that ends with tar (nothing is ever mounted in lxcd's namespace).
+  // private mount namespace that ends with the archive (nothing is ever mounted in lxcd's namespace).
   std::string stage = paths_.containers_dir + "/.export-" + name;
   (void)remove_tree(stage);
   std::string tmp_file = file + ".tmp-sysc";
@@ -81,43 +98,84 @@ Result<json> Manager::export_container(const std::string& name, const std::strin
     if (!st) ::unlink(tmp_file.c_str());
     return st;
   };
-  std::string script = "set -e\n";
-  auto mount_tree = [&](const std::string& live_dir, const std::string& mp) {
-    storage::Layout l(live_dir);
+  std::string script = "set -e\ncd " + quote(stage) + "\n";
+  std::vector<std::pair<std::string, TreeIds>> trees;  // relative to the stage
+  std::vector<std::string> files = {"sysc-export.json", "config"};
+  auto mount_tree = [&](const std::string& tree_dir, const std::string& mp) {
     if (backend == storage::Backend::Overlay)  // read-only: both as lower layers, whiteouts honoured
-      script += "mount -t overlay -o ro,userxattr,lowerdir=" + quote(l.upper + ":" + lower) + " overlay " + quote(mp) + "\n";
+      script += "mount -t overlay -o ro,userxattr,lowerdir=" + quote(tree_dir + ":" + lower) + " overlay " + quote(mp) + "\n";
     else
-      script += "mount --bind " + quote(l.rootfs) + " " + quote(mp) + "\n";
+      script += "mount --bind " + quote(tree_dir) + " " + quote(mp) + "\n";
+  };
+  // The user namespace's root reads the shifted trees: it must pass through the stage's
+  // directories (search only; the files there stay root's own).
+  auto stage_dir = [](const std::string& path) -> Status {
+    TRY(mkdir_p(path, 0711));
+    if (::chmod(path.c_str(), 0711) != 0) return sys_error("chmod " + path);
+    return {};
   };
   auto stage_files = [&]() -> Status {
-    TRY(mkdir_p(stage + "/rootfs", 0700));
+    TRY(stage_dir(stage));
+    TRY(stage_dir(stage + "/rootfs"));
     auto conf = read_file(paths_.container_conf(name));
-    TRY(write_file_atomic(stage + "/config", conf ? *conf : std::string(), 0644, false));
-    mount_tree(dir, stage + "/rootfs");
-    for (const auto& s : snaps) {
-      std::string sn = s.value("name", ""), sd = snapshots::dir_of(dir, sn), to = stage + "/snapshots/" + sn;
-      TRY(mkdir_p(to + "/rootfs", 0700));
+    TRY(write_file_atomic(stage + "/config", conf ? *conf : std::string(), 0600, false));
+    storage::Layout l(dir);
+    mount_tree(backend == storage::Backend::Overlay ? l.upper : l.rootfs, stage + "/rootfs");
+    trees.emplace_back("rootfs", live_ids);
+    for (json s : snaps) {
+      std::string sn = s.value("name", ""), sd = snapshots::dir_of(dir, sn), rel = "snapshots/" + sn, to = stage + "/" + rel;
+      TRY(stage_dir(stage + "/snapshots"));
+      TRY(stage_dir(to));
+      TRY(stage_dir(to + "/rootfs"));
       auto sconf = read_file(sd + "/config");
-      TRY(write_file_atomic(to + "/config", sconf ? *sconf : std::string(), 0644, false));
-      TRY(write_file_atomic(to + "/snapshot.json", s.dump(2) + "\n", 0644, false));
+      TRY(write_file_atomic(to + "/config", sconf ? *sconf : std::string(), 0600, false));
+      TreeIds ids = state_of(s.value("rootfs_shift", 0u), s.value("shift_complete", true));
+      s.erase("shift_complete");
+      s.erase("rootfs_shift");
+      if (ids == TreeIds::Mixed) s["rootfs_shift"] = idmap ? idmap->host_base : 0u;
+      TRY(write_file_atomic(to + "/snapshot.json", s.dump(2) + "\n", 0600, false));
       // A snapshot's tree where the layout expects the live one: NAME/snapshots/SNAP/{rootfs,upper}.
-      if (backend == storage::Backend::Overlay)
-        script += "mount -t overlay -o ro,userxattr,lowerdir=" + quote(sd + "/upper:" + lower) + " overlay " + quote(to + "/rootfs") + "\n";
-      else
-        script += "mount --bind " + quote(sd + "/rootfs") + " " + quote(to + "/rootfs") + "\n";
+      mount_tree(sd + "/" + snapshots::tree_name(backend), to + "/rootfs");
+      trees.emplace_back(rel + "/rootfs", ids);
+      files.push_back(rel + "/config");
+      files.push_back(rel + "/snapshot.json");
       meta["snapshots"].push_back(sn);
     }
-    TRY(write_file_atomic(stage + "/sysc-export.json", meta.dump(2) + "\n", 0644, false));
+    TRY(write_file_atomic(stage + "/sysc-export.json", meta.dump(2) + "\n", 0600, false));
     return {};
   };
   if (Status st = stage_files(); !st) {
     (void)remove_tree(stage);
     return std::move(st).error().context(name + ": export");
   }
+  // One uncompressed archive, appended to tree by tree (each as root, or as the range's root),
+  // then compressed.
+  UniqueFd userns;
+  std::string tar_opts;
+  for (const auto& o : kTarOptions) tar_opts += " " + quote(o);
+  script += "tar -cf archive.tar" + tar_opts;
+  for (const auto& f : files) script += " " + quote(f);
+  script += "\n";
+  for (const auto& [tree, ids] : trees) {
+    if (ids != TreeIds::Shifted) {
+      script += "tar -rf archive.tar" + tar_opts + " " + quote(tree) + "\n";
+      continue;
+    }
+    if (!userns) {
+      auto ns = runtime::make_userns(runtime::IdMap{idmap->host_base, idmap->host_base, idmap->size, false});
+      if (!ns) {
+        (void)remove_tree(stage);
+        return std::move(ns).error().context(name + ": export");
+      }
+      userns = std::move(*ns);
+      std::string owner = std::to_string(idmap->host_base);
+      script += "chmod 0600 archive.tar && chown " + owner + ":" + owner + " archive.tar\n";
+    }
+    script += "nsenter --user=/proc/" + std::to_string(getpid()) + "/fd/" + std::to_string(userns.get()) +
+              " tar -rf archive.tar" + tar_opts + " " + quote(tree) + "\n";
+  }
   bool xz = file.ends_with(".xz") || file.ends_with(".txz");
-  script += "exec tar -C " + quote(stage) + " -c" + (xz ? "J" : "z") + "f " + quote(tmp_file);
-  for (const auto& o : kTarOptions) script += " " + quote(o);
-  script += " sysc-export.json config rootfs" + std::string(snaps.empty() ? "" : " snapshots") + "\n";
+  script += std::string(xz ? "xz" : "gzip") + " -c archive.tar > " + quote(tmp_file) + "\n";
   Status st = run_command({"unshare", "-m", "--propagation", "private", "sh", "-c", script}, name + ": export to " + file);
   if (st && ::rename(tmp_file.c_str(), file.c_str()) != 0) st = sys_error(name + ": export: rename to " + file);
   TRY(done(std::move(st)));

@@ -91,22 +91,27 @@ Result<json> Manager::snapshot_restore(const std::string& name, const std::strin
   auto old_conf = read_file(conf_path);
   auto snap_conf = read_file(snapshots::dir_of(dir, snap) + "/config");
   // The config is replaced just before the trees are exchanged; if the exchange fails, it is put back.
+  // The ids on disk become the snapshot's (not shifted when it records none). Until the exchange is
+  // done the live tree may be either one, so the record says "a shift to the snapshot's state was
+  // cut short" meanwhile: from any mix of host root's and the range's ids, the next start settles it.
+  auto idmap = TRY(store_.idmap(name));
+  const uint32_t snap_shift = meta.value("rootfs_shift", 0u);
+  const bool snap_complete = meta.value("shift_complete", true);
   bool wrote_conf = false;
-  auto write_conf = [&]() -> Status {
+  auto before_swap = [&]() -> Status {
+    if (idmap) TRY(store_.set_rootfs_shift(name, snap_shift, false));
     if (!snap_conf) return {};
     TRY(write_file_atomic(conf_path, *snap_conf));
     wrote_conf = true;
     return {};
   };
-  Status st = snapshots::restore(backend, dir, snap, write_conf);
+  Status st = snapshots::restore(backend, dir, snap, before_swap);
   if (!st) {
     if (wrote_conf && old_conf) (void)write_file_atomic(conf_path, *old_conf);
+    if (idmap) (void)store_.set_rootfs_shift(name, idmap->rootfs_shift, idmap->shift_complete);
     return std::move(st).error().context(name + ": restore " + snap);
   }
-  // The restored tree's ids on disk are those of the snapshot (not shifted when it records none):
-  // the record says so, and the next start shifts them as it needs.
-  if (auto idmap = store_.idmap(name); idmap && *idmap)
-    (void)store_.set_rootfs_shift(name, meta.value("rootfs_shift", 0u), meta.value("shift_complete", true));
+  if (idmap) TRY_CTX(store_.set_rootfs_shift(name, snap_shift, snap_complete), name + ": restored " + snap);
   events_.publish(name, "snapshot-restored", snap);
   json out = {{"name", name}, {"snapshot", snap}, {"restarted", false}};
   if (was_running) {

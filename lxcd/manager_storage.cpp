@@ -12,6 +12,7 @@
 #include "common/fs.h"
 #include "common/names.h"
 #include "lxcd/btrfs.h"
+#include "lxcd/idmap.h"
 #include "lxcd/manager.h"
 #include "lxcd/snapshots.h"
 #include "lxcd/storage.h"
@@ -181,6 +182,9 @@ Result<json> Manager::copy(const std::string& src, const std::string& dst) {
   // file (written below) is always this copy's own.
   if (auto st = write_file_atomic(create_marker(dst), "conf=1\n", 0600); !st) return undo(std::move(st).error().context(dst));
   if (auto st = storage::copy(backend, paths_.container_dir(src), dir); !st) return undo(std::move(st).error().context(dst + ": copy failed"));
+  // A rootfs shifted into SRC's range (or half-way there or back) is SRC's only: the copy's ids go
+  // back to host root's, and its first unprivileged start maps or shifts them into its own range.
+  if (auto st = unshift_copy_of(store_, src, storage::Layout(dir).rootfs); !st) return undo(std::move(st).error().context(dst + ": copy failed"));
   if (auto st = storage::personalize(backend, dir, lower, dst, /*reset_machine=*/true); !st)
     return undo(std::move(st).error().context(dst + ": copy failed"));
   // The copy's own MAC and address: fixed ones in the source's config would collide.

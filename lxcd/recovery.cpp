@@ -151,6 +151,8 @@ Status Manager::finish_destroy(const std::string& name) {
   if (auto nics = store_.nics(name); nics)
     for (const auto& n : *nics) macs.push_back(n.mac);
   if (auto rec = TRY(store_.get(name)); rec) TRY(store_.remove(name));  // releases its addresses and port forwards
+  // Its id range goes back to the host (a claim left by a failure here is dropped at the next start).
+  if (Status st = idmaps_.release(name); !st) fprintf(stderr, "lxcd: %s: %s, ignoring\n", name.c_str(), st.error().message.c_str());
   (void)network_sync();
   if (Status st = net_->forget_leases(macs); !st) fprintf(stderr, "lxcd: %s: %s, ignoring\n", name.c_str(), st.error().message.c_str());
   // Last: a trash directory left behind (a mount inside it) is all that remains, and the next
@@ -174,6 +176,7 @@ void Manager::recover() {
   recover_cgroups(running);
   recover_veths(running);
   recover_mounts(running);
+  recover_idmap_claims();
   keep_privileged();
 }
 
@@ -200,6 +203,22 @@ void Manager::keep_privileged() {
     }
     (void)store_.done_privileged_pin(name);
   }
+}
+
+// The host-wide registry of id ranges holds exactly this root's recorded ranges: claims whose
+// record was never written (or whose release was cut short) go; recorded ranges are claimed.
+void Manager::recover_idmap_claims() {
+  auto records = store_.idmaps();
+  if (!records) {
+    fprintf(stderr, "lxcd: id ranges not reconciled with %s: %s\n", idmaps_.path().c_str(), records.error().message.c_str());
+    return;
+  }
+  auto conflicts = idmaps_.reconcile(*records);
+  if (!conflicts) {
+    fprintf(stderr, "lxcd: id ranges not reconciled with %s: %s\n", idmaps_.path().c_str(), conflicts.error().message.c_str());
+    return;
+  }
+  for (const auto& c : *conflicts) fprintf(stderr, "lxcd: %s (sysc root sharing host ids with this one)\n", c.c_str());
 }
 
 // ROOT/run/sysc/NAME of a container that is not running: a supervisor that still answers there

@@ -47,7 +47,11 @@ SyscEnv::SyscEnv(const std::string& global_conf) {
   (void)mkdir_p(root_ + "/etc/sysc", 0755);
   std::ofstream(root_ + "/etc/sysc/sysc.conf")
       << "[network]\nbridge = " << bridge_ << "\naddress = " << address(1) << "/24\n"
-      << "[cgroup]\nparent = " << cgroup_parent_ << "\n"
+      // The host-wide registry of id ranges stays inside the test's own root, unless the test shares one.
+      << (global_conf.find("idmap_registry") == std::string::npos
+              ? "[security]\nidmap_registry = " + root_ + "/var/lib/sysc-idmap/ranges\n"
+              : std::string())
+      << "[cgroup]\nparent = " << cgroup_parent_ << "\n"  // last: global_conf may go on with [cgroup] keys
       << global_conf;
 }
 

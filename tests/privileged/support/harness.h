@@ -17,6 +17,7 @@ struct RunResult {
 class SyscEnv {
  public:
   // Makes the root (global_conf is appended to its sysc.conf); lxcd starts on the first command.
+  // Its [security] idmap_registry is ROOT/var/lib/sysc-idmap/ranges unless global_conf sets one.
   explicit SyscEnv(const std::string& global_conf = "");
   ~SyscEnv();  // destroys every container, stops lxcd, removes the root and the cgroup parent
 
