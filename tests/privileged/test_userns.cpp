@@ -2,6 +2,8 @@
 // own, the rootfs is idmapped (or its ids shifted once), /proc, /sys, /dev, the cgroup, the
 // console, the network and attach all keep working, and root inside cannot reach the host.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -327,6 +329,41 @@ TEST_P(UsernsSwitch, FilesStayRootsAcrossPrivilegedAndUnprivilegedStarts) {
 
 INSTANTIATE_TEST_SUITE_P(Rootfs, UsernsSwitch, ::testing::Values(true, false),
                          [](const auto& info) { return info.param ? "Idmapped" : "Shifted"; });
+
+// New containers are unprivileged; one made while privileged was the default (an older sysc left
+// no key in its config and the schema before migration 5) is kept privileged by the next lxcd
+// start, which writes the key into its config once.
+TEST(UsernsDefault, NewContainersAreUnprivilegedOlderOnesStayPrivileged) {
+  SYSC_REQUIRE_ROOT();
+  SyscEnv env;
+  env.create_busybox("ud1");
+  env.create_busybox("ud2");
+  const std::string conf2 = env.root() + "/etc/sysc/containers/ud2.conf";
+  ASSERT_EQ(sysc::test::read_text(conf2).find("\nprivileged"), std::string::npos);
+  // ud1 stands for a container made after the upgrade (its key is set: nothing to pin), ud2 for
+  // one made before.
+  ASSERT_EQ(env.sysc({"config", "set", "ud1", "security.privileged", "false"}).status, 0);
+  env.kill_lxcd(SIGTERM);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((env.root() + "/var/lib/sysc/sysc.db").c_str(), &db), SQLITE_OK);
+  // Back to schema 4, as an older sysc left it.
+  EXPECT_EQ(sqlite3_exec(db, "DROP TABLE privileged_pins; PRAGMA user_version = 4;", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  for (const char* n : {"ud1", "ud2"}) {
+    auto r = env.sysc({"start", n});
+    ASSERT_EQ(r.status, 0) << r.err;
+  }
+  EXPECT_NE(sysc::test::read_text(conf2).find("\nprivileged = true"), std::string::npos) << sysc::test::read_text(conf2);
+  EXPECT_EQ(in(env, "ud2", "cat /proc/self/uid_map").out, "         0          0 4294967295\n");
+  EXPECT_GE(host_base(env, "ud1"), 65536);
+  // Once: a later lxcd start leaves the config as the admin set it.
+  ASSERT_EQ(env.sysc({"stop", "ud2"}).status, 0);
+  ASSERT_EQ(env.sysc({"config", "unset", "ud2", "security.privileged"}).status, 0);
+  env.kill_lxcd(SIGTERM);
+  ASSERT_EQ(env.sysc({"start", "ud2"}).status, 0);
+  EXPECT_GE(host_base(env, "ud2"), 65536);
+  for (const char* n : {"ud1", "ud2"}) ASSERT_EQ(env.sysc({"destroy", "--force", n}).status, 0);
+}
 
 // Overlay storage unprivileged: the shared image and the container's own layers are idmapped
 // per container (nothing is shifted on disk, the image serves privileged and unprivileged
