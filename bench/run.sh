@@ -9,7 +9,9 @@
 #   options: --out FILE (report path), --json FILE (merged raw times), --no-profile,
 #            --no-density, --no-network, --no-debian (skip those parts),
 #            --density-max [N] (also: can sysc run N=1000 busybox containers at once; ~3 min),
-#            --debian-cache DIR (keep the debian template's cache there across runs)
+#            --debian-cache DIR (keep the debian template's cache there across runs),
+#            --only LIST (only these of start,stop,kill,attach,create,list, comma-separated; no
+#            density/network/debian/profile; report on stdout unless --out is given)
 #   env:     SYSC=path/to/sysc (default build/bin/sysc; lxcd, sysc-shim, templates beside it),
 #            SYSC_REV=commit to name in the report (default: git HEAD of this tree)
 #
@@ -24,7 +26,7 @@ source bench/lib.sh
 
 usage() { sed -n '2,22s/^# \{0,1\}//p' "$0"; }
 
-MODE=full OUT= JSON_OUT= PROFILE=1 DENSITY=1 NETWORK=1 DEBIAN=1 DENSITY_MAX=0 DEBIAN_CACHE=
+MODE=full OUT= JSON_OUT= PROFILE=1 DENSITY=1 NETWORK=1 DEBIAN=1 DENSITY_MAX=0 DEBIAN_CACHE= ONLY=
 while (($#)); do
     case $1 in
         --quick) MODE=quick ;;
@@ -36,6 +38,7 @@ while (($#)); do
         --out) OUT=${2:?--out needs a file}; shift ;;
         --json) JSON_OUT=${2:?--json needs a file}; shift ;;
         --no-profile) PROFILE=0 ;;
+        --only) ONLY=,${2:?--only needs a list like start,attach},; shift ;;
         -h | --help) usage; exit 0 ;;
         *) echo "run.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
     esac
@@ -54,6 +57,16 @@ else
     LIST_COUNTS=(100 500) WARMUP=1
     : "${OUT:=bench/RESULTS.md}" "${JSON_OUT:=bench/results.json}"
 fi
+
+if [[ -n $ONLY ]]; then
+    for part in ${ONLY//,/ }; do
+        [[ $part =~ ^(start|stop|kill|attach|create|list)$ ]] || { echo "run.sh: --only: unknown part '$part'" >&2; exit 2; }
+    done
+    DENSITY=0 NETWORK=0 DEBIAN=0 DENSITY_MAX=0 PROFILE=0
+    [[ $OUT == bench/RESULTS.md ]] && OUT=
+    [[ $JSON_OUT == bench/results.json ]] && JSON_OUT=
+fi
+wanted() { [[ -z $ONLY || $ONLY == *,$1,* ]]; }
 
 bench_check_host
 BENCH_WORK=$(mktemp -d /tmp/sysc-bench-XXXXXX)
@@ -82,61 +95,64 @@ sh -c "$LXC_READY" || bench_die "lxc: $CT did not start"
 sh -c "$KILL_BOTH"
 
 # --- (1) start: start command until an attach of `true` succeeds ---------------------------
-bench_log "start latency"
-ab start "${R_START[@]}" "$SYSC_READY" "$LXC_READY" "$KILL_BOTH" "$KILL_BOTH"
+wanted start && bench_log "start latency" && ab start "${R_START[@]}" "$SYSC_READY" "$LXC_READY" "$KILL_BOTH" "$KILL_BOTH"
 sh -c "$KILL_BOTH"
 
 # --- (2a) clean stop: halt signal SIGUSR1 on both, init halts by itself (~2 s of busybox sleep)
-bench_log "stop latency (clean halt)"
-ab stop "${R_STOP[@]}" "$(sysc_cmd stop -q "$CT")" "$(lxc_cmd lxc-stop -n "$CT")" \
+wanted stop && bench_log "stop latency (clean halt)" && ab stop "${R_STOP[@]}" "$(sysc_cmd stop -q "$CT")" "$(lxc_cmd lxc-stop -n "$CT")" \
     "$KILL_BOTH; $SYSC_READY && $RCS_DONE" "$KILL_BOTH; $LXC_READY && $RCS_DONE"
 
 # --- (2b) forced stop: SIGKILL, the runtime's own teardown only -----------------------------
-bench_log "stop latency (kill)"
-ab kill "${R_KILL[@]}" "$(sysc_cmd stop --force -q "$CT")" "$(lxc_cmd lxc-stop -k -n "$CT")" \
+wanted kill && bench_log "stop latency (kill)" && ab kill "${R_KILL[@]}" "$(sysc_cmd stop --force -q "$CT")" "$(lxc_cmd lxc-stop -k -n "$CT")" \
     "$KILL_BOTH; $SYSC_READY && $RCS_DONE" "$KILL_BOTH; $LXC_READY && $RCS_DONE"
 
 # --- (3) attach `true` to a running container ----------------------------------------------
-bench_log "attach latency"
-sh -c "$SYSC_READY && $LXC_READY && $RCS_DONE" || bench_die "could not start both containers"
-ab attach "${R_ATTACH[@]}" "$(sysc_cmd attach "$CT" -- true)" "$(lxc_cmd lxc-attach -n "$CT" -- true)"
-sh -c "$KILL_BOTH"
+if wanted attach; then
+    bench_log "attach latency"
+    sh -c "$SYSC_READY && $LXC_READY && $RCS_DONE" || bench_die "could not start both containers"
+    ab attach "${R_ATTACH[@]}" "$(sysc_cmd attach "$CT" -- true)" "$(lxc_cmd lxc-attach -n "$CT" -- true)"
+    sh -c "$KILL_BOTH"
+fi
 
 # --- (4) create: a copy of the cached image, the image as overlay lower layer, the template ------
 # sysc's image was built by the create of $CT above. LXC has no image cache for its busybox
 # template; its counterpart of an image is a stopped container on the same rootfs ($CT):
 # lxc-copy copies it (dir: rsync of the rootfs, like sysc's `cp -a` of the image) or, with
 # -s -B overlay, makes a snapshot clone with that rootfs as the lower layer.
-bench_log "create time"
-SYSC_DESTROY_C="$(sysc_cmd destroy --force "$CTC") >/dev/null 2>&1 || true"
-LXC_DESTROY_C="$(lxc_cmd lxc-destroy -n "$CTC") >/dev/null 2>&1 || true"
-ab create_dir "${R_CREATE[@]}" "$(sysc_cmd create -q busybox "$CTC" --storage dir)" \
-    "$(lxc_cmd lxc-copy -n "$CT" -N "$CTC")" "$SYSC_DESTROY_C" "$LXC_DESTROY_C"
-ab create_overlay "${R_CREATE[@]}" "$(sysc_cmd create -q busybox "$CTC" --storage overlay)" \
-    "$(lxc_cmd lxc-copy -s -B overlay -n "$CT" -N "$CTC")" "$SYSC_DESTROY_C" "$LXC_DESTROY_C"
-# Both templates run every time: sysc --no-cache builds a fresh image (and copies it).
-CREATE_CONF=$BENCH_WORK/create.conf
-lxc_config "$CTC" unused | grep -v '^lxc.rootfs.path' >"$CREATE_CONF"
-ab create "${R_CREATE[@]}" "$(sysc_cmd create -q busybox "$CTC" --storage dir --no-cache)" \
-    "$(lxc_cmd lxc-create -n "$CTC" -t busybox -f "$CREATE_CONF")" "$SYSC_DESTROY_C" "$LXC_DESTROY_C"
-sh -c "$SYSC_DESTROY_C; $LXC_DESTROY_C"
+if wanted create; then
+    bench_log "create time"
+    SYSC_DESTROY_C="$(sysc_cmd destroy --force "$CTC") >/dev/null 2>&1 || true"
+    LXC_DESTROY_C="$(lxc_cmd lxc-destroy -n "$CTC") >/dev/null 2>&1 || true"
+    ab create_dir "${R_CREATE[@]}" "$(sysc_cmd create -q busybox "$CTC" --storage dir)" \
+        "$(lxc_cmd lxc-copy -n "$CT" -N "$CTC")" "$SYSC_DESTROY_C" "$LXC_DESTROY_C"
+    ab create_overlay "${R_CREATE[@]}" "$(sysc_cmd create -q busybox "$CTC" --storage overlay)" \
+        "$(lxc_cmd lxc-copy -s -B overlay -n "$CT" -N "$CTC")" "$SYSC_DESTROY_C" "$LXC_DESTROY_C"
+    # Both templates run every time: sysc --no-cache builds a fresh image (and copies it).
+    CREATE_CONF=$BENCH_WORK/create.conf
+    lxc_config "$CTC" unused | grep -v '^lxc.rootfs.path' >"$CREATE_CONF"
+    ab create "${R_CREATE[@]}" "$(sysc_cmd create -q busybox "$CTC" --storage dir --no-cache)" \
+        "$(lxc_cmd lxc-create -n "$CTC" -t busybox -f "$CREATE_CONF")" "$SYSC_DESTROY_C" "$LXC_DESTROY_C"
+    sh -c "$SYSC_DESTROY_C; $LXC_DESTROY_C"
+fi
 
 # --- (6) list with N stopped containers defined ---------------------------------------------
-defined=0
-for n in "${LIST_COUNTS[@]}"; do
-    bench_log "defining $n containers on each side"
-    t=$SECONDS
-    while ((defined < n)); do
-        defined=$((defined + 1))
-        name=$(printf 'l%04d' "$defined")
-        # sysc: a real create (one rootfs each); LXC: the config lxc-create writes, all
-        # pointing at one rootfs copy (lxc-ls reads configs only, never a stopped rootfs).
-        "$SYSC" create busybox "$name" >/dev/null
-        lxc_define "$name" "$LXCP/$CT/rootfs"
+if wanted list; then
+    defined=0
+    for n in "${LIST_COUNTS[@]}"; do
+        bench_log "defining $n containers on each side"
+        t=$SECONDS
+        while ((defined < n)); do
+            defined=$((defined + 1))
+            name=$(printf 'l%04d' "$defined")
+            # sysc: a real create (one rootfs each); LXC: the config lxc-create writes, all
+            # pointing at one rootfs copy (lxc-ls reads configs only, never a stopped rootfs).
+            "$SYSC" create busybox "$name" >/dev/null
+            lxc_define "$name" "$LXCP/$CT/rootfs"
+        done
+        bench_log "defined $n in $((SECONDS - t)) s"
+        ab "list$n" "${R_LIST[@]}" "$(sysc_cmd list)" "$(lxc_cmd lxc-ls -f)"
     done
-    bench_log "defined $n in $((SECONDS - t)) s"
-    ab "list$n" "${R_LIST[@]}" "$(sysc_cmd list)" "$(lxc_cmd lxc-ls -f)"
-done
+fi
 
 # --- density, network, debian: separate scripts with their own state roots -----------------
 # A part that fails is logged and left out of the report; the others still run.

@@ -12,6 +12,7 @@
 #include <grp.h>
 #include <iterator>
 #include <linux/close_range.h>
+#include <linux/sched.h>
 #include <sched.h>
 #include <sstream>
 #include <sys/ioctl.h>
@@ -51,7 +52,7 @@ static_assert(std::size(kStepNames) == kStepCount);
 struct ChildReport {
   int32_t step;
   int32_t err;
-  int32_t arg;  // kCgroup: index of the cgroup.procs file
+  int32_t arg;  // kCgroup: index of the v1 tasks file
 };
 
 // Everything the children use, built before the fork; the children only read it (and fill the
@@ -61,7 +62,9 @@ struct Plan {
   int pidfd = -1;
   int setns_flags = 0;
   bool joins_userns = false;
-  std::vector<std::string> cgroup_procs;  // host paths, one per hierarchy
+  // The init's cgroups (host paths): child1 is cloned into the cgroup2 one and moves itself
+  // into the v1 ones (writes "0" to their tasks files).
+  attach_detail::CgroupJoin cgroups;
   std::vector<std::string> argv_store, env_store;
   std::vector<char*> argv, envp;
   std::vector<char*> script_argv;  // "/bin/sh", <path>, argv[1..]: execvpe's ENOEXEC fallback
@@ -94,22 +97,12 @@ void relay_to_child2(int sig) {
   _exit(127);
 }
 
-// Decimal pid, no allocation.
-size_t format_pid(pid_t pid, char* buf) {
-  char tmp[16];
-  size_t n = 0;
-  do tmp[n++] = static_cast<char>('0' + pid % 10);
-  while ((pid /= 10) > 0);
-  for (size_t i = 0; i < n; ++i) buf[i] = tmp[n - 1 - i];
-  return n;
-}
-
+// "0" moves the calling thread, and child1 is single-threaded: no migration by pid, whose
+// global lock waits for an RCU grace period.
 void join_cgroups(const Plan& p) {
-  char buf[16];
-  size_t len = format_pid(getpid(), buf);
-  for (size_t i = 0; i < p.cgroup_procs.size(); ++i) {
-    int fd = open(p.cgroup_procs[i].c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || write(fd, buf, len) != static_cast<ssize_t>(len)) fail(p, kCgroup, errno, static_cast<int>(i));
+  for (size_t i = 0; i < p.cgroups.tasks.size(); ++i) {
+    int fd = open(p.cgroups.tasks[i].c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, "0", 1) != 1) fail(p, kCgroup, errno, static_cast<int>(i));
     close(fd);
   }
 }
@@ -349,10 +342,10 @@ bool path_below(const std::string& path, const std::string& root) {
   return path.compare(0, root.size(), root) == 0 && (path.size() == root.size() || path[root.size()] == '/');
 }
 
-Result<std::vector<std::string>> cgroup_procs_files(pid_t init_pid) {
+Result<attach_detail::CgroupJoin> cgroup_join(pid_t init_pid) {
   std::string mountinfo = TRY_CTX(read_file("/proc/self/mountinfo"), "cgroups");
   std::string proc_cgroup = TRY_CTX(read_file(proc_path(init_pid, "cgroup")), "cgroups");
-  return attach_detail::cgroup_procs_paths(mountinfo, proc_cgroup);
+  return attach_detail::cgroup_join_paths(mountinfo, proc_cgroup);
 }
 
 Result<bool> same_namespace(pid_t pid, const char* ns) {
@@ -416,7 +409,7 @@ bool use_tty(AttachSpec::Tty mode) {
 
 Error child_error(const Plan& p, const ChildReport& r) {
   std::string step = r.step >= 0 && r.step < kStepCount ? kStepNames[r.step] : "step " + std::to_string(r.step);
-  if (r.step == kCgroup && r.arg >= 0 && static_cast<size_t>(r.arg) < p.cgroup_procs.size()) step += " " + p.cgroup_procs[r.arg];
+  if (r.step == kCgroup && r.arg >= 0 && static_cast<size_t>(r.arg) < p.cgroups.tasks.size()) step += " " + p.cgroups.tasks[r.arg];
   if (r.step == kExec) step += p.login_shell ? " login shell" : std::string(" ") + p.argv[0];
   return sys_error(step, r.err);
 }
@@ -459,7 +452,7 @@ Result<Stdio> build_plan(const AttachSpec& spec, int pidfd, bool tty, Plan& p) {
   p.parent = getpid();
   p.pidfd = pidfd;
   p.setns_flags = TRY_CTX(setns_flags(spec.init_pid, &p.joins_userns), "namespaces");
-  p.cgroup_procs = TRY(cgroup_procs_files(spec.init_pid));
+  p.cgroups = TRY(cgroup_join(spec.init_pid));
   build_command(spec, tty, p);
   p.security = &spec.security;
   p.seccomp = TRY(compile_seccomp(spec.security));
@@ -495,17 +488,29 @@ Result<int> run(Plan& p, Stdio& io, bool tty) {
   if (pipe2(pipefd, O_CLOEXEC) != 0) return sys_error("pipe");
   UniqueFd report_r(pipefd[0]), report_w(pipefd[1]);
   p.report = report_w.get();
+  UniqueFd cgroup_dir;
+  if (!p.cgroups.clone_into.empty()) {
+    cgroup_dir.reset(open(p.cgroups.clone_into.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!cgroup_dir) return sys_error(std::string(kStepNames[kCgroup]) + ": open " + p.cgroups.clone_into);
+  }
   SignalRelay sig;
   TRY(sig.start());  // before the fork: a signal in between is pending, not lost or fatal
   ChildGuard guard;
-  guard.pid = fork();
-  if (guard.pid < 0) return sys_error("fork");
+  // A fork that is born in the init's cgroup2 cgroup (child1 then moves itself into the v1 ones).
+  int pidfd = -1;
+  clone_args args{};
+  args.flags = CLONE_PIDFD | (cgroup_dir ? CLONE_INTO_CGROUP : 0);
+  args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+  args.exit_signal = SIGCHLD;
+  args.cgroup = cgroup_dir ? static_cast<uint64_t>(cgroup_dir.get()) : 0;
+  guard.pid = static_cast<pid_t>(syscall(SYS_clone3, &args, sizeof args));
+  if (guard.pid < 0) return sys_error(cgroup_dir ? std::string(kStepNames[kCgroup]) + ": clone3 into " + p.cgroups.clone_into : "clone3");
   if (guard.pid == 0) run_child1(p);
+  UniqueFd child_pidfd(pidfd);
+  cgroup_dir.reset();
   report_w.reset();
   io.pty.slave.reset();
   for (auto& fd : io.pipes.child) fd.reset();
-  UniqueFd child_pidfd(static_cast<int>(syscall(SYS_pidfd_open, guard.pid, 0)));
-  if (!child_pidfd) return sys_error("pidfd_open");
   TRY(read_report(report_r.get(), p));
   TRY(sig.open());
   RawMode raw;
@@ -519,9 +524,9 @@ Result<int> run(Plan& p, Stdio& io, bool tty) {
 
 }  // namespace
 
-std::vector<std::string> attach_detail::cgroup_procs_paths(const std::string& mountinfo, const std::string& proc_cgroup) {
+attach_detail::CgroupJoin attach_detail::cgroup_join_paths(const std::string& mountinfo, const std::string& proc_cgroup) {
   auto mounts = cgroup_mounts(mountinfo);
-  std::vector<std::string> out;
+  CgroupJoin out;
   for (const auto& [key, path] : cgroup::parse_proc_cgroup(proc_cgroup)) {
     auto want = split(key, ',');
     const CgroupMount* best = nullptr;
@@ -531,8 +536,12 @@ std::vector<std::string> attach_detail::cgroup_procs_paths(const std::string& mo
     }
     if (!best) continue;  // not mounted here: cannot be joined
     std::string rel = best->root == "/" ? path : path.substr(best->root.size());
-    std::string file = best->mount_point + (rel == "/" ? "" : rel) + "/cgroup.procs";
-    if (std::find(out.begin(), out.end(), file) == out.end()) out.push_back(file);
+    std::string dir = best->mount_point + (rel == "/" ? "" : rel);
+    if (best->v2) {
+      out.clone_into = dir;
+    } else if (std::string file = dir + "/tasks"; std::find(out.tasks.begin(), out.tasks.end(), file) == out.tasks.end()) {
+      out.tasks.push_back(file);
+    }
   }
   return out;
 }

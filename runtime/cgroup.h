@@ -43,6 +43,16 @@ struct LimitStats {
   std::optional<uint64_t> oom_kills;     // processes the OOM killer took in REL since it was made
 };
 
+// How a new process enters a cgroup without a migration by pid. Writing a pid to cgroup.procs
+// takes the kernel's global cgroup threadgroup lock for writing, which waits for an RCU grace
+// period (milliseconds, more on a busy host) whenever no other migration ran just before. Two
+// ways skip it: clone3(CLONE_INTO_CGROUP) places the child at birth (cgroup2), and a thread
+// that writes "0" to a v1 `tasks` file moves only itself (a single-threaded process: all of it).
+struct JoinPlan {
+  std::string clone_into;               // cgroup2 directory to clone3() into; "" if none
+  std::vector<std::string> self_tasks;  // v1 `tasks` files the new process writes "0" to
+};
+
 class Driver {
  public:
   virtual ~Driver() = default;
@@ -53,6 +63,8 @@ class Driver {
   virtual Status create(const std::string& rel) = 0;
   // Move PID into REL in every hierarchy.
   virtual Status attach(const std::string& rel, pid_t pid) = 0;
+  // How a process about to be cloned enters REL instead (see JoinPlan). Paths only, no I/O.
+  virtual JoinPlan join_plan(const std::string& rel) const = 0;
   // Kill every process in REL's subtree, wait (bounded, ~5 s) until it is empty, remove it
   // depth-first in every hierarchy. A missing REL is success. Never touches anything above REL.
   virtual Status destroy(const std::string& rel) = 0;

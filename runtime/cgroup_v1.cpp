@@ -164,6 +164,12 @@ class V1Driver final : public Driver {
     return {};
   }
 
+  JoinPlan join_plan(const std::string& rel) const override {
+    JoinPlan j = v2_ ? v2_->join_plan(rel) : JoinPlan{};
+    for (const Hierarchy& h : v1_) j.self_tasks.push_back(join(join(h.mount_point, rel), "tasks"));
+    return j;
+  }
+
   Status destroy(const std::string& rel) override {
     TRY(check_rel(rel));
     // The unified hierarchy first: its cgroup.kill takes every process at once.

@@ -88,6 +88,8 @@ class V2Driver final : public Driver {
     return {};
   }
 
+  JoinPlan join_plan(const std::string& rel) const override { return JoinPlan{path(rel), {}}; }
+
   Status destroy(const std::string& rel) override {
     TRY(check_rel(rel));
     const std::string dir = path(rel);

@@ -29,6 +29,7 @@ namespace {
 const char* const kStepNames[] = {
     "sync", "cgroup namespace", "sethostname", "mount propagation", "rootfs bind", "mount",
     "pivot_root", "detach old root", "console", "loopback", "security", "execve", "user namespace",
+    "cgroup attach",
 };
 
 [[noreturn]] void fail(int sync_fd, int step, int err, const char* detail = nullptr) {
@@ -204,6 +205,16 @@ void loopback_up(int sync_fd) {
   close(s);
 }
 
+// Into the v1 cgroups: "0" moves the calling thread (all of this single-threaded process)
+// without the global lock a migration by pid waits on. Host paths: before the cgroup namespace.
+void join_v1_cgroups(const std::vector<std::string>& self_tasks, int sync_fd) {
+  for (const std::string& path : self_tasks) {
+    int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, "0", 1) != 1) fail(sync_fd, kStepCgroup, errno, path.c_str());
+    close(fd);
+  }
+}
+
 void reset_signals() {
   sigset_t none;
   sigemptyset(&none);
@@ -228,12 +239,13 @@ void ChildPlan::finalize() {
   seccomp_prog = seccomp.prog();
 }
 
-void run_child(const ChildPlan& plan, int sync_fd) {
+void run_child(const ChildPlan& plan, const std::vector<std::string>& self_tasks, int sync_fd) {
   // The container dies with its shim: a supervisor killed with -9 leaves a known state.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   umask(0);  // device nodes and mount targets get exactly the planned modes
   ParentFds fds = wait_for_parent(sync_fd);
-  // After sync 1 our cgroups are final; the new cgroup namespace is rooted at them.
+  join_v1_cgroups(self_tasks, sync_fd);
+  // Now our cgroups are final; the new cgroup namespace is rooted at them.
   if (unshare(CLONE_NEWCGROUP) != 0) fail(sync_fd, kStepCgroupNs, errno);
   if (sethostname(plan.name.c_str(), plan.name.size()) != 0) fail(sync_fd, kStepHostname, errno);
   int root_fd = attach_rootfs(plan, sync_fd, fds);

@@ -41,19 +41,22 @@ struct ChildFailure {
 };
 
 // Sync protocol on a SOCK_SEQPACKET pair (parent side in container.cpp):
-//   sync 1. parent -> child: one byte "cgroup ready" after placing the child in its cgroups
-//           (and, in a user namespace, writing its id maps); with an idmapped rootfs the byte
-//           carries the detached idmapped rootfs mount as SCM_RIGHTS, with an idmapped overlay
-//           the idmapped lower layer and then the directory of upper and work
+//   sync 1. parent -> child: one byte "go on" once the parent side is ready (in a user namespace
+//           its id maps are written); with an idmapped rootfs the byte carries the detached
+//           idmapped rootfs mount as SCM_RIGHTS, with an idmapped overlay the idmapped lower
+//           layer and then the directory of upper and work. The child was cloned into its
+//           cgroup2 cgroup and now moves itself into its v1 cgroups (cgroup::JoinPlan), then
+//           goes on.
 //   sync 2. child -> parent: a ChildFailure record, or EOF when execve closed the CLOEXEC socket
 enum ChildStep {
   kStepSync, kStepCgroupNs, kStepHostname, kStepPropagation, kStepRootfsBind, kStepMount,
   kStepPivotRoot, kStepOldRoot, kStepConsole, kStepLoopback, kStepSecurity, kStepExec,
-  kStepUserns,
+  kStepUserns, kStepCgroup,
 };
 const char* child_step_name(int step);
 
-// Runs in the child right after clone3. Never returns.
-[[noreturn]] void run_child(const ChildPlan& plan, int sync_fd);
+// Runs in the child right after clone3. SELF_TASKS: the v1 `tasks` files it writes "0" to
+// (cgroup::JoinPlan). Never returns.
+[[noreturn]] void run_child(const ChildPlan& plan, const std::vector<std::string>& self_tasks, int sync_fd);
 
 }  // namespace sysc::runtime

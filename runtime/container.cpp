@@ -119,15 +119,29 @@ Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, c
   }
   UniqueFd parent_end(sv[0]), child_end(sv[1]);
 
+  // The child is born in its cgroup2 cgroup and moves itself into the v1 ones: no migration by
+  // pid, whose global lock would make every start wait for an RCU grace period.
+  const cgroup::JoinPlan join = cg.join_plan(rel);
+  UniqueFd cgroup_dir;
+  if (!join.clone_into.empty()) {
+    cgroup_dir.reset(open(join.clone_into.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!cgroup_dir) {
+      Error e = sys_error("start failed at cgroup attach: open " + join.clone_into);
+      (void)cg.destroy(rel);
+      return e;
+    }
+  }
   int pidfd = -1;
   clone_args args{};
   // With CLONE_NEWUSER the other new namespaces belong to the new user namespace.
-  args.flags = kNamespaces | CLONE_PIDFD | (plan.idmap.enabled() ? CLONE_NEWUSER : 0);
+  args.flags = kNamespaces | CLONE_PIDFD | (plan.idmap.enabled() ? CLONE_NEWUSER : 0) |
+               (cgroup_dir ? CLONE_INTO_CGROUP : 0);
   args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
   args.exit_signal = SIGCHLD;
+  args.cgroup = cgroup_dir ? static_cast<uint64_t>(cgroup_dir.get()) : 0;
   long pid = syscall(SYS_clone3, &args, sizeof args);
   if (pid < 0) {
-    Error e = sys_error("start failed at clone3");
+    Error e = sys_error(cgroup_dir ? "start failed at clone3 into " + join.clone_into : "start failed at clone3");
     (void)cg.destroy(rel);
     return e;
   }
@@ -135,12 +149,13 @@ Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, c
     // The parent's end must not stay open here: if the shim dies before sync 1, the child's
     // read has to see EOF instead of waiting forever.
     close(parent_end.release());
-    run_child(plan, child_end.get());
+    run_child(plan, join.self_tasks, child_end.get());
   }
+  cgroup_dir.reset();
   child_end.reset();
   StartedInit started{static_cast<pid_t>(pid), UniqueFd(pidfd)};
 
-  // sync 1: write its id maps, place the child in its cgroups (every hierarchy), then let it go on.
+  // sync 1: write its id maps (and set up its network), then let it go on.
   ChildMounts mounts;
   if (plan.idmap.enabled()) {
     if (auto m = prepare_userns(plan, started.pid); !m) {
@@ -149,10 +164,6 @@ Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, c
     } else {
       mounts = std::move(*m);
     }
-  }
-  if (auto st = cg.attach(rel, started.pid); !st) {
-    abort_child(started.pid, pidfd, cg, rel);
-    return std::move(st).error().context("start failed at cgroup attach");
   }
   if (parent_setup) {
     if (auto st = parent_setup(started.pid); !st) {

@@ -345,7 +345,10 @@ TEST_F(AttachRaw, TermSignalIsRelayedToTheCommand) {
   EXPECT_EQ(o.code, 128 + SIGTERM) << o.out << o.err;
 }
 
-// The cgroup.procs computation from fixture text (needs no privileges).
+// Where attach joins the init's cgroups, from fixture text (needs no privileges).
+using sysc::runtime::attach_detail::CgroupJoin;
+using sysc::runtime::attach_detail::cgroup_join_paths;
+
 TEST(AttachCgroupPaths, HybridHost) {
   const std::string mountinfo =
       "25 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw\n"
@@ -360,23 +363,19 @@ TEST(AttachCgroupPaths, HybridHost) {
       "2:cpu,cpuacct:/sysc/web1\n"
       "1:name=systemd:/sysc/web1/init.scope\n"
       "0::/sysc/web1/init.scope\n";
-  EXPECT_EQ(sysc::runtime::attach_detail::cgroup_procs_paths(mountinfo, proc_cgroup),
-            (std::vector<std::string>{"/sys/fs/cgroup/memory/sysc/web1/cgroup.procs",
-                                      "/sys/fs/cgroup/cpu,cpuacct/sysc/web1/cgroup.procs",
-                                      "/sys/fs/cgroup/systemd/sysc/web1/init.scope/cgroup.procs",
-                                      "/sys/fs/cgroup/unified/sysc/web1/init.scope/cgroup.procs"}));
+  EXPECT_EQ(cgroup_join_paths(mountinfo, proc_cgroup),
+            (CgroupJoin{"/sys/fs/cgroup/unified/sysc/web1/init.scope",
+                        {"/sys/fs/cgroup/memory/sysc/web1/tasks", "/sys/fs/cgroup/cpu,cpuacct/sysc/web1/tasks",
+                         "/sys/fs/cgroup/systemd/sysc/web1/init.scope/tasks"}}));
 }
 
 TEST(AttachCgroupPaths, UnifiedHostWithMountRootAndEscapes) {
   // A cgroup2 mount whose root is a subtree (as inside a cgroup namespace), a space in a path.
   const std::string mountinfo = "30 22 0:26 /lxc/host /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n"
                                 "31 22 0:26 / /mnt/all\\040cgroups rw - cgroup2 cgroup2 rw\n";
-  EXPECT_EQ(sysc::runtime::attach_detail::cgroup_procs_paths(mountinfo, "0::/lxc/host/sysc/web1\n"),
-            (std::vector<std::string>{"/sys/fs/cgroup/sysc/web1/cgroup.procs"}));
-  EXPECT_EQ(sysc::runtime::attach_detail::cgroup_procs_paths(mountinfo, "0::/other\n"),
-            (std::vector<std::string>{"/mnt/all cgroups/other/cgroup.procs"}));
-  EXPECT_EQ(sysc::runtime::attach_detail::cgroup_procs_paths(mountinfo, "0::/\n"),
-            (std::vector<std::string>{"/mnt/all cgroups/cgroup.procs"}));
+  EXPECT_EQ(cgroup_join_paths(mountinfo, "0::/lxc/host/sysc/web1\n"), (CgroupJoin{"/sys/fs/cgroup/sysc/web1", {}}));
+  EXPECT_EQ(cgroup_join_paths(mountinfo, "0::/other\n"), (CgroupJoin{"/mnt/all cgroups/other", {}}));
+  EXPECT_EQ(cgroup_join_paths(mountinfo, "0::/\n"), (CgroupJoin{"/mnt/all cgroups", {}}));
 }
 
 }  // namespace

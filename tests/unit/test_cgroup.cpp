@@ -347,3 +347,21 @@ TEST_F(FakeTree, V1LegacyPrimaryAndMissingControllers) {
   EXPECT_TRUE(h->exists("sysc"));
   EXPECT_TRUE(h->destroy("sysc/web1").ok());
 }
+
+// How a new process enters a container's cgroups without a migration by pid: cloned into the
+// cgroup2 directory, "0" written by itself to every v1 tasks file.
+TEST_F(FakeTree, JoinPlanClonesIntoCgroup2AndMovesItselfIntoV1) {
+  auto hybrid = make_v1_driver(fake_hybrid(root_), Layout::Hybrid);
+  JoinPlan j = hybrid->join_plan("sysc/web1");
+  EXPECT_EQ(j.clone_into, at("unified/sysc/web1"));
+  EXPECT_EQ(j.self_tasks, (std::vector<std::string>{at("cpuset/sysc/web1/tasks"), at("memory/sysc/web1/tasks"),
+                                                     at("cpuacct/sysc/web1/tasks"), at("systemd/sysc/web1/tasks")}));
+  auto hs = fake_hybrid(root_);
+  hs.pop_back();  // legacy: no cgroup2 hierarchy
+  JoinPlan legacy = make_v1_driver(hs, Layout::Legacy)->join_plan("sysc/web1");
+  EXPECT_EQ(legacy.clone_into, "");
+  EXPECT_EQ(legacy.self_tasks.size(), 4u);
+  JoinPlan unified = make_v2_driver(root_.string())->join_plan("sysc/web1");
+  EXPECT_EQ(unified.clone_into, at("sysc/web1"));
+  EXPECT_TRUE(unified.self_tasks.empty());
+}
