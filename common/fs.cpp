@@ -59,8 +59,17 @@ Status write_file_atomic(const std::string& path, const std::string& content, mo
   return {};
 }
 
+Status sync_path(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return sys_error("open " + path);
+  if (::fsync(fd.get()) != 0) return sys_error("sync " + path);
+  return {};
+}
+
 Status mkdir_p(const std::string& path, mode_t mode) {
   if (path.empty()) return {};
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return {};  // the usual case: one call
   std::string cur;
   size_t pos = 0;
   while (pos != std::string::npos) {
@@ -69,7 +78,6 @@ Status mkdir_p(const std::string& path, mode_t mode) {
     if (cur.empty()) continue;
     if (::mkdir(cur.c_str(), mode) != 0 && errno != EEXIST) return sys_error("mkdir " + cur);
   }
-  struct stat st;
   if (::stat(path.c_str(), &st) != 0) return sys_error("stat " + path);
   if (!S_ISDIR(st.st_mode)) return make_error("mkdir " + path + ": exists and is not a directory", ENOTDIR);
   return {};

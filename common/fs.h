@@ -13,6 +13,9 @@ Result<std::string> read_file(const std::string& path);
 // durable=false skips the fsync: for run-time files (under /run) that need no crash durability.
 Status write_file_atomic(const std::string& path, const std::string& content, mode_t mode = 0644,
                          bool durable = true);
+// fsync of PATH (a file or a directory): on a journaling filesystem this also commits every
+// metadata change made before it (new directories, renames), so one call is a write barrier.
+Status sync_path(const std::string& path);
 // mkdir -p; existing directories are fine.
 Status mkdir_p(const std::string& path, mode_t mode = 0755);
 // rm -rf that never crosses into another mount: a mount point below PATH is an error (EBUSY),

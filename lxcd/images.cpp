@@ -106,7 +106,9 @@ Result<Image> ImageStore::get_or_build(const std::string& template_name, const s
   json meta = {{"key", k}, {"template", template_name}, {"args", args}, {"created_at", now}};
   if (auto st = write_file_atomic(tmp + "/image.json", meta.dump(2) + "\n"); !st) return fail(std::move(st).error());
   if (::rename(tmp.c_str(), (dir_ + "/" + id).c_str()) != 0) return fail(sys_error("rename " + tmp));
-  return find(id);
+  Image img = TRY(find(id));
+  img.built = true;
+  return img;
 }
 
 Status ImageStore::remove(const std::string& id) {

@@ -24,6 +24,7 @@ struct Image {
   int64_t created_at = 0;
   std::string dir;     // CACHE/images/ID
   std::string rootfs;  // dir + "/rootfs"
+  bool built = false;  // made by this get_or_build (not from the cache): older builds may now be unused
 };
 
 class ImageStore {

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <optional>
+#include <sys/resource.h>
 #include <string>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -44,6 +45,18 @@ Result<std::optional<lxcd::SocketGroup>> socket_group(const config::GlobalConfig
   if (rc != 0) return sys_error(paths.global_conf + ": [daemon] socket_group: look up group '" + global.socket_group + "'", rc);
   if (!found) return make_error(paths.global_conf + ": [daemon] socket_group: no group named '" + global.socket_group + "'", ENOENT);
   return std::optional<lxcd::SocketGroup>(lxcd::SocketGroup{found->gr_gid, global.socket_group});
+}
+
+// A connection per running container (its monitor watch) plus a few per request: a thousand
+// containers need more descriptors than the usual soft limit of 1024. The soft limit goes up to
+// the hard one; the shims give their containers the inherited value back (SYSC_NOFILE_SOFT).
+void raise_fd_limit() {
+  unsetenv("SYSC_NOFILE_SOFT");
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= lim.rlim_max) return;
+  std::string inherited = std::to_string(lim.rlim_cur);
+  lim.rlim_cur = lim.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &lim) == 0) setenv("SYSC_NOFILE_SOFT", inherited.c_str(), 1);
 }
 
 Result<int> run(const Paths& paths) {
@@ -112,6 +125,7 @@ int main(int argc, char** argv) {
   }
   signal(SIGPIPE, SIG_IGN);
   setvbuf(stderr, nullptr, _IOLBF, 0);
+  raise_fd_limit();
   auto r = run(Paths::from_cli(root));
   if (!r) {
     fprintf(stderr, "lxcd: %s\n", r.error().message.c_str());

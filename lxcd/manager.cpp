@@ -531,11 +531,12 @@ std::map<std::string, std::string> Manager::first_addresses() {
   return out;
 }
 
-Status Manager::network_sync() {
+Status Manager::network_sync(bool forwards) {
   std::lock_guard<std::mutex> g(net_mu_);
   auto nics = TRY(store_.nics(""));
-  auto forwards = TRY(store_.port_forwards(""));
-  return net_->sync(nics, forwards);
+  if (!forwards) return net_->sync_hosts(nics);
+  auto fwd = TRY(store_.port_forwards(""));
+  return net_->sync(nics, fwd);
 }
 
 Status Manager::network_up() {

@@ -141,7 +141,7 @@ class Manager {
   json to_json(const db::ContainerRecord& r) const;
   // Records (or confirms) the addresses of the container's veth NICs; the runtime's view of them.
   Result<std::vector<runtime::NicSpec>> plan_nics(const std::string& name, const config::ContainerConfig& cfg);
-  Status network_sync();
+  Status network_sync(bool forwards = true);  // forwards=false: dnsmasq's files only
   // Storage (manager_storage.cpp).
   std::vector<std::string> effective_template_args(const std::string& tmpl, const std::vector<std::string>& args) const;
   Result<Image> image_for(const std::string& name, const std::string& tmpl, const std::vector<std::string>& args,

@@ -226,22 +226,26 @@ void Network::stop_dnsmasq_locked() {
   cv_.notify_all();
 }
 
-Status Network::sync(const std::vector<db::NicRecord>& nics, const std::vector<db::PortForward>& forwards) {
+Status Network::sync_hosts(const std::vector<db::NicRecord>& nics) {
   std::string dhcp, hosts;
-  std::map<std::string, uint32_t> first_addr;
   for (const auto& n : nics) {
     if (!n.ipv4) continue;
     std::string ip = net::format_ipv4(n.ipv4);
     dhcp += n.mac + "," + ip + (n.index == 0 ? "," + n.container : "") + "\n";
     if (n.index == 0) hosts += ip + " " + n.container + "." + cfg_.domain + " " + n.container + "\n";
-    first_addr.emplace(n.container, n.ipv4);
   }
   TRY_CTX(write_file_atomic(paths_.run_dir + "/dnsmasq.dhcp-hosts", dhcp, 0644, /*durable=*/false), "network");
   TRY_CTX(write_file_atomic(paths_.run_dir + "/dnsmasq.hosts", hosts, 0644, /*durable=*/false), "network");
-  {
-    std::lock_guard<std::mutex> g(mu_);
-    if (dnsmasq_pid_ > 0) reload_dnsmasq_locked();
-  }
+  std::lock_guard<std::mutex> g(mu_);
+  if (dnsmasq_pid_ > 0) reload_dnsmasq_locked();
+  return {};
+}
+
+Status Network::sync(const std::vector<db::NicRecord>& nics, const std::vector<db::PortForward>& forwards) {
+  TRY(sync_hosts(nics));
+  std::map<std::string, uint32_t> first_addr;
+  for (const auto& n : nics)
+    if (n.ipv4) first_addr.emplace(n.container, n.ipv4);
   if (!cfg_.nat || !TRY_CTX(net::table_exists(nft_table()), "network: nftables")) return {};  // not up yet
   std::vector<net::PortForward> rules;
   for (const auto& f : forwards) {

@@ -30,6 +30,8 @@ class Network {
   // Rewrites dnsmasq's reservations and host names from NICS and reloads it (SIGHUP);
   // re-applies every port forward. Call after any address or forward change.
   Status sync(const std::vector<db::NicRecord>& nics, const std::vector<db::PortForward>& forwards);
+  // The first half of sync: reservations and host names only (a new container has no forwards).
+  Status sync_hosts(const std::vector<db::NicRecord>& nics);
   // Drops the DHCP leases of MACS (a destroyed container's): dnsmasq only reads its lease file at
   // start, so it is stopped, the file rewritten, and started again.
   Status forget_leases(const std::vector<std::string>& macs);

@@ -181,16 +181,22 @@ void stream_events(local::socket& sock, Manager& m, const std::string& only) {
 
 // POST /1.0/containers?progress=1: a 200 header, {"progress": N, "message": "..."} lines while the
 // create runs, then one {"status": 201, "result": {...}} or {"status": 4xx/5xx, "error": "..."}.
+// The header goes out with the first line, and the 100% line (nothing slow follows it) with the
+// result: a create from the image cache is two writes.
 void stream_create(local::socket& sock, Manager& m, const ApiRequest& r) {
   boost::system::error_code ec;
-  std::string head = "HTTP/1.1 200 OK\r\nServer: lxcd/" SYSC_VERSION "\r\nContent-Type: application/x-ndjson\r\n"
-                     "Cache-Control: no-cache\r\nConnection: close\r\n\r\n";
-  asio::write(sock, asio::buffer(head), ec);
+  std::string out = "HTTP/1.1 200 OK\r\nServer: lxcd/" SYSC_VERSION "\r\nContent-Type: application/x-ndjson\r\n"
+                    "Cache-Control: no-cache\r\nConnection: close\r\n\r\n";
+  auto send = [&](const std::string& line, bool hold) {
+    out += line;
+    if (hold || ec) return;
+    asio::write(sock, asio::buffer(out), ec);
+    out.clear();
+  };
   CreateRequest cr{r.name, r.template_name, r.template_args, r.storage, r.no_cache, sock.native_handle()};
   cr.on_progress = [&](int pct, const std::string& msg) {
     if (ec) return;  // the client is gone: the template is being cancelled
-    std::string line = reply_text(json{{"progress", pct}, {"message", msg}});
-    asio::write(sock, asio::buffer(line), ec);
+    send(reply_text(json{{"progress", pct}, {"message", msg}}), pct >= 100);
   };
   auto res = m.create(cr);
   json last;
@@ -200,8 +206,7 @@ void stream_create(local::socket& sock, Manager& m, const ApiRequest& r) {
   } else {
     last = {{"status", static_cast<int>(status_for(res.error().code))}, {"error", res.error().message}};
   }
-  std::string line = reply_text(last);
-  asio::write(sock, asio::buffer(line), ec);
+  send(reply_text(last), false);
 }
 
 void handle(local::socket sock, Manager& m, const std::optional<SocketGroup>& group) {

@@ -3,6 +3,7 @@
 #include "net/netlink.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/rtnetlink.h>
@@ -201,7 +202,21 @@ Status Netlink::enslave(const std::string& link, const std::string& bridge) {
   LinkPtr master = TRY(get_link(sk, bridge));
   LinkPtr slave = TRY(get_link(sk, link));
   int err = rtnl_link_enslave_ifindex(sk, rtnl_link_get_ifindex(master.get()), rtnl_link_get_ifindex(slave.get()));
-  if (err < 0) return nl_error(link + ": attach to bridge " + bridge, err);
+  if (err < 0) {
+    // The kernel numbers a bridge's ports in 10 bits (BR_MAX_PORTS): past 1023 it refuses with
+    // EXFULL, which libnl reports as an unspecific failure. Say so when that is the reason.
+    constexpr int kMaxBridgePorts = 1023;
+    int ports = 0;
+    if (DIR* d = opendir(("/sys/class/net/" + bridge + "/brif").c_str())) {
+      while (dirent* e = readdir(d)) ports += e->d_name[0] != '.';
+      closedir(d);
+    }
+    if (ports >= kMaxBridgePorts)
+      return make_error(link + ": attach to bridge " + bridge + ": the bridge has " + std::to_string(ports) +
+                            " ports, the kernel's maximum per bridge",
+                        EXFULL);
+    return nl_error(link + ": attach to bridge " + bridge, err);
+  }
   return {};
 }
 

@@ -2,6 +2,8 @@
 // pipe on fd 3. Resolves the whole plan before clone, then runs the Supervisor loop. Host side.
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -79,6 +81,21 @@ Result<int> run(const std::string& spec_path) {
   return sup.run(kStatusFd);
 }
 
+// lxcd raises its own descriptor limit (a connection per running container) and passes the soft
+// limit it inherited in SYSC_NOFILE_SOFT: the container gets that one back, as without lxcd.
+void restore_fd_limit() {
+  const char* v = getenv("SYSC_NOFILE_SOFT");
+  if (!v) return;
+  char* end = nullptr;
+  unsigned long long soft = strtoull(v, &end, 10);
+  rlimit lim{};
+  if (end != v && *end == '\0' && getrlimit(RLIMIT_NOFILE, &lim) == 0 && soft <= lim.rlim_max) {
+    lim.rlim_cur = soft;
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
+  unsetenv("SYSC_NOFILE_SOFT");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -87,6 +104,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
+  restore_fd_limit();
   // Only stdio and the status pipe are ours; anything else leaked from the spawner goes now.
   syscall(SYS_close_range, kStatusFd + 1, ~0U, 0);
   if (chdir("/") != 0) return 1;

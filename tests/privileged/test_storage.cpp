@@ -236,6 +236,9 @@ TEST(Storage, InterruptedCreateLeavesNothing) {
   waitpid(cli, &st, 0);
   for (int i = 0; i < 200 && sysc::test::alive(tpl_pid); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_FALSE(sysc::test::alive(tpl_pid)) << "template still running after the client went away";
+  // alive() counts a zombie as gone: lxcd may still be reaping the template and undoing the create.
+  for (int i = 0; i < 200 && fs::exists(env.container_dir("half1")); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   auto r = env.sysc({"list", "--format", "json"});
   EXPECT_EQ(r.out.find("half1"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(env.container_dir("half1")));
