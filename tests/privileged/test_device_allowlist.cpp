@@ -227,6 +227,8 @@ TEST_P(DevicesContainer, OnlyAllowlistedNodesOpen) {
   SyscEnv env(GetParam());
   const std::string name = v2 ? "dev2" : "dev1";
   env.create_busybox(name);
+  // Privileged: mknod works, so the device cgroup / BPF program is what stops the opens.
+  ASSERT_EQ(env.sysc({"config", "set", name, "security.privileged", "true"}).status, 0);
   // No network: nothing here needs it, and it keeps the host's bridge and nftables out of it.
   auto net = env.sysc({"config", "set", name, "net.0.type", "none"});
   EXPECT_EQ(net.status, 0) << net.err;

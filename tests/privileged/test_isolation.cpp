@@ -16,6 +16,9 @@ class Isolation : public ::testing::Test {
     if (geteuid() != 0) return;
     env_ = new SyscEnv();
     env_->create_busybox("iso1");
+    // A privileged container: root inside is host root, held by the policy alone (an
+    // unprivileged one gets the same checks in test_userns).
+    ASSERT_EQ(env_->sysc({"config", "set", "iso1", "security.privileged", "true"}).status, 0);
     auto r = env_->sysc({"start", "iso1"});
     ASSERT_EQ(r.status, 0) << r.err;
   }

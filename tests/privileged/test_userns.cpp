@@ -292,6 +292,7 @@ TEST_P(UsernsSwitch, FilesStayRootsAcrossPrivilegedAndUnprivilegedStarts) {
   const bool idmapped = GetParam();
   SyscEnv env(idmapped ? "" : "[security]\nidmapped_mounts = off\n");
   env.create_busybox("sw");
+  ASSERT_EQ(env.sysc({"config", "set", "sw", "security.privileged", "true"}).status, 0);
   const std::string disk = env.rootfs("sw");
   ASSERT_EQ(env.sysc({"start", "sw"}).status, 0);
   ASSERT_EQ(in(env, "sw", "echo before > /root/f && cp /bin/busybox /bin/suid && chmod 4755 /bin/suid").status, 0);
