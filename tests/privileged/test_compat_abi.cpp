@@ -8,10 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <csignal>
 #include <fstream>
-#include <thread>
 
 #include "support/harness.h"
 
@@ -57,17 +55,6 @@ class CompatAbi : public ::testing::Test {
     args.insert(args.end(), cmd.begin(), cmd.end());
     return env_->sysc(args);
   }
-  // The console log without \r, once it holds MARKER (or after 10 s).
-  static std::string console_until(const std::string& name, const std::string& marker) {
-    std::string log;
-    for (int i = 0; i < 100; ++i) {
-      log = env_->sysc({"console", "--log", name}).out;
-      if (log.find(marker) != std::string::npos) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    std::erase(log, '\r');
-    return log;
-  }
   static void start(const std::string& name) {
     auto r = env_->sysc({"start", name});
     ASSERT_EQ(r.status, 0) << r.err;
@@ -97,7 +84,7 @@ TEST_F(CompatAbi, ByDefault32BitProgramsCannotRun) {
   create("cpa1");
   start("cpa1");
   // The init: nothing written, and the shell saw it die by SIGSEGV (hlt after the refused exit).
-  std::string log = console_until("cpa1", "compat-init-rc=");
+  std::string log = env_->console_until("cpa1", "compat-init-rc=");
   EXPECT_FALSE(has(log, "compat-ok")) << log;
   EXPECT_TRUE(has(log, "compat-init-rc=" + std::to_string(128 + SIGSEGV))) << log;
   // An attached process: the same.
@@ -122,7 +109,7 @@ TEST_F(CompatAbi, AllowCompatRuns32BitProgramsUnderTheSameDenyRules) {
   EXPECT_EQ(env_->sysc({"config", "get", "cpa2", "security.syscalls.allow_compat"}).out, "true\n");
   start("cpa2");
   // The init (and its children): the probe ran, keyctl still failed with ENOSYS.
-  std::string log = console_until("cpa2", "compat-init-rc=");
+  std::string log = env_->console_until("cpa2", "compat-init-rc=");
   EXPECT_TRUE(has(log, "compat-ok")) << log;
   EXPECT_TRUE(has(log, "compat-init-rc=10")) << log;
   // An attached process gets the same policy.

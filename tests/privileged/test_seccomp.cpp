@@ -6,9 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <fstream>
-#include <thread>
 
 #include "support/harness.h"
 
@@ -56,15 +54,6 @@ class Seccomp : public ::testing::Test {
     args.insert(args.end(), cmd.begin(), cmd.end());
     return env_->sysc(args);
   }
-  static std::string console_until(const std::string& name, const std::string& marker) {
-    std::string log;
-    for (int i = 0; i < 100; ++i) {
-      log = env_->sysc({"console", "--log", name}).out;
-      if (log.find(marker) != std::string::npos) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return log;
-  }
   static SyscEnv* env_;
 };
 SyscEnv* Seccomp::env_ = nullptr;
@@ -79,12 +68,8 @@ TEST_F(Seccomp, OnTheHostTheSameCallsWork) {
 }
 
 TEST_F(Seccomp, InitAndItsChildrenGetTheDefaultPolicy) {
-  std::string log = console_until("sec1", "probe-init-done");
-  ASSERT_NE(log.find("probe-init-done"), std::string::npos) << log;
-  // The console is a tty: lines end in \r\n.
-  std::string out;
-  for (char c : log)
-    if (c != '\r') out += c;
+  std::string out = env_->console_until("sec1", "probe-init-done");
+  ASSERT_NE(out.find("probe-init-done"), std::string::npos) << out;
   for (const char* line : {"keyctl=ENOSYS", "add_key=ENOSYS", "request_key=ENOSYS", "abi_i386=ENOSYS",
                            "abi_x32=ENOSYS", "mount=OK", "umount_force=EPERM", "umount=OK"})
     EXPECT_TRUE(has(out, line)) << line << "\n" << out;

@@ -190,6 +190,17 @@ std::string SyscEnv::sh(const std::string& name, const std::string& script) {
   return r.out;
 }
 
+std::string SyscEnv::console_until(const std::string& name, const std::string& marker) {
+  std::string log;
+  for (int i = 0; i < 100; ++i) {
+    log = sysc({"console", "--log", name}).out;
+    if (log.find(marker) != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::erase(log, '\r');
+  return log;
+}
+
 nlohmann::json SyscEnv::info(const std::string& name) {
   auto r = sysc({"info", name, "--format", "json"});
   auto j = nlohmann::json::parse(r.out, nullptr, false);

@@ -38,6 +38,9 @@ class SyscEnv {
   std::string container_dir(const std::string& name) const;  // ROOT/var/lib/sysc/containers/NAME
   // `sysc attach NAME -- /bin/sh -c SCRIPT`, expected to succeed; its stdout.
   std::string sh(const std::string& name, const std::string& script);
+  // The console log of NAME without '\r' (the console is a tty), once it holds MARKER (or
+  // after 10 s).
+  std::string console_until(const std::string& name, const std::string& marker);
   nlohmann::json info(const std::string& name);
   std::string state(const std::string& name);
   int lxcd_pid() const;  // 0 if not running
