@@ -3,12 +3,34 @@
 
 #include <cstdio>
 #include <mutex>
+#include <set>
+#include <sys/stat.h>
 
 #include "runtime/idmap.h"
 
 namespace sysc::lxcd {
 
 namespace {
+
+// Whether the filesystem of PATH takes idmapped mounts. A yes is remembered per filesystem for
+// the daemon's life (the probe forks a user namespace: it would be on every start's path); a no
+// is asked again, with its reason in *WHY.
+bool idmapped_mounts_ok(const std::string& path, const runtime::IdMap& map, std::string* why) {
+  static std::mutex mu;
+  static std::set<dev_t> known;
+  struct stat st;
+  const bool have_dev = ::stat(path.c_str(), &st) == 0;
+  if (have_dev) {
+    std::lock_guard lock(mu);
+    if (known.count(st.st_dev)) return true;
+  }
+  if (!runtime::idmapped_mounts_work(path, map, why)) return false;
+  if (have_dev) {
+    std::lock_guard lock(mu);
+    known.insert(st.st_dev);
+  }
+  return true;
+}
 
 // Brings the ids on disk of ROOTFS to TARGET (0 = host root's, or the range's base). The record
 // is written before the walk and marked complete after it: an interrupted shift is redone.
@@ -65,7 +87,7 @@ Result<runtime::IdMap> prepare(db::Store& store, IdRegistry& registry, const std
     const std::string layers = overlay.upper.substr(0, overlay.upper.rfind('/'));
     std::string why = "idmapped mounts are off in sysc.conf ([security] idmapped_mounts)";
     for (const std::string& path : {overlay.lower, layers})
-      if (!idmapped_mounts || !runtime::idmapped_mounts_work(path, map, &why))
+      if (!idmapped_mounts || !idmapped_mounts_ok(path, map, &why))
         return make_error("unprivileged containers on overlay storage need idmapped mounts (" + why +
                               "); use dir or btrfs storage or security.privileged = true",
                           EOPNOTSUPP);
@@ -75,7 +97,7 @@ Result<runtime::IdMap> prepare(db::Store& store, IdRegistry& registry, const std
   // A rootfs already shifted into the range stays so while the container is unprivileged.
   const bool shifted = rec.rootfs_shift == rec.host_base && rec.shift_complete;
   std::string why = "idmapped mounts are off in sysc.conf";
-  if (!shifted && idmapped_mounts && runtime::idmapped_mounts_work(rootfs, map, &why)) {
+  if (!shifted && idmapped_mounts && idmapped_mounts_ok(rootfs, map, &why)) {
     TRY(shift_rootfs(store, rec, rootfs, 0));
     map.idmapped_rootfs = true;
     return map;
