@@ -145,6 +145,32 @@ TEST_F(Userns, RootInsideCannotReachHostDevicesCgroupfsOrKernelKnobs) {
   EXPECT_EQ(in(*env_, "un1", "echo x > /dev/null && head -c 4 /dev/zero | wc -c && stat -c %t:%T /dev/null").out, "4\n1:3\n");
 }
 
+TEST_F(Userns, HostProcessesInterfacesAndKernelFilesStayHidden) {
+  // A handful of its own processes, never the host's.
+  auto pid = in(*env_, "un1", "sysc-probe pid");
+  auto pos = pid.out.find("proc_pids=");
+  ASSERT_NE(pos, std::string::npos) << pid.out;
+  EXPECT_LE(std::stoi(pid.out.substr(pos + 10)), 6) << pid.out;
+  // Its own network devices only: none of the host's (the test bridge among them).
+  auto dev = in(*env_, "un1", "cat /proc/net/dev");
+  EXPECT_NE(dev.out.find("eth0:"), std::string::npos) << dev.out;
+  EXPECT_EQ(dev.out.find(env_->bridge()), std::string::npos) << dev.out;
+  // Masked kernel files read empty and swallow writes; masked directories are empty.
+  for (const char* f : {"/proc/keys", "/proc/timer_list", "/proc/kcore", "/proc/sched_debug", "/proc/sysrq-trigger"}) {
+    if (access(f, F_OK) != 0) continue;
+    auto r = in(*env_, "un1", std::string("echo x > ") + f + "; wc -c < " + f);
+    EXPECT_EQ(r.out, "0\n") << f << ": " << r.err;
+  }
+  for (const char* d : {"/sys/firmware", "/sys/kernel/security"}) {
+    if (access(d, F_OK) != 0) continue;
+    EXPECT_EQ(in(*env_, "un1", std::string("ls -A ") + d).out, "") << d;
+  }
+  // The host's cgroup release_agent is out of reach: its cgroup view holds no root hierarchy
+  // file, and mounting a cgroup hierarchy is refused (above).
+  EXPECT_NE(in(*env_, "un1", "sysc-probe write /sys/fs/cgroup/release_agent").out.find("write="), std::string::npos);
+  EXPECT_EQ(in(*env_, "un1", "sysc-probe write /sys/fs/cgroup/release_agent").out.find("write=OK"), std::string::npos);
+}
+
 TEST_F(Userns, CapabilityDropsAndSeccompStillApply) {
   auto r = in(*env_, "un1", "sysc-probe caps; sysc-probe seccomp");
   for (const char* cap : {"sys_module", "sys_time", "sys_rawio"})
