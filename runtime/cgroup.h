@@ -96,6 +96,9 @@ class Driver {
 Result<std::unique_ptr<Driver>> make_driver(const std::string& preference = "auto");
 // Explicit construction, for tests (fixture trees or the real unified mount of a hybrid host).
 std::unique_ptr<Driver> make_v1_driver(std::vector<Hierarchy> hierarchies, Layout layout);
-std::unique_ptr<Driver> make_v2_driver(const std::string& mount_point);
+// DEVICE_PROGRAM false: no device program is attached (a hybrid host whose v1 devices controller
+// already holds the allowlist: the kernel checks both, the program would only cost a verifier
+// run per start).
+std::unique_ptr<Driver> make_v2_driver(const std::string& mount_point, bool device_program = true);
 
 }  // namespace sysc::cgroup

@@ -126,7 +126,10 @@ class V1Driver final : public Driver {
         unified_ = h;
       }
     }
-    if (unified_) v2_ = make_v2_driver(unified_->mount_point);
+    // The v1 devices controller holds the allowlist where it exists; else the unified
+    // hierarchy's device program does.
+    const bool v1_devices = std::any_of(v1_.begin(), v1_.end(), [](const Hierarchy& h) { return has_controller(h, "devices"); });
+    if (unified_) v2_ = make_v2_driver(unified_->mount_point, !v1_devices);
   }
 
   Layout layout() const override { return layout_; }

@@ -61,7 +61,8 @@ std::vector<std::string> controllers(const std::string& dir) {
 
 class V2Driver final : public Driver {
  public:
-  explicit V2Driver(std::string mount_point) : mp_(std::move(mount_point)) {}
+  V2Driver(std::string mount_point, bool device_program)
+      : mp_(std::move(mount_point)), device_program_(device_program) {}
 
   Layout layout() const override { return Layout::Unified; }
 
@@ -223,7 +224,7 @@ class V2Driver final : public Driver {
   // tree, where there is no cgroup to attach to.
   Status attach_device_program(const std::string& rel, const std::vector<std::string>& levels,
                                const CreatedDirs& made) const {
-    if (!is_cgroup2_fs(mp_)) return {};
+    if (!device_program_ || !is_cgroup2_fs(mp_)) return {};
     const std::string what = "cgroup " + rel + ": device program";
     UniqueFd prog = TRY_CTX(devices::load(devices::assemble(devices::allowlist())), what);
     for (size_t i = 0; i < levels.size(); ++i) {
@@ -234,12 +235,13 @@ class V2Driver final : public Driver {
   }
 
   std::string mp_;
+  bool device_program_;
 };
 
 }  // namespace
 
-std::unique_ptr<Driver> make_v2_driver(const std::string& mount_point) {
-  return std::make_unique<V2Driver>(mount_point);
+std::unique_ptr<Driver> make_v2_driver(const std::string& mount_point, bool device_program) {
+  return std::make_unique<V2Driver>(mount_point, device_program);
 }
 
 }  // namespace sysc::cgroup

@@ -268,10 +268,13 @@ TEST_P(DevicesContainer, OnlyAllowlistedNodesOpen) {
   const std::string leaf = info.value("cgroup", "");
   ASSERT_FALSE(leaf.empty());
   const std::string parent_dir = fs::path(leaf).parent_path().string();
+  // The cgroup2 device program where cgroup2 holds the allowlist; none on a hybrid host whose v1
+  // devices controller does (the kernel would check both: the program would be redundant).
+  const size_t programs = v2 || !devices_hierarchy() ? 1u : 0u;
   for (const std::string& dir : {parent_dir, leaf}) {
     auto ids = devices::attached_ids(dir);
     ASSERT_TRUE(ids.ok()) << ids.error().message;
-    EXPECT_EQ(ids->size(), 1u) << dir;
+    EXPECT_EQ(ids->size(), programs) << dir;
   }
   r = env.sysc({"stop", name});
   EXPECT_EQ(r.status, 0) << r.err;
