@@ -84,9 +84,8 @@ Result<runtime::IdMap> prepare(db::Store& store, IdRegistry& registry, const std
   if (overlay.enabled()) {
     // The image is shared by other containers: its ids cannot be shifted for one of them. Both
     // the image and the container's own layers are seen through idmapped mounts instead.
-    const std::string layers = overlay.upper.substr(0, overlay.upper.rfind('/'));
     std::string why = "idmapped mounts are off in sysc.conf ([security] idmapped_mounts)";
-    for (const std::string& path : {overlay.lower, layers})
+    for (const std::string& path : {overlay.lower, overlay.dir()})
       if (!idmapped_mounts || !idmapped_mounts_ok(path, map, &why))
         return make_error("unprivileged containers on overlay storage need idmapped mounts (" + why +
                               "); use dir or btrfs storage or security.privileged = true",

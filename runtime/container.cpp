@@ -45,8 +45,6 @@ struct ChildMounts {
   UniqueFd fd[2];
 };
 
-std::string parent_dir(const std::string& path) { return path.substr(0, path.rfind('/')); }
-
 // The child's id maps; with an idmapped rootfs, the detached mounts idmapped to the child's user
 // namespace (made here, by host root: the filesystem belongs to the host).
 Result<ChildMounts> prepare_userns(const ChildPlan& plan, pid_t pid) {
@@ -58,7 +56,7 @@ Result<ChildMounts> prepare_userns(const ChildPlan& plan, pid_t pid) {
   if (!userns) return sys_error("open " + ns);
   if (plan.overlay.enabled()) {
     out.fd[0] = TRY(idmapped_tree(plan.overlay.lower, userns.get()));
-    out.fd[1] = TRY(idmapped_tree(parent_dir(plan.overlay.upper), userns.get()));
+    out.fd[1] = TRY(idmapped_tree(plan.overlay.dir(), userns.get()));
   } else {
     out.fd[0] = TRY(idmapped_tree(plan.rootfs, userns.get()));
   }

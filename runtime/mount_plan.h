@@ -14,6 +14,12 @@ namespace sysc::runtime {
 struct OverlayLayers {
   std::string lower, upper, work;
   bool enabled() const { return !lower.empty(); }
+  // The directory holding upper and work (what is idmapped for an unprivileged container).
+  // "" when upper has no parent named.
+  std::string dir() const {
+    size_t slash = upper.rfind('/');
+    return slash == std::string::npos ? std::string() : upper.substr(0, slash);
+  }
 };
 
 struct MountStep {
