@@ -278,6 +278,45 @@ Result<ApiRequest> parse_request(std::string_view method, std::string_view targe
   return parse_container(method, p, query, body, upgrade);
 }
 
+bool names_container(Op op) {
+  switch (op) {
+    case Op::Version:
+    case Op::List:
+    case Op::NetworkShow:
+    case Op::NetworkRemove:
+    case Op::Images:
+    case Op::ImageRefresh:
+    case Op::ShutdownAll:
+    case Op::Events:
+    case Op::Import:
+      return false;
+    case Op::Create:
+    case Op::Info:
+    case Op::Destroy:
+    case Op::Start:
+    case Op::Stop:
+    case Op::Restart:
+    case Op::AttachInfo:
+    case Op::Console:
+    case Op::ConsoleLog:
+    case Op::ConfigShow:
+    case Op::ConfigGet:
+    case Op::ConfigSet:
+    case Op::ConfigUnset:
+    case Op::Ports:
+    case Op::PortAdd:
+    case Op::PortRemove:
+    case Op::Copy:
+    case Op::Snapshots:
+    case Op::SnapshotCreate:
+    case Op::SnapshotRestore:
+    case Op::SnapshotDelete:
+    case Op::Export:
+      return true;
+  }
+  return true;  // not reached: every Op is listed above (-Wswitch names a new one)
+}
+
 std::string reply_text(const json& body) {
   return body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
 }

@@ -76,6 +76,10 @@ Result<std::vector<std::string>> split_target(std::string_view target, std::stri
 Result<ApiRequest> parse_request(std::string_view method, std::string_view target, std::string_view body,
                                  std::string_view upgrade = "");
 
+// Whether OP acts on one container named in ApiRequest::name (always a valid name then). Import
+// may name its new container ("" = the archive's name); the host-wide operations name none.
+bool names_container(Op op);
+
 // A reply body as sent: compact JSON and a newline. Strings that are not UTF-8 (an error quoting
 // request bytes) are repaired, never an exception.
 std::string reply_text(const nlohmann::json& body);

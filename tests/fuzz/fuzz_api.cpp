@@ -35,10 +35,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (code != EINVAL && code != ENOENT) __builtin_trap();  // a parse error is always 400 or 404
     return 0;
   }
-  // Container operations carry a valid name; numbers are in range.
-  if (r->op != Op::Version && r->op != Op::List && r->op != Op::NetworkShow && r->op != Op::NetworkRemove &&
-      !sysc::validate_name(r->name).ok())
-    __builtin_trap();
+  // Container operations carry a valid name (import's is optional); numbers are in range.
+  bool named = sysc::lxcd::names_container(r->op) || (r->op == Op::Import && !r->name.empty());
+  if (named && !sysc::validate_name(r->name).ok()) __builtin_trap();
+  if (r->op == Op::Events && !r->only.empty() && !sysc::validate_name(r->only).ok()) __builtin_trap();
   if (r->timeout && (*r->timeout < 0 || *r->timeout > 86400)) __builtin_trap();
   if (r->op == Op::PortAdd && (r->host_port < 1 || r->host_port > 65535 || r->container_port < 1 ||
                                r->container_port > 65535))
