@@ -6,10 +6,12 @@
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -100,23 +102,28 @@ bool idmapped_mounts_work(const std::string& path, const IdMap& map, std::string
   return true;  // the detached clone goes away with its fd
 }
 
-const std::vector<std::string>& delegated_cgroup_files() {
+const std::vector<std::string>& delegated_cgroup_files(bool v2) {
   // What systemd and LXC hand over with a delegated cgroup: membership (v1 tasks too) and,
   // on cgroup2, the controllers of the subtree. Limits stay the host's.
-  static const std::vector<std::string> files = {"cgroup.procs", "cgroup.threads", "cgroup.subtree_control", "tasks"};
-  return files;
+  static const std::vector<std::string> v1 = {"cgroup.procs", "tasks"};
+  static const std::vector<std::string> unified = {"cgroup.procs", "cgroup.threads", "cgroup.subtree_control"};
+  return v2 ? unified : v1;
 }
 
 Status delegate_cgroup(const std::vector<std::string>& dirs, uid_t uid, gid_t gid) {
   for (const std::string& dir : dirs) {
-    if (::chown(dir.c_str(), uid, gid) != 0) {
+    // One lookup of the directory, then each file relative to it.
+    UniqueFd fd(open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) {
       if (errno == ENOENT) continue;  // a hierarchy this cgroup does not exist in
-      return sys_error("delegate cgroup: chown " + dir);
+      return sys_error("delegate cgroup: open " + dir);
     }
-    for (const std::string& f : delegated_cgroup_files()) {
-      const std::string p = dir + "/" + f;
-      if (::chown(p.c_str(), uid, gid) != 0 && errno != ENOENT) return sys_error("delegate cgroup: chown " + p);
-    }
+    struct statfs fs {};
+    if (fstatfs(fd.get(), &fs) != 0) return sys_error("delegate cgroup: statfs " + dir);
+    if (fchownat(fd.get(), "", uid, gid, AT_EMPTY_PATH) != 0) return sys_error("delegate cgroup: chown " + dir);
+    for (const std::string& f : delegated_cgroup_files(fs.f_type == CGROUP2_SUPER_MAGIC))
+      if (fchownat(fd.get(), f.c_str(), uid, gid, 0) != 0 && errno != ENOENT)
+        return sys_error("delegate cgroup: chown " + dir + "/" + f);
   }
   return {};
 }

@@ -41,8 +41,9 @@ Result<UniqueFd> idmapped_tree(const std::string& path, int userns_fd);
 // with MAP). false with the reason in *why.
 bool idmapped_mounts_work(const std::string& path, const IdMap& map, std::string* why);
 
-// The files of a cgroup directory its owner needs to manage its subtree (with the directory).
-const std::vector<std::string>& delegated_cgroup_files();
+// The files of a cgroup directory its owner needs to manage its subtree (with the directory),
+// on a cgroup2 or a v1 hierarchy.
+const std::vector<std::string>& delegated_cgroup_files(bool v2);
 // chown every directory in DIRS, and the delegated files in it that exist, to UID:GID.
 Status delegate_cgroup(const std::vector<std::string>& dirs, uid_t uid, gid_t gid);
 
