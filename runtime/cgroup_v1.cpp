@@ -370,12 +370,17 @@ class V1Driver final : public Driver {
     return out;
   }
 
-  // Freeze, so nothing forks or exits (a frozen task keeps its pid), SIGKILL everything
-  // while frozen, thaw (the kills land then), and keep killing until every hierarchy's
-  // subtree is empty or DEADLINE passes. kill_listed() signals through pidfds of listed
+  // If anything is left: freeze, so nothing forks or exits (a frozen task keeps its pid),
+  // SIGKILL everything while frozen, thaw (the kills land then), and keep killing until every
+  // hierarchy's subtree is empty or DEADLINE passes. kill_listed() signals through pidfds of listed
   // members only, so a pid freed and reused meanwhile (no freezer, or a task that was already
   // exiting) never reaches a host process.
   Status kill_all(const std::string& rel, Clock::time_point deadline) {
+    // Usually nothing is left: the container's pid namespace died with its init, and the
+    // unified hierarchy's cgroup.kill took the rest. An empty subtree has no task that could
+    // fork into it, so there is nothing to freeze (freezing flips a kernel static key: code
+    // patching with an interrupt to every CPU, twice per stop).
+    if (all_procs(rel).empty()) return {};
     const Hierarchy* fz = find("freezer");
     const std::string state = fz ? join(join(fz->mount_point, rel), "freezer.state") : std::string();
     bool frozen = fz && is_dir(join(fz->mount_point, rel)) && write_control(state, "FROZEN").ok();
