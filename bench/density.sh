@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Density: N busybox containers running at once, sysc's set and LXC's set one after the other
 # (never both at once): wall time to start them all, host memory per container, and RSS/PSS of
-# the per-container supervisor (sysc-shim vs LXC's "[lxc monitor]").
+# the per-container supervisor (sysc-shim vs LXC's "[lxc monitor]"). Each round also measures
+# the floor no runtime goes below: N sets of the same kernel objects without any runtime (new
+# net, mount, pid, ipc, uts and cgroup namespaces and a cgroup in every hierarchy, holding one
+# `sleep`), so that the memory above it (the runtime's own, plus the busybox payload, the same
+# on both sides) can be compared too.
 #
 #   bash bench/density.sh [--quick] [--count N] [--rounds R] [--max [N]] [--json FILE]
 #   --quick     10 containers, one round (default: 200 containers, 2 rounds, order swapped)
@@ -133,6 +137,80 @@ side_round() {
 }
 bc_sub() { python3 -c "print(round($1 - $2, 3))"; }
 
+# --- the floor: the kernel objects of a container without any runtime ---------------------------
+FLOOR_CG=sysc-bench-floor-$$
+declare -A FLOOR_PID=()
+# Every cgroup hierarchy of the host: the cgroup2-only root, or each v1 mount plus the unified one.
+cg_hierarchies() {
+    if [[ -e /sys/fs/cgroup/cgroup.procs ]]; then echo /sys/fs/cgroup; return; fi
+    local d
+    for d in /sys/fs/cgroup/*/; do [[ -e ${d}cgroup.procs ]] && echo "${d%/}"; done
+}
+# A new v1 cpuset takes no task until it has cpus and mems: its parent's.
+cpuset_init() {
+    local f
+    for f in cpuset.cpus cpuset.mems; do
+        [[ -e $1/$f && -z $(cat "$1/$f") ]] && cat "$(dirname "$1")/$f" >"$1/$f"
+    done
+    return 0
+}
+floor_start() {
+    local n=$1 h
+    for h in $(cg_hierarchies); do
+        mkdir -p "$h/$FLOOR_CG/$n"
+        cpuset_init "$h/$FLOOR_CG"
+        cpuset_init "$h/$FLOOR_CG/$n"
+    done
+    # The subshell joins the cgroups, then unshare forks the sleep into the new namespaces.
+    (
+        for h in $(cg_hierarchies); do echo "$BASHPID" >"$h/$FLOOR_CG/$n/cgroup.procs"; done
+        exec unshare --net --mount --pid --ipc --uts --cgroup --fork --kill-child sleep 100000
+    ) &
+    FLOOR_PID[$n]=$!
+}
+# The sleep first (unshare, still waiting for it, reaps it), then unshare is reaped here: nothing
+# is left for the host's init to collect.
+floor_stop() {
+    local n=$1 u=${FLOOR_PID[$1]:-}
+    [[ -n $u ]] || return 0
+    pkill -KILL -P "$u" 2>/dev/null || true
+    wait "$u" 2>/dev/null || true
+    unset "FLOOR_PID[$n]"
+}
+floor_remove_cgroups() {
+    local h i
+    for h in $(cg_hierarchies); do
+        [[ -d $h/$FLOOR_CG ]] || continue
+        for i in 1 2 3 4 5; do
+            find "$h/$FLOOR_CG" -depth -type d -exec rmdir {} + 2>/dev/null && break
+            sleep 0.1
+        done
+    done
+}
+bench_cleanup_late() {
+    local n
+    for n in "${!FLOOR_PID[@]}"; do floor_stop "$n"; done
+    floor_remove_cgroups
+}
+
+# floor_round ORDER: the floor's memory per container, read as side_round reads it. One JSON object.
+floor_round() {
+    local i n avail0 comm0 avail1 comm1 cg=0 running
+    sleep 1
+    avail0=$(meminfo MemAvailable) comm0=$(meminfo Committed_AS)
+    bench_log "density: floor, starting $COUNT sets of namespaces and cgroups"
+    for ((i = 1; i <= COUNT; i++)); do floor_start "$(name_of "$i")"; done
+    sleep "$SETTLE"
+    avail1=$(meminfo MemAvailable) comm1=$(meminfo Committed_AS)
+    for ((i = 1; i <= COUNT; i++)); do cg=$((cg + $(cg_mem "$FLOOR_CG/$(name_of "$i")"))); done
+    running=$(pgrep -c -f '^sleep 100000$' || true)
+    for ((i = 1; i <= COUNT; i++)); do floor_stop "$(name_of "$i")"; done
+    floor_remove_cgroups
+    printf '{"side": "floor", "order": %d, "count": %d, "running": %d, ' "$1" "$COUNT" "$running"
+    printf '"memavailable_drop_bytes": %d, "committed_as_growth_bytes": %d, "cgroup_memory_bytes": %d}' \
+        $((avail0 - avail1)) $((comm1 - comm0)) "$cg"
+}
+
 # --- the 1000-container run: sysc alone, overlay storage (created in milliseconds) -------------
 max_run() {
     local i n out ok=0 failed=0 err='' t0 t1 running
@@ -176,9 +254,9 @@ else
     ROUNDS_FILE=$BENCH_WORK/rounds.json
     for ((r = 1; r <= ROUNDS; r++)); do
         if ((r % 2)); then order=(sysc lxc); else order=(lxc sysc); fi
-        for side in "${order[@]}"; do
+        for side in floor "${order[@]}"; do
             [[ -s $ROUNDS_FILE ]] && printf ',\n' >>"$ROUNDS_FILE"
-            side_round "$side" "$r" >>"$ROUNDS_FILE"
+            if [[ $side == floor ]]; then floor_round "$r" >>"$ROUNDS_FILE"; else side_round "$side" "$r" >>"$ROUNDS_FILE"; fi
         done
     done
     result=$(printf '{"count": %d, "settle_s": %d, "rounds": [\n%s]}' "$COUNT" "$SETTLE" "$(cat "$ROUNDS_FILE")")

@@ -196,6 +196,22 @@ def density_section(d, dmax):
           "LXC's `[lxc monitor]`, the parent of the container's init), summed and divided by N "
           "(PSS splits the pages the N supervisors share). **kill all**: `sysc stop --force` / "
           "`lxc-stop -k` one after the other.")
+        floor = [r for r in d["rounds"] if r["side"] == "floor"]
+        if floor:
+            per = lambda r: r["memavailable_drop_bytes"] / r["count"] / 1024
+            fl = statistics.median(per(r) for r in floor)
+            above = {side: statistics.median(per(r) for r in rs) - fl for side, rs in sides.items()}
+            p("\n**The floor** (a `floor` round before each pair: no runtime; "
+              f"{n} sets of new net, mount, pid, ipc, uts and cgroup namespaces with a cgroup in "
+              "every hierarchy, each holding one `sleep`, read the same way): host MemAvailable "
+              f"drop / N {fmt_num(fl)} KiB [" + ", ".join(fmt_num(per(r)) for r in floor) + "], "
+              "container cgroup memory / N "
+              f"{fmt_num(statistics.median(r['cgroup_memory_bytes'] / r['count'] / 1024 for r in floor))} KiB.\n")
+            p("| above the floor (runtime + busybox payload over one `sleep`) | sysc | LXC | sysc/LXC |\n"
+              "|---|---:|---:|---:|")
+            ratio = f"**{above['sysc'] / above['lxc']:.2f}**" if above["lxc"] > 0 else "–"
+            p(f"| host MemAvailable drop / N minus the floor (KiB) | {fmt_num(above['sysc'])} | "
+              f"{fmt_num(above['lxc'])} | {ratio} |")
     if dmax is not None:
         m = dmax["max"]
         p(f"\n**sysc alone, {m['attempted']} containers** (`bench/density.sh --max`, overlay "
