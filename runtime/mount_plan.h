@@ -33,7 +33,7 @@ struct MountStep {
     Symlink,     // symlink(source, ROOT/target) (existing is fine)
     Mknod,       // mknod(ROOT/target, mode, dev)
     BindFile,    // create an empty file at ROOT/target, bind the host path `source` onto it
-    MaskFile,    // bind ROOT/source (the container's own dev/null) read-only over ROOT/target
+    MaskFile,    // bind ROOT/source (the container's own dev/null, or the empty mask tmpfs) read-only over ROOT/target
   };
   Op op = Op::Mount;
   std::string source;

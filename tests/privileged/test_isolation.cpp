@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <set>
+#include <sstream>
 
 #include "support/harness.h"
 
@@ -171,13 +173,20 @@ TEST_F(Isolation, HostKernelInterfacesAreMasked) {
     auto ls = inside({"ls", "-l", f});
     EXPECT_EQ(ls.out.rfind("c", 0), 0u) << f << " is not masked: " << ls.out;
   }
+  std::string devs;
   for (const char* d : {"/sys/firmware", "/sys/kernel/security", "/sys/kernel/debug", "/proc/acpi"}) {
     if (access(d, F_OK) != 0) continue;
     auto r = inside({"ls", "-A", d});
     EXPECT_EQ(r.out, "") << d;
     auto w = inside({"sysc-probe", "write", std::string(d) + "/x"});
     EXPECT_EQ(w.out.find("write=OK"), std::string::npos) << d << ": " << w.out;
+    devs += inside({"stat", "-c", "%d", d}).out;
   }
+  // One tmpfs (one superblock) behind every masked directory, not one each.
+  std::istringstream in(devs);
+  std::set<std::string> distinct;
+  for (std::string l; std::getline(in, l);) distinct.insert(l);
+  EXPECT_EQ(distinct.size(), 1u) << "masked directories on different filesystems: " << devs;
 }
 
 TEST_F(Isolation, InitEnvironmentHasContainerMarkers) {

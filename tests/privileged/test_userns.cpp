@@ -161,9 +161,13 @@ TEST_F(Userns, HostProcessesInterfacesAndKernelFilesStayHidden) {
     auto r = in(*env_, "un1", std::string("echo x > ") + f + "; wc -c < " + f);
     EXPECT_EQ(r.out, "0\n") << f << ": " << r.err;
   }
-  for (const char* d : {"/sys/firmware", "/sys/kernel/security"}) {
+  for (const char* d : {"/sys/firmware", "/sys/kernel/security", "/sys/kernel/debug", "/proc/acpi"}) {
     if (access(d, F_OK) != 0) continue;
     EXPECT_EQ(in(*env_, "un1", std::string("ls -A ") + d).out, "") << d;
+    // The shared mask tmpfs, bound over each: the same filesystem as /sys/firmware.
+    std::string dev = in(*env_, "un1", std::string("stat -c %d ") + d).out;
+    EXPECT_FALSE(dev.empty()) << d;
+    EXPECT_EQ(dev, in(*env_, "un1", "stat -c %d /sys/firmware").out) << d;
   }
   // The host's cgroup release_agent is out of reach: its cgroup view holds no root hierarchy
   // file, and mounting a cgroup hierarchy is refused (above).
