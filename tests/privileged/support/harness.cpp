@@ -63,6 +63,8 @@ SyscEnv::~SyscEnv() {
       for (auto& c : j) sysc({"destroy", "--force", c.value("name", "")}, "", 60);
     sysc({"network", "remove"}, "", 30);
     kill_lxcd(SIGTERM);
+    // An lxcd still busy after 5 s could set its network up again after the clean-up below.
+    if (lxcd_pid() > 0) kill_lxcd(SIGKILL);
   }
   // Whatever is left of the network when lxcd could not do it: dnsmasq, nft table, bridge.
   if (int dns = std::atoi(slurp(root_ + "/run/sysc/dnsmasq.pid").c_str()); dns > 0 &&
