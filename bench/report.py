@@ -47,6 +47,11 @@ METRICS = {
                "`sysc create busybox NAME --storage dir --no-cache` / `lxc-create -t busybox -n "
                "NAME`: both run their template every time (copy the host's static busybox, make "
                "the applet links); sysc also copies the fresh image. Neither downloads."),
+    "create_btrfs": ("(4d) create, btrfs",
+                     "`sysc create busybox NAME --storage btrfs` (a snapshot of the image's "
+                     "subvolume) / `lxc-copy -s -B btrfs -n BASE -N NAME` (a snapshot of the base "
+                     "container's rootfs subvolume), both on one loop-mounted btrfs of the run's "
+                     "own. Destroyed between runs, outside the timing."),
     "debian_boot": ("(9a) debian boot to running",
                     "`sysc start NAME` / `lxc-start -n NAME`, then `attach NAME -- systemctl "
                     "is-system-running --wait` until it says `running` (retried every 10 ms while "
@@ -246,7 +251,7 @@ def report(a):
     counts = a.list_counts.split()
     have = lambda m: bool(glob.glob(os.path.join(a.json_dir, f"{m}.*.json")))
     metrics = [m for m in METRICS if have(m) and not m.startswith("debian")]
-    metrics += [f"list{n}" for n in counts]
+    metrics += [f"list{n}" for n in counts if have(f"list{n}")]
     metrics += [m for m in METRICS if have(m) and m.startswith("debian")]
     data = {m: load(a.json_dir, m) for m in metrics}
     title = {m: METRICS[m][0] for m in METRICS}

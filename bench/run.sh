@@ -70,6 +70,13 @@ wanted() { [[ -z $ONLY || $ONLY == *,$1,* ]]; }
 
 bench_check_host
 BENCH_WORK=$(mktemp -d /tmp/sysc-bench-XXXXXX)
+# The btrfs state root of (4d), when there is one: its lxcd goes before its filesystem is unmounted.
+bench_cleanup_extra() {
+    local pid
+    [[ -n ${BT_ROOT:-} ]] || return 0
+    pid=$(cat "$BT_ROOT/run/sysc/lxcd.lock" 2>/dev/null || true)
+    if [[ -n $pid ]]; then kill "$pid" 2>/dev/null || true; fi
+}
 trap bench_cleanup EXIT
 trap 'exit 130' INT TERM
 bench_setup_roots
@@ -133,6 +140,30 @@ if wanted create; then
     ab create "${R_CREATE[@]}" "$(sysc_cmd create -q busybox "$CTC" --storage dir --no-cache)" \
         "$(lxc_cmd lxc-create -n "$CTC" -t busybox -f "$CREATE_CONF")" "$SYSC_DESTROY_C" "$LXC_DESTROY_C"
     sh -c "$SYSC_DESTROY_C; $LXC_DESTROY_C"
+    # btrfs where the kernel has it: a loop-mounted btrfs of the run's own holds a second sysc
+    # state directory (its image a subvolume, each create a snapshot of it) and a second LXC
+    # path whose base rootfs is a subvolume (lxc-copy -s -B btrfs: a snapshot clone).
+    if grep -qw btrfs /proc/filesystems && command -v mkfs.btrfs >/dev/null; then
+        BT_ROOT=$BENCH_WORK/sysc-btrfs BT_LXCP=$BENCH_WORK/sysc-btrfs/var/lib/sysc/lxc
+        install -D "$SYSC_ROOT/etc/sysc/sysc.conf" "$BT_ROOT/etc/sysc/sysc.conf"
+        mkdir -p "$BT_ROOT/var/lib/sysc"
+        truncate -s 1G "$BENCH_WORK/btrfs.img"
+        mkfs.btrfs -q "$BENCH_WORK/btrfs.img" >/dev/null
+        mount -o loop "$BENCH_WORK/btrfs.img" "$BT_ROOT/var/lib/sysc"
+        "$SYSC" --root "$BT_ROOT" create -q busybox "$CTC" --storage btrfs  # builds the image subvolume
+        "$SYSC" --root "$BT_ROOT" destroy --force "$CTC" >/dev/null
+        mkdir -p "$BT_LXCP/$CT"
+        btrfs subvolume create "$BT_LXCP/$CT/rootfs" >/dev/null
+        cp -a "$(sysc_rootfs "$CT")/." "$BT_LXCP/$CT/rootfs/"
+        LXCP=$BT_LXCP lxc_define "$CT" "$BT_LXCP/$CT/rootfs"
+        sed -i 's#^lxc.rootfs.path = dir:#lxc.rootfs.path = btrfs:#' "$BT_LXCP/$CT/config"
+        ab create_btrfs "${R_CREATE[@]}" "$(sysc_cmd --root "$BT_ROOT" create -q busybox "$CTC" --storage btrfs)" \
+            "$(LXCP=$BT_LXCP lxc_cmd lxc-copy -s -B btrfs -n "$CT" -N "$CTC")" \
+            "$(sysc_cmd --root "$BT_ROOT" destroy --force "$CTC") >/dev/null 2>&1 || true" \
+            "$(LXCP=$BT_LXCP lxc_cmd lxc-destroy -n "$CTC") >/dev/null 2>&1 || true"
+    else
+        bench_log "create on btrfs: skipped (no btrfs in the kernel or no mkfs.btrfs)"
+    fi
 fi
 
 # --- (6) list with N stopped containers defined ---------------------------------------------

@@ -38,6 +38,10 @@ for m in '\(1\) start latency' '\(2a\) stop latency' '\(2b\) stop latency' '\(3\
          '\(4a\) create, dir' '\(4b\) create, overlay' '\(4c\) create, template run' '\(6\) list'; do
     need "^\| $m[^|]*\| [0-9.]+ \|[^|]*\| [0-9.]+ \|[^|]*\| \*\*[0-9.]+\*\* \|"
 done
+# btrfs where the kernel has it (this run's own loop-mounted btrfs).
+if grep -qw btrfs /proc/filesystems && command -v mkfs.btrfs >/dev/null; then
+    need "^\| \(4d\) create, btrfs[^|]*\| [0-9.]+ \|[^|]*\| [0-9.]+ \|[^|]*\| \*\*[0-9.]+\*\* \|"
+fi
 need '^\| host MemAvailable drop / N \(KiB\) \| -?[0-9.]+'
 need '^\| supervisor PSS / N \(KiB\) \| [0-9.]+'
 need 'The floor'
@@ -45,13 +49,14 @@ need '^\| host MemAvailable drop / N minus the floor'
 need '^\| TCP host → container \(Gbit/s\) \| [0-9.]+'
 python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$out/results.json" || { echo "bench smoke: results.json is not JSON" >&2; fail=1; }
 
-# Cleaned up: no work directory, cgroup, bridge or process of the run is left.
+# Cleaned up: no work directory, mount, cgroup or bridge of the run is left.
 after=$(ls -d /tmp/sysc-bench-* 2>/dev/null || true)
 if [[ $after != "$before" ]]; then echo "bench smoke: left behind: $after" >&2; fail=1; fi
 if ls -d /sys/fs/cgroup/sysc-bench-* /sys/fs/cgroup/*/sysc-bench-* 2>/dev/null | grep -q .; then
     echo "bench smoke: cgroups left: $(ls -d /sys/fs/cgroup/sysc-bench-* /sys/fs/cgroup/*/sysc-bench-* 2>/dev/null)" >&2
     fail=1
 fi
+if grep -q "/tmp/sysc-bench-" /proc/self/mountinfo; then echo "bench smoke: mounts left: $(grep /tmp/sysc-bench- /proc/self/mountinfo)" >&2; fail=1; fi
 for link in sbench0 lbench0; do
     if ip link show "$link" >/dev/null 2>&1; then echo "bench smoke: bridge $link left" >&2; fail=1; fi
 done
