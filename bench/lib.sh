@@ -128,11 +128,12 @@ bench_cleanup() {
         done
     fi
     if [[ -n ${SYSC_ROOT:-} && -d $SYSC_ROOT ]]; then
-        # Every container defined in our root (density runs have hundreds).
+        # Every container defined in our root (density runs have hundreds), destroyed rather than
+        # only stopped: destroy also releases its claim in the host-wide id range registry.
         for d in "$SYSC_ROOT"/etc/sysc/containers/*.conf; do
             [[ -f $d ]] || continue
             d=${d##*/}
-            timeout 20 "$SYSC" stop --force "${d%.conf}" >/dev/null 2>&1 || true
+            timeout 20 "$SYSC" destroy --force "${d%.conf}" >/dev/null 2>&1 || true
         done
         # A script's own teardown that needs lxcd (sysc network remove), before it goes.
         if declare -F bench_cleanup_extra >/dev/null; then bench_cleanup_extra || true; fi

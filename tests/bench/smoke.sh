@@ -56,6 +56,11 @@ if ls -d /sys/fs/cgroup/sysc-bench-* /sys/fs/cgroup/*/sysc-bench-* 2>/dev/null |
     echo "bench smoke: cgroups left: $(ls -d /sys/fs/cgroup/sysc-bench-* /sys/fs/cgroup/*/sysc-bench-* 2>/dev/null)" >&2
     fail=1
 fi
+registry=/var/lib/sysc-idmap/ranges  # sysc's default host-wide id range registry
+if [[ -f $registry ]] && grep -q " /tmp/sysc-bench-" "$registry"; then
+    echo "bench smoke: id range claims left: $(grep ' /tmp/sysc-bench-' "$registry")" >&2
+    fail=1
+fi
 if grep -q "/tmp/sysc-bench-" /proc/self/mountinfo; then echo "bench smoke: mounts left: $(grep /tmp/sysc-bench- /proc/self/mountinfo)" >&2; fail=1; fi
 for link in sbench0 lbench0; do
     if ip link show "$link" >/dev/null 2>&1; then echo "bench smoke: bridge $link left" >&2; fail=1; fi
