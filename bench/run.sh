@@ -162,7 +162,7 @@ if wanted create; then
             "$(sysc_cmd --root "$BT_ROOT" destroy --force "$CTC") >/dev/null 2>&1 || true" \
             "$(LXCP=$BT_LXCP lxc_cmd lxc-destroy -n "$CTC") >/dev/null 2>&1 || true"
         "$SYSC" --root "$BT_ROOT" destroy --force "$CTC" >/dev/null 2>&1 || true
-        LXCP=$BT_LXCP lxc-destroy -P "$BT_LXCP" -n "$CTC" >/dev/null 2>&1 || true
+        lxc-destroy -P "$BT_LXCP" -n "$CTC" >/dev/null 2>&1 || true
     else
         bench_log "create on btrfs: skipped (no btrfs in the kernel or no mkfs.btrfs)"
     fi

@@ -16,9 +16,13 @@ struct OverlayLayers {
   bool enabled() const { return !lower.empty(); }
   // The directory holding upper and work (what is idmapped for an unprivileged container).
   // "" when upper has no parent named.
-  std::string dir() const {
-    size_t slash = upper.rfind('/');
-    return slash == std::string::npos ? std::string() : upper.substr(0, slash);
+  std::string dir() const { return parent(upper); }
+  // Upper and work side by side in dir() (overlayfs needs them on one filesystem; sysc keeps
+  // them in one directory, so that one idmapped mount covers both).
+  bool siblings() const { return !dir().empty() && parent(work) == dir(); }
+  static std::string parent(const std::string& path) {
+    size_t slash = path.rfind('/');
+    return slash == std::string::npos ? std::string() : path.substr(0, slash);
   }
 };
 

@@ -43,9 +43,8 @@ Result<runtime::ChildPlan> make_plan(const runtime::RuntimeSpec& spec, const cgr
   plan.rootfs = spec.rootfs;
   plan.overlay = spec.overlay;
   if (spec.overlay.enabled()) {
-    const std::string dir = spec.overlay.dir();
-    auto base = [&](const std::string& p) { return p.substr(dir.size() + 1); };
-    if (dir.empty() || spec.overlay.work.rfind(dir + "/", 0) != 0 || spec.overlay.work.find('/', dir.size() + 1) != std::string::npos)
+    auto base = [&](const std::string& p) { return p.substr(spec.overlay.dir().size() + 1); };
+    if (!spec.overlay.siblings())
       return make_error("overlay upper and work directories must be siblings: " + spec.overlay.upper + ", " +
                             spec.overlay.work, EINVAL);
     plan.overlay_upper_name = base(spec.overlay.upper);

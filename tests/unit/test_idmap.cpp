@@ -7,6 +7,7 @@
 
 #include "db/store.h"
 #include "runtime/idmap.h"
+#include "runtime/mount_plan.h"
 #include "runtime/spec.h"
 
 namespace sysc {
@@ -144,3 +145,17 @@ TEST(IdmapSpec, RoundTripsThroughJsonAndRefusesHostRoot) {
 
 }  // namespace
 }  // namespace sysc
+
+// The overlay's layers: one directory holds upper and work, and that is what gets idmapped.
+TEST(OverlayLayers, DirAndSiblings) {
+  sysc::runtime::OverlayLayers o{"/img/rootfs", "/c/web1/upper", "/c/web1/work"};
+  EXPECT_EQ(o.dir(), "/c/web1");
+  EXPECT_TRUE(o.siblings());
+  o.work = "/c/web2/work";
+  EXPECT_FALSE(o.siblings());
+  o.work = "/c/web1/x/work";
+  EXPECT_FALSE(o.siblings());
+  o = {"/img/rootfs", "upper", "work"};  // no directory named
+  EXPECT_EQ(o.dir(), "");
+  EXPECT_FALSE(o.siblings());
+}
