@@ -64,6 +64,35 @@ Result<ChildMounts> prepare_userns(const ChildPlan& plan, pid_t pid) {
 }
 
 // The sync 1 byte, carrying the mounts of M (if any) as SCM_RIGHTS.
+// Keeps the calling thread, and so a child it clones, on the CPU it runs on, until restore().
+// The new task then waits on a CPU that is already awake and runs as soon as its parent blocks
+// for it, instead of being placed on an idle CPU that first has to be woken: on virtual machines
+// whose idle vCPUs halt, that wake-up alone costs 0.05-2.5 ms. Both the parent (right after the
+// clone) and the child (before anything else) put the saved mask back; a container never keeps
+// the pin.
+class CpuPin {
+ public:
+  CpuPin() {
+    int cpu = sched_getcpu();
+    if (cpu < 0 || sched_getaffinity(0, sizeof saved_, &saved_) != 0 || CPU_COUNT(&saved_) < 2) return;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    pinned_ = sched_setaffinity(0, sizeof one, &one) == 0;
+  }
+  CpuPin(const CpuPin&) = delete;
+  CpuPin& operator=(const CpuPin&) = delete;
+  ~CpuPin() { restore(); }
+  void restore() {
+    if (pinned_) (void)sched_setaffinity(0, sizeof saved_, &saved_);
+    pinned_ = false;
+  }
+
+ private:
+  cpu_set_t saved_{};
+  bool pinned_ = false;
+};
+
 ssize_t send_go(int sock, const ChildMounts& m) {
   char go = 1;
   iovec iov{&go, 1};
@@ -137,7 +166,10 @@ Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, c
   args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
   args.exit_signal = SIGCHLD;
   args.cgroup = cgroup_dir ? static_cast<uint64_t>(cgroup_dir.get()) : 0;
+  CpuPin pin;
   long pid = syscall(SYS_clone3, &args, sizeof args);
+  // Parent and child alike: the pin has done its work once the child exists.
+  pin.restore();
   if (pid < 0) {
     Error e = sys_error(cgroup_dir ? "start failed at clone3 into " + join.clone_into : "start failed at clone3");
     (void)cg.destroy(rel);
