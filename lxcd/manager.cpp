@@ -189,6 +189,9 @@ Result<json> Manager::start(const std::string& name) {
 
 Result<json> Manager::start_locked(const db::ContainerRecord& rec) {
   const std::string& name = rec.name;
+  // The supervisor execs and starts up while the container is prepared below; it waits for the
+  // spec file (ShimLaunch::go). Any failure before that calls it off (the launch's destructor).
+  auto launch = TRY_CTX(ShimLaunch::spawn(shim_path_, paths_.shim_spec_file(name), log_fd_), name + ": start failed");
   auto cfg = TRY(load_config(name));
   auto policy = TRY_CTX(runtime::make_policy(cfg.cap_drop, cfg.cap_keep, cfg.seccomp_profile, cfg.allow_compat),
                         name + ": invalid configuration");
@@ -236,7 +239,7 @@ Result<json> Manager::start_locked(const db::ContainerRecord& rec) {
   TRY_CTX(mkdir_p(paths_.log_dir, 0750), name);
   TRY_CTX(write_file_atomic(paths_.shim_spec_file(name), runtime::to_json(spec), 0600, /*durable=*/false), name);
   TRY(store_.set_state(name, db::State::Starting));
-  auto spawned = spawn_shim(shim_path_, paths_.shim_spec_file(name), log_fd_);
+  auto spawned = launch.go();
   std::string failure;
   if (!spawned) failure = spawned.error().message;
   else if (!spawned->status.value("ok", false)) failure = spawned->status.value("error", "start failed");

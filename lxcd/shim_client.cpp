@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <utility>
 
 extern char** environ;
 
@@ -18,21 +19,24 @@ namespace sysc::lxcd {
 
 using nlohmann::json;
 
-Result<SpawnedShim> spawn_shim(const std::string& shim_path, const std::string& spec_path, int log_fd) {
-  int p[2];
+Result<ShimLaunch> ShimLaunch::spawn(const std::string& shim_path, const std::string& spec_path, int log_fd) {
+  int p[2], g[2];
   if (pipe2(p, O_CLOEXEC) != 0) return sys_error("pipe");
   UniqueFd rd(p[0]), wr(p[1]);
+  if (pipe2(g, O_CLOEXEC) != 0) return sys_error("pipe");
+  UniqueFd go_rd(g[0]), go_wr(g[1]);
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&fa, log_fd, 1);
   posix_spawn_file_actions_adddup2(&fa, log_fd, 2);
   posix_spawn_file_actions_adddup2(&fa, wr.get(), 3);
+  posix_spawn_file_actions_adddup2(&fa, go_rd.get(), 4);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   sigset_t none, all;
   sigemptyset(&none);
-  sigfillset(&all);
+  sigfillset(&all);  // also what lxcd itself inherited as ignored (nohup)
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
@@ -42,7 +46,36 @@ Result<SpawnedShim> spawn_shim(const std::string& shim_path, const std::string& 
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) return sys_error("spawn " + shim_path, rc);
-  wr.reset();
+  ShimLaunch l;
+  l.pid_ = pid;
+  l.status_ = std::move(rd);
+  l.go_ = std::move(go_wr);
+  return l;
+}
+
+ShimLaunch::ShimLaunch(ShimLaunch&& o) noexcept
+    : pid_(std::exchange(o.pid_, 0)), status_(std::move(o.status_)), go_(std::move(o.go_)) {}
+
+ShimLaunch::~ShimLaunch() {
+  if (pid_ <= 0 || !go_) return;
+  go_.reset();  // EOF on the shim's fd 4: it exits at once
+  int st = 0;
+  while (waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
+  }
+}
+
+Result<SpawnedShim> ShimLaunch::go() {
+  const char byte = 1;
+  ssize_t n;
+  do n = ::write(go_.get(), &byte, 1);
+  while (n < 0 && errno == EINTR);
+  go_.reset();
+  if (n != 1) {
+    // Only a shim that is already gone closes its end: collect it, with its status if any.
+    int st = 0;
+    waitpid(pid_, &st, 0);
+    return make_error("start failed: the supervisor exited before it was given the container", EIO);
+  }
   // The shim answers once the init was exec'ed (its own setup timeout is shorter); a shim that
   // never answers is killed rather than holding the container's lock forever.
   std::string out;
@@ -50,24 +83,24 @@ Result<SpawnedShim> spawn_shim(const std::string& shim_path, const std::string& 
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
   for (;;) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    pollfd pfd{rd.get(), POLLIN, 0};
+    pollfd pfd{status_.get(), POLLIN, 0};
     int ready = left.count() > 0 ? poll(&pfd, 1, static_cast<int>(left.count())) : 0;
     if (ready < 0 && errno == EINTR) continue;
     if (ready == 0) {
-      kill(pid, SIGKILL);
+      kill(pid_, SIGKILL);
       int st = 0;
-      waitpid(pid, &st, 0);
+      waitpid(pid_, &st, 0);
       return make_error("start failed: the supervisor did not report within 90 s", ETIMEDOUT);
     }
-    ssize_t n = ::read(rd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    out.append(buf, static_cast<size_t>(n));
+    ssize_t r = ::read(status_.get(), buf, sizeof buf);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    out.append(buf, static_cast<size_t>(r));
   }
-  SpawnedShim s{pid, json::parse(out, nullptr, false)};
+  SpawnedShim s{pid_, json::parse(out, nullptr, false)};
   if (!s.status.is_object()) {
     int st = 0;
-    waitpid(pid, &st, 0);
+    waitpid(pid_, &st, 0);
     return make_error("start failed: supervisor exited without a status (see the daemon log)", EIO);
   }
   return s;

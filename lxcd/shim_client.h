@@ -15,9 +15,28 @@ struct SpawnedShim {
   nlohmann::json status;  // {"ok":true,"init_pid":N,"started_at":T} or {"ok":false,"error":"..."}
 };
 
+// A sysc-shim spawned at the beginning of a start, while lxcd still prepares the container (its
+// config, id range, spec file): the exec and the shim's own start-up run alongside that work.
 // posix_spawn `shim_path spec_path` in a new session (it must outlive lxcd), with stdin on
-// /dev/null, stdout/stderr on log_fd and the status pipe as fd 3; waits for its status line.
-Result<SpawnedShim> spawn_shim(const std::string& shim_path, const std::string& spec_path, int log_fd);
+// /dev/null, stdout/stderr on log_fd, the status pipe as fd 3 and the go pipe as fd 4. The shim
+// reads nothing until go(); a launch destroyed before go() is called off: the shim sees EOF on
+// fd 4, exits without touching anything, and is reaped here.
+class ShimLaunch {
+ public:
+  static Result<ShimLaunch> spawn(const std::string& shim_path, const std::string& spec_path, int log_fd);
+  ShimLaunch(ShimLaunch&& o) noexcept;
+  ShimLaunch& operator=(ShimLaunch&&) = delete;
+  ~ShimLaunch();
+  // The spec file is written: let the shim start the container and wait for its status line.
+  Result<SpawnedShim> go();
+  pid_t pid() const { return pid_; }
+
+ private:
+  ShimLaunch() = default;
+  pid_t pid_ = 0;
+  UniqueFd status_;  // read end of the shim's fd 3
+  UniqueFd go_;      // write end of the shim's fd 4
+};
 
 // A connection to ROOT/run/sysc/NAME/shim.sock.
 class ShimConnection {

@@ -1,5 +1,8 @@
 // sysc-shim: the per-container supervisor, spawned by lxcd as `sysc-shim SPEC_FILE` with a status
-// pipe on fd 3. Resolves the whole plan before clone, then runs the Supervisor loop. Host side.
+// pipe on fd 3 and a go pipe on fd 4 (lxcd spawns it before the spec file is written; one byte
+// on fd 4 says it is). Resolves the whole plan before clone, then runs the Supervisor loop.
+// Host side.
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -20,6 +23,7 @@ using namespace sysc;
 namespace {
 
 constexpr int kStatusFd = 3;
+constexpr int kGoFd = 4;
 
 Result<UniqueFd> listen_on(const std::string& path) {
   sockaddr_un addr{};
@@ -99,14 +103,22 @@ void restore_fd_limit() {
 
 int main(int argc, char** argv) {
   if (argc != 2) {
-    fprintf(stderr, "usage: sysc-shim SPEC_FILE (started by lxcd, status pipe on fd 3)\n");
+    fprintf(stderr, "usage: sysc-shim SPEC_FILE (started by lxcd: status pipe on fd 3, go pipe on fd 4)\n");
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
   restore_fd_limit();
-  // Only stdio and the status pipe are ours; anything else leaked from the spawner goes now.
-  syscall(SYS_close_range, kStatusFd + 1, ~0U, 0);
+  // Only stdio, the status and the go pipe are ours; anything else leaked from the spawner goes now.
+  syscall(SYS_close_range, kGoFd + 1, ~0U, 0);
   if (chdir("/") != 0) return 1;
+  // Wait for lxcd's go: the spec file is written. EOF means the start was called off before
+  // that (a configuration error, lxcd gone): nothing was touched, nothing to report.
+  char go = 0;
+  ssize_t n;
+  do n = read(kGoFd, &go, 1);
+  while (n < 0 && errno == EINTR);
+  close(kGoFd);
+  if (n != 1) return 0;
   auto r = run(argv[1]);
   if (!r) {
     // Failed before the Supervisor could report: tell lxcd on the status pipe.
