@@ -20,6 +20,7 @@
 #include "lxcd/storage.h"
 #include "lxcd/templates.h"
 #include "net/netlink.h"
+#include "runtime/container.h"
 #include "runtime/security.h"
 #include "runtime/spec.h"
 
@@ -239,10 +240,18 @@ Result<json> Manager::start_locked(const db::ContainerRecord& rec) {
   TRY_CTX(mkdir_p(paths_.log_dir, 0750), name);
   TRY_CTX(write_file_atomic(paths_.shim_spec_file(name), runtime::to_json(spec), 0600, /*durable=*/false), name);
   TRY(store_.set_state(name, db::State::Starting));
-  auto spawned = launch.go();
+  launch.spec_ready();
+  // The cgroup here, while the shim reads the spec and sets up its console and socket.
   std::string failure;
-  if (!spawned) failure = spawned.error().message;
-  else if (!spawned->status.value("ok", false)) failure = spawned->status.value("error", "start failed");
+  Result<SpawnedShim> spawned = make_error("start called off", ECANCELED);
+  if (auto st = runtime::prepare_cgroup(*cg_, spec.cgroup, spec.limits, spec.idmap); !st) {
+    failure = st.error().message;
+    { ShimLaunch off = std::move(launch); }  // EOF on its go pipe: it stops and is reaped
+  } else {
+    spawned = launch.cgroup_ready();
+    if (!spawned) failure = spawned.error().message;
+    else if (!spawned->status.value("ok", false)) failure = spawned->status.value("error", "start failed");
+  }
   if (!failure.empty()) {
     if (spawned) reap_if_child(spawned->pid);
     (void)cg_->destroy(cgroup_rel(name));  // the shim removes it, unless it died mid-start

@@ -64,18 +64,20 @@ ShimLaunch::~ShimLaunch() {
   }
 }
 
-Result<SpawnedShim> ShimLaunch::go() {
+void ShimLaunch::signal_shim() {
+  // A shim that is already gone (it failed on its own) has written its status: a failed write
+  // (EPIPE, SIGPIPE is ignored) is read from there.
   const char byte = 1;
   ssize_t n;
   do n = ::write(go_.get(), &byte, 1);
   while (n < 0 && errno == EINTR);
+}
+
+void ShimLaunch::spec_ready() { signal_shim(); }
+
+Result<SpawnedShim> ShimLaunch::cgroup_ready() {
+  signal_shim();
   go_.reset();
-  if (n != 1) {
-    // Only a shim that is already gone closes its end: collect it, with its status if any.
-    int st = 0;
-    waitpid(pid_, &st, 0);
-    return make_error("start failed: the supervisor exited before it was given the container", EIO);
-  }
   // The shim answers once the init was exec'ed (its own setup timeout is shorter); a shim that
   // never answers is killed rather than holding the container's lock forever.
   std::string out;

@@ -15,24 +15,28 @@ struct SpawnedShim {
   nlohmann::json status;  // {"ok":true,"init_pid":N,"started_at":T} or {"ok":false,"error":"..."}
 };
 
-// A sysc-shim spawned at the beginning of a start, while lxcd still prepares the container (its
-// config, id range, spec file): the exec and the shim's own start-up run alongside that work.
-// posix_spawn `shim_path spec_path` in a new session (it must outlive lxcd), with stdin on
-// /dev/null, stdout/stderr on log_fd, the status pipe as fd 3 and the go pipe as fd 4. The shim
-// reads nothing until go(); a launch destroyed before go() is called off: the shim sees EOF on
-// fd 4, exits without touching anything, and is reaped here.
+// A sysc-shim spawned at the beginning of a start, while lxcd still prepares the container: the
+// exec and the shim's own start-up run alongside that work. posix_spawn `shim_path spec_path`
+// in a new session (it must outlive lxcd), with stdin on /dev/null, stdout/stderr on log_fd, the
+// status pipe as fd 3 and the go pipe as fd 4. The shim reads nothing until spec_ready(), and
+// clones nothing until cgroup_ready(); a launch destroyed before cgroup_ready() is called off:
+// the shim sees EOF on fd 4, stops before it made anything outside its run dir, and is reaped.
 class ShimLaunch {
  public:
   static Result<ShimLaunch> spawn(const std::string& shim_path, const std::string& spec_path, int log_fd);
   ShimLaunch(ShimLaunch&& o) noexcept;
   ShimLaunch& operator=(ShimLaunch&&) = delete;
   ~ShimLaunch();
-  // The spec file is written: let the shim start the container and wait for its status line.
-  Result<SpawnedShim> go();
+  // The spec file is written: the shim reads it and sets up everything but the cgroup.
+  void spec_ready();
+  // The cgroup is made (runtime::prepare_cgroup): the shim starts the container; waits for its
+  // status line.
+  Result<SpawnedShim> cgroup_ready();
   pid_t pid() const { return pid_; }
 
  private:
   ShimLaunch() = default;
+  void signal_shim();
   pid_t pid_ = 0;
   UniqueFd status_;  // read end of the shim's fd 3
   UniqueFd go_;      // write end of the shim's fd 4

@@ -121,8 +121,7 @@ ssize_t send_go(int sock, const ChildMounts& m) {
 
 }  // namespace
 
-Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, const std::string& rel, const Limits& limits,
-                                    const std::function<Status(pid_t)>& parent_setup) {
+Status prepare_cgroup(cgroup::Driver& cg, const std::string& rel, const Limits& limits, const IdMap& idmap) {
   if (auto st = cg.create(rel); !st) {
     (void)cg.destroy(rel);  // levels made before the failure
     return std::move(st).error().context("start failed at cgroup");
@@ -133,12 +132,18 @@ Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, c
     return std::move(st).error().context("start failed at cgroup limits");
   }
   // Delegated to the container's root, so its init can manage the subtree (systemd does).
-  if (plan.idmap.enabled()) {
-    if (auto st = delegate_cgroup(cg.paths(rel), plan.idmap.host_uid, plan.idmap.host_gid); !st) {
+  if (idmap.enabled()) {
+    if (auto st = delegate_cgroup(cg.paths(rel), idmap.host_uid, idmap.host_gid); !st) {
       (void)cg.destroy(rel);
       return std::move(st).error().context("start failed at cgroup");
     }
   }
+  return {};
+}
+
+Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, const std::string& rel, const Limits& limits,
+                                    const std::function<Status(pid_t)>& parent_setup, bool cgroup_made) {
+  if (!cgroup_made) TRY(prepare_cgroup(cg, rel, limits, plan.idmap));
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
     (void)cg.destroy(rel);

@@ -27,8 +27,15 @@ struct StartedInit {
 // init never runs unlimited, not even for a moment.
 // parent_setup runs between the cgroup placement and sync 1, with the child's host pid (its
 // network namespace exists, its init has not run): the veth pairs are made there.
+// cgroup_made: the cgroup already exists with LIMITS written and, for a user namespace, delegated
+// to the container's root (lxcd does that while the shim starts up: prepare_cgroup).
 Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, const std::string& cgroup_rel,
                                     const Limits& limits,
-                                    const std::function<Status(pid_t)>& parent_setup = nullptr);
+                                    const std::function<Status(pid_t)>& parent_setup = nullptr,
+                                    bool cgroup_made = false);
+
+// The cgroup of a start, made, limited and delegated (to the host ids of the container's root
+// when IDMAP is enabled); on failure, what was made is removed. "start failed at <step>" errors.
+Status prepare_cgroup(cgroup::Driver& cg, const std::string& cgroup_rel, const Limits& limits, const IdMap& idmap);
 
 }  // namespace sysc::runtime

@@ -1,6 +1,7 @@
 // sysc-shim: the per-container supervisor, spawned by lxcd as `sysc-shim SPEC_FILE` with a status
-// pipe on fd 3 and a go pipe on fd 4 (lxcd spawns it before the spec file is written; one byte
-// on fd 4 says it is). Resolves the whole plan before clone, then runs the Supervisor loop.
+// pipe on fd 3 and a go pipe on fd 4. lxcd spawns it before the spec file is written and makes
+// the container's cgroup meanwhile: one byte on fd 4 says the spec is written, a second one that
+// the cgroup is ready. Resolves the whole plan before clone, then runs the Supervisor loop.
 // Host side.
 #include <cerrno>
 #include <csignal>
@@ -81,7 +82,7 @@ Result<int> run(const std::string& spec_path) {
   auto plan = TRY_CTX(make_plan(spec, *cg, console.slave_path()), spec.name + ": start failed at plan");
   auto listen_fd = TRY_CTX(listen_on(spec.run_dir + "/shim.sock"), spec.name + ": start failed at control socket");
   shim::Supervisor sup(std::move(spec), std::move(plan), std::move(cg), std::move(console), std::move(listen_fd));
-  return sup.run(kStatusFd);
+  return sup.run(kStatusFd, kGoFd);
 }
 
 // lxcd raises its own descriptor limit (a connection per running container) and passes the soft
@@ -117,7 +118,6 @@ int main(int argc, char** argv) {
   ssize_t n;
   do n = read(kGoFd, &go, 1);
   while (n < 0 && errno == EINTR);
-  close(kGoFd);
   if (n != 1) return 0;
   auto r = run(argv[1]);
   if (!r) {

@@ -3,6 +3,7 @@
 #include "runtime/shim/supervisor.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <ctime>
@@ -45,8 +46,19 @@ Supervisor::Supervisor(runtime::RuntimeSpec spec, runtime::ChildPlan plan, std::
 
 Status Supervisor::boot() {
   plan_.finalize();
+  // The first boot's cgroup is lxcd's work, done while this process started up; reboots make
+  // their own (the cgroup went with the previous init).
+  const bool cgroup_made = static_cast<bool>(cgroup_ready_);
+  if (cgroup_made) {
+    char byte = 0;
+    ssize_t n;
+    do n = read(cgroup_ready_.get(), &byte, 1);
+    while (n < 0 && errno == EINTR);
+    cgroup_ready_.reset();
+    if (n != 1) return make_error("start failed at cgroup: called off by lxcd", ECANCELED);
+  }
   auto started = runtime::start_container(plan_, *cg_, spec_.cgroup, spec_.limits,
-                                         [this](pid_t child) { return setup_nics(spec_.nics, child); });
+                                         [this](pid_t child) { return setup_nics(spec_.nics, child); }, cgroup_made);
   if (!started) {
     // The dead child's netns goes away asynchronously; its veth must not outlive this failure.
     remove_nics(spec_.nics);
@@ -59,7 +71,8 @@ Status Supervisor::boot() {
   return {};
 }
 
-int Supervisor::run(int status_fd) {
+int Supervisor::run(int status_fd, int cgroup_ready_fd) {
+  cgroup_ready_.reset(cgroup_ready_fd);
   epoll_.reset(epoll_create1(EPOLL_CLOEXEC));
   stop_timer_.reset(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
   epoll_add(listen_.get());

@@ -26,8 +26,10 @@ class Supervisor {
   Supervisor(runtime::RuntimeSpec spec, runtime::ChildPlan plan, std::unique_ptr<cgroup::Driver> cg,
              Console console, UniqueFd listen_fd);
   // Starts the container; `status_fd` gets one JSON line ({"ok":true,"init_pid":N} or
-  // {"ok":false,"error":"..."}) and is closed. Returns the process exit code.
-  int run(int status_fd);
+  // {"ok":false,"error":"..."}) and is closed. Returns the process exit code. cgroup_ready_fd:
+  // lxcd's go pipe, on which it writes one byte once it has made the container's cgroup
+  // (runtime::prepare_cgroup) while the shim started up; EOF instead calls the start off.
+  int run(int status_fd, int cgroup_ready_fd);
 
  private:
   struct Client {
@@ -55,6 +57,7 @@ class Supervisor {
   std::unique_ptr<cgroup::Driver> cg_;
   Console console_;
   UniqueFd listen_;
+  UniqueFd cgroup_ready_;  // until the first boot: lxcd makes the cgroup of that one
   UniqueFd epoll_;
   UniqueFd stop_timer_;
   runtime::StartedInit init_;

@@ -7,8 +7,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <string>
-#include <vector>
 
 #include "support/harness.h"
 
@@ -40,24 +38,6 @@ class Failures : public ::testing::Test {
     ssize_t n;
     while ((n = read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
     close(fd);
-    return out;
-  }
-  // lxcd's child processes named sysc-shim, running or not yet reaped (zombies too).
-  std::vector<std::string> lxcd_shim_children() {
-    std::ifstream lock(env_->root() + "/run/sysc/lxcd.lock");
-    std::string pid;
-    lock >> pid;
-    std::vector<std::string> out;
-    std::error_code ec;
-    for (const auto& task : std::filesystem::directory_iterator("/proc/" + pid + "/task", ec)) {
-      std::ifstream children(task.path() / "children");
-      std::string child;
-      while (children >> child) {
-        std::string comm;
-        std::ifstream("/proc/" + child + "/comm") >> comm;
-        if (comm == "sysc-shim") out.push_back(child);
-      }
-    }
     return out;
   }
   std::unique_ptr<SyscEnv> env_;
@@ -126,9 +106,9 @@ TEST_F(Failures, UnknownConfigKeyIsReportedWithFileAndLine) {
   std::string where = conf("bad4") + ":" + std::to_string(at) + ": unknown key 'frobnicate'";
   EXPECT_NE(r.err.find(where), std::string::npos) << r.err << "\nexpected: " << where;
   // lxcd spawns the supervisor before it reads the config; the failed start called it off and
-  // collected it: no supervisor left running or unreaped.
-  EXPECT_TRUE(lxcd_shim_children().empty()) << ::testing::PrintToString(lxcd_shim_children());
+  // collected it: no supervisor left running or unreaped (leftovers checks lxcd's children).
   EXPECT_EQ(env_->state("bad4"), "STOPPED");
+  EXPECT_TRUE(env_->leftovers("bad4").empty()) << ::testing::PrintToString(env_->leftovers("bad4"));
   auto set = env_->sysc({"config", "set", "bad4", "nosuchkey", "1"});
   EXPECT_NE(set.status, 0);
   EXPECT_NE(set.err.find("unknown key 'nosuchkey'"), std::string::npos) << set.err;

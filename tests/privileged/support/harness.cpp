@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -274,6 +275,22 @@ std::vector<std::string> SyscEnv::leftovers(const std::string& name) const {
   }
   std::string run = root_ + "/run/sysc/" + name;
   if (!name.empty() && path_exists(run)) out.push_back("run dir: " + run);
+  // lxcd's supervisors of NAME (its spec file on their command line), and any it left unreaped.
+  std::error_code ec;
+  if (int daemon = lxcd_pid(); daemon > 0)
+    for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(daemon) + "/task", ec)) {
+      std::istringstream children(slurp(task.path().string() + "/children"));
+      std::string child;
+      while (children >> child) {
+        std::string stat = slurp("/proc/" + child + "/stat");
+        size_t close_paren = stat.rfind(')');
+        if (stat.find("(sysc-shim)") == std::string::npos || close_paren == std::string::npos) continue;
+        const bool zombie = stat.compare(close_paren + 2, 1, "Z") == 0;
+        const bool ours = !name.empty() && slurp("/proc/" + child + "/cmdline").find(run + "/spec.json") != std::string::npos;
+        if (zombie) out.push_back("unreaped supervisor: pid " + child);
+        else if (ours) out.push_back("supervisor: pid " + child);
+      }
+    }
   if (!name.empty())
     if (auto nl = net::Netlink::open(); nl && nl->link_exists(net::host_veth_name(name, 0)))
       out.push_back("veth: " + net::host_veth_name(name, 0));

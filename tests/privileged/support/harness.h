@@ -45,7 +45,8 @@ class SyscEnv {
   std::string state(const std::string& name);
   int lxcd_pid() const;  // 0 if not running
   void kill_lxcd(int sig);
-  // Mounts below the root, cgroup dirs below the parent, live shims: empty when clean.
+  // Mounts below the root, cgroup dirs below the parent, live shims (cgroup processes, lxcd's
+  // supervisors of NAME, unreaped supervisors), the run dir, the veth: empty when clean.
   std::vector<std::string> leftovers(const std::string& name = "") const;
   // Waits until state(name) == want (polling), up to timeout_s.
   bool wait_state(const std::string& name, const std::string& want, int timeout_s = 20);
