@@ -4,7 +4,7 @@
 # network throughput (network.sh) and a Debian systemd boot (debian.sh); summary in
 # bench/RESULTS.md.
 #
-#   bash bench/run.sh            full run (~15 min on 2 cores, +3 with --density-max), writes bench/RESULTS.md and bench/results.json
+#   bash bench/run.sh            full run (~7 min on 2 cores, +1 with --density-max), writes bench/RESULTS.md and bench/results.json
 #   bash bench/run.sh --quick    smoke run (~2 min; ~4 min the first time: debootstrap): few runs, small counts; report on stdout only
 #   options: --out FILE (report path), --json FILE (merged raw times), --no-profile,
 #            --no-density, --no-network, --no-debian (skip those parts),
