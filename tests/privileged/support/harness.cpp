@@ -77,9 +77,12 @@ SyscEnv::~SyscEnv() {
   // lxcd leaves its lxcfs running for the containers (it outlives lxcd): end it here.
   if (int fs = std::atoi(slurp(root_ + "/run/sysc/lxcfs.pid").c_str()); fs > 0 &&
       slurp("/proc/" + std::to_string(fs) + "/cmdline").find(root_) != std::string::npos) {
-    kill(fs, SIGTERM);
-    for (int i = 0; i < 100 && alive(fs); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    if (alive(fs)) kill(fs, SIGKILL);
+    // Its mount first, then SIGKILL: after SIGTERM lxcfs took more than 2 s to exit here, and
+    // nothing of it outlives the root anyway. Then wait until it is gone: a look right after
+    // this (test_resource_view's) must not race its exit.
+    umount2((root_ + "/run/sysc/.lxcfs").c_str(), MNT_DETACH);
+    kill(fs, SIGKILL);
+    for (int i = 0; i < 250 && alive(fs); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   // Whatever a failed test left: kill and remove the whole cgroup parent, unmount, delete.
   if (auto cg = cgroup::make_driver(); cg) (void)(*cg)->destroy(cgroup_parent_);
