@@ -191,7 +191,8 @@ Result<json> Manager::start(const std::string& name) {
 Result<json> Manager::start_locked(const db::ContainerRecord& rec) {
   const std::string& name = rec.name;
   // The supervisor execs and starts up while the container is prepared below; it waits for the
-  // spec file (ShimLaunch::go). Any failure before that calls it off (the launch's destructor).
+  // spec file (spec_ready) and the cgroup (cgroup_ready). Any failure before the cgroup is
+  // ready calls it off (the launch's destructor).
   auto launch = TRY_CTX(ShimLaunch::spawn(shim_path_, paths_.shim_spec_file(name), log_fd_), name + ": start failed");
   auto cfg = TRY(load_config(name));
   auto policy = TRY_CTX(runtime::make_policy(cfg.cap_drop, cfg.cap_keep, cfg.seccomp_profile, cfg.allow_compat),

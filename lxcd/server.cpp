@@ -260,10 +260,10 @@ void handle(local::socket sock, Manager& m, const std::optional<SocketGroup>& gr
 
 // The threads that serve connections. Each blocks in accept(2) on the listening socket and
 // serves the connection it got itself: no thread is created and no other thread woken per
-// request (a thread per connection cost ~0.2 ms of clone, stack teardown and TLB shootdown,
-// and the hand-off a wake-up of another CPU). A thread that takes a connection while no other
-// waits starts one, so long connections (console, events, wait) never hold up the others; a
-// thread done with its connection goes back to waiting unless kSpare already do.
+// request (a thread per connection cost ~0.2 ms of clone, stack teardown and TLB shootdown, and
+// handing the connection over could mean waking another CPU). A thread that takes a connection
+// while no other waits starts one, so long connections (console, events, wait) never hold up
+// the others; a thread done with its connection goes back to waiting unless kSpare already do.
 class Acceptors {
  public:
   Acceptors(int listen_fd, Manager& m, const std::optional<SocketGroup>& group)
