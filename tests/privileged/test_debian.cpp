@@ -124,19 +124,7 @@ class Debian : public ::testing::Test {
     return env_->sysc({"attach", name, "--", "/bin/sh", "-c", script}, "", timeout_s);
   }
 
-  // is-system-running --wait, retried while systemd has not opened its socket yet (the
-  // attach can come a few milliseconds after execve of /sbin/init).
-  static std::string wait_running(const std::string& name, int timeout_s = 90) {
-    auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
-    std::string out;
-    while (Clock::now() < deadline) {
-      RunResult r = in(name, "systemctl is-system-running --wait 2>&1", timeout_s);
-      out = trim(r.out);
-      if (out.find("Failed to connect") == std::string::npos && !out.empty() && r.status != 255) return out;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return out;
-  }
+  static std::string wait_running(const std::string& name) { return env_->systemd_state(name); }
 
   static std::string console_tail(const std::string& name) {
     if (!env_) return "";

@@ -253,12 +253,7 @@ TEST_F(Download, CreateStartAttachStopDestroy) {
     EXPECT_NE(os.out.find("bookworm"), std::string::npos) << os.out;
     // Owners and file capabilities survived the tarball: systemd reaches running with no
     // failed unit, exactly as a debian-template container does.
-    std::string state;
-    for (int i = 0; i < 100; ++i) {
-      state = trim(in("dl1", "systemctl is-system-running --wait 2>&1", 90).out);
-      if (state.find("Failed to connect") == std::string::npos && !state.empty()) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
+    std::string state = env_->systemd_state("dl1");
     EXPECT_EQ(state, "running") << in("dl1", "systemctl --failed --no-legend").out;
     std::string id = trim(in("dl1", "cat /etc/machine-id").out);
     EXPECT_EQ(id.size(), 32u) << id;

@@ -196,6 +196,21 @@ std::string SyscEnv::sh(const std::string& name, const std::string& script) {
   return r.out;
 }
 
+std::string SyscEnv::systemd_state(const std::string& name, int timeout_s) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  std::string out;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto r = sysc({"attach", name, "--", "/bin/sh", "-c", "systemctl is-system-running --wait 2>&1"}, "", timeout_s);
+    out = r.out;
+    while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+    bool unanswered = r.status == 255 || out.empty() || out == "offline" ||
+                      out.find("Failed to connect") != std::string::npos;
+    if (!unanswered) return out;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return out;
+}
+
 std::string SyscEnv::console_until(const std::string& name, const std::string& marker) {
   std::string log;
   for (int i = 0; i < 100; ++i) {

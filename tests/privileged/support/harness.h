@@ -38,6 +38,11 @@ class SyscEnv {
   std::string container_dir(const std::string& name) const;  // ROOT/var/lib/sysc/containers/NAME
   // `sysc attach NAME -- /bin/sh -c SCRIPT`, expected to succeed; its stdout.
   std::string sh(const std::string& name, const std::string& script);
+  // Waits for a systemd init: `systemctl is-system-running --wait` inside NAME, asked again while
+  // systemd cannot answer yet (a start returns once init is exec'd: before systemd makes
+  // /run/systemd/system it says "offline", before its socket listens "Failed to connect").
+  // Its last answer, e.g. "running" or "degraded"; an unanswered one after timeout_s.
+  std::string systemd_state(const std::string& name, int timeout_s = 90);
   // The console log of NAME without '\r' (the console is a tty), once it holds MARKER (or
   // after 10 s).
   std::string console_until(const std::string& name, const std::string& marker);
