@@ -10,7 +10,9 @@
 #include <sstream>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <cstdio>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <unistd.h>
 
@@ -263,7 +265,8 @@ void handle(local::socket sock, Manager& m, const std::optional<SocketGroup>& gr
 // request (a thread per connection cost ~0.2 ms of clone, stack teardown and TLB shootdown, and
 // handing the connection over could mean waking another CPU). A thread that takes a connection
 // while no other waits starts one, so long connections (console, events, wait) never hold up
-// the others; a thread done with its connection goes back to waiting unless kSpare already do.
+// the others; a thread done with its connection goes back to waiting unless kSpare others
+// already do (the permanent one always goes back).
 class Acceptors {
  public:
   Acceptors(int listen_fd, Manager& m, const std::optional<SocketGroup>& group)
@@ -279,18 +282,24 @@ class Acceptors {
       }
       int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
       const int err = errno;
+      if (fd < 0) {
+        // No connection was taken, so no thread is started for it: accept(2) fails at once when
+        // lxcd is out of descriptors or memory, and a new thread per failure would multiply.
+        {
+          std::lock_guard<std::mutex> l(mu_);
+          --waiting_;
+        }
+        // Out of descriptors or memory: do not spin on the pending connection.
+        if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) ::usleep(10000);
+        continue;
+      }
       bool start_another;
       {
         std::lock_guard<std::mutex> l(mu_);
         start_another = --waiting_ == 0;
       }
-      if (start_another) std::thread([this] { run(/*permanent=*/false); }).detach();
-      if (fd < 0) {
-        // Out of descriptors or memory: do not spin on the pending connection.
-        if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) ::usleep(10000);
-        continue;
-      }
-      local::socket sock(io_);
+      if (start_another) start_thread();
+  local::socket sock(io_);
       boost::system::error_code ec;
       sock.assign(local(), fd, ec);
       if (ec) {
@@ -302,6 +311,16 @@ class Acceptors {
   }
 
  private:
+  // Out of threads (a pid or memory limit), lxcd goes on with the threads it has: this one
+  // serves its connection, and a later one that finds no other waiting tries again.
+  void start_thread() {
+    try {
+      std::thread([this] { run(/*permanent=*/false); }).detach();
+    } catch (const std::system_error& e) {
+      fprintf(stderr, "lxcd: cannot start a thread for connections: %s\n", e.what());
+    }
+  }
+
   static constexpr int kSpare = 2;
   const int listen_fd_;
   Manager& manager_;

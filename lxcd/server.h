@@ -1,6 +1,7 @@
-// The API server: HTTP/1.1 on a unix socket (Boost.Beast), one thread per connection, JSON
-// bodies, versioned routes (/1.0/...). Only root, and the members of the socket group when one
-// is configured, may talk to it (SO_PEERCRED, SO_PEERGROUPS).
+// The API server: HTTP/1.1 on a unix socket (Boost.Beast), each connection served by the thread
+// that accepted it (a pool that grows while connections are long), JSON bodies, versioned routes
+// (/1.0/...). Only root, and the members of the socket group when one is configured, may talk
+// to it (SO_PEERCRED, SO_PEERGROUPS).
 #pragma once
 
 #include <functional>

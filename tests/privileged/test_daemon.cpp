@@ -1,10 +1,16 @@
 // lxcd and its shims: containers survive kill -9 of lxcd and are re-adopted; a killed shim is
 // recorded; concurrent CLI calls are safe.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <fstream>
 #include <future>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "support/harness.h"
 
@@ -107,6 +113,71 @@ TEST_F(Daemon, TwoClientsStartingTheDaemonAtOnceShareOne) {
   EXPECT_EQ(a.get().status, 0);
   EXPECT_EQ(b.get().status, 0);
   EXPECT_GT(env_->lxcd_pid(), 0);
+}
+
+// A line "KEY: VALUE" or "Max open files  SOFT  HARD ..." of a /proc/PID file, "" if absent.
+std::string proc_line(int pid, const std::string& file, const std::string& prefix) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/" + file);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(prefix, 0) == 0) return line;
+  return "";
+}
+
+int threads_of(int pid) {
+  std::string line = proc_line(pid, "status", "Threads:");
+  return line.empty() ? -1 : std::atoi(line.c_str() + 8);
+}
+
+// lxcd out of descriptors: accept(2) fails at once while connections are pending. It must
+// neither spin up a thread per failure (which multiplied until lxcd aborted) nor die, and it
+// serves again, with no more threads than before, once the connections are gone.
+TEST_F(Daemon, OutOfDescriptorsLxcdKeepsItsThreadsAndServesAgain) {
+  // The first command starts lxcd with its limit: 64 descriptors, soft and hard.
+  auto r = env_->sysc_as({"prlimit", "--nofile=64:64", "--"}, {"list"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const int pid = env_->lxcd_pid();
+  ASSERT_GT(pid, 0);
+  ASSERT_NE(proc_line(pid, "limits", "Max open files").find(" 64 "), std::string::npos)
+      << proc_line(pid, "limits", "Max open files");
+  const int threads_before = threads_of(pid);
+  ASSERT_GT(threads_before, 0);
+
+  // Silent connections, more than lxcd can take: it accepts until it is out of descriptors,
+  // the rest stay pending in the listen queue.
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::string path = env_->root() + "/run/sysc/lxcd.sock";
+  ASSERT_LT(path.size(), sizeof addr.sun_path);
+  path.copy(addr.sun_path, path.size());
+  std::vector<int> conns;
+  for (int i = 0; i < 120; ++i) {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    ASSERT_GE(fd, 0);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      close(fd);
+      break;
+    }
+    conns.push_back(fd);
+  }
+  ASSERT_GT(conns.size(), 64u);
+  // Long enough for many failing accepts (one each 10 ms per waiting thread).
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_TRUE(alive(pid)) << "lxcd died out of descriptors";
+  const int threads_full = threads_of(pid);
+  // At most one thread per descriptor it could take, plus the waiting ones.
+  EXPECT_LE(threads_full, threads_before + 64) << "threads before: " << threads_before;
+
+  for (int fd : conns) close(fd);
+  r = env_->sysc({"list"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(env_->lxcd_pid(), pid);
+  // The threads of the closed connections leave again (at most kSpare stay waiting).
+  int threads_after = threads_of(pid);
+  for (int i = 0; i < 50 && threads_after > threads_before + 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    threads_after = threads_of(pid);
+  }
+  EXPECT_LE(threads_after, threads_before + 2) << "threads before: " << threads_before << ", full: " << threads_full;
 }
 
 }  // namespace
