@@ -88,8 +88,14 @@ ready_loop() {  # ready_loop ATTACH-CMD-STRING
 sysc_start_ready() { printf '%s >/dev/null && %s' "$(sysc_cmd start -q "$1")" "$(ready_loop "$(sysc_cmd attach "$1")")"; }
 lxc_start_ready() { printf '%s && %s' "$(lxc_cmd lxc-start -n "$1")" "$(ready_loop "$(lxc_cmd lxc-attach -n "$1")")"; }
 # busybox init ignores its halt signal until rcS has finished: wait for that before a clean
-# stop is timed, so both runtimes get the halt signal at the same point of the boot.
-RCS_DONE='i=0; while pgrep -x rcS >/dev/null; do i=$((i+1)); [ $i -lt 400 ] || exit 1; sleep 0.005; done'
+# stop is timed, so both runtimes get the halt signal at the same point of the boot. Checked
+# inside the container (another container's rcS on the host must not count): no rcS, and init
+# has another child (askfirst's, started once sysinit has returned; only for the moment between
+# the fork and the exec of rcS could that child be sysinit's own).
+RCS_DONE_SH='r=0; a=0; for s in /proc/[0-9]*/stat; do read -r p c st pp rest <"$s" 2>/dev/null || continue; [ "$c" = "(rcS)" ] && r=1; [ "$pp" = 1 ] && [ "$c" != "(rcS)" ] && a=1; done; [ $r = 0 ] && [ $a = 1 ]'
+rcs_done_loop() {  # rcs_done_loop ATTACH-CMD-STRING
+    printf 'i=0; until %s -- /bin/sh -c %q >/dev/null 2>&1; do i=$((i+1)); [ $i -lt 400 ] || exit 1; sleep 0.005; done' "$1" "$RCS_DONE_SH"
+}
 sysc_kill() { printf '%s >/dev/null 2>&1 || true' "$(sysc_cmd stop --force "$1")"; }
 lxc_kill() { printf '%s >/dev/null 2>&1 || true' "$(lxc_cmd lxc-stop -k -n "$1")"; }
 

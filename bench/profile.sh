@@ -13,6 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 NAME=${1:?usage: profile.sh NAME}
 SYSC=${SYSC:-build/bin/sysc}
+source bench/lib.sh  # RCS_DONE_SH
 : "${SYSC_ROOT:?set SYSC_ROOT to the state root of NAME}"
 command -v strace >/dev/null || { echo "profile.sh: strace missing (apt-get install strace)" >&2; exit 1; }
 LXCD_PID=$(cat "$SYSC_ROOT/run/sysc/lxcd.lock")
@@ -31,7 +32,7 @@ shim_pid() { "$SYSC" info "$NAME" 2>/dev/null | awk -F': *' '/^ *Shim PID/ { pri
 wait_ready() {
     local _
     for _ in $(seq 400); do "$SYSC" attach "$NAME" -- true >/dev/null 2>&1 && break; sleep 0.005; done
-    for _ in $(seq 400); do pgrep -x rcS >/dev/null || break; sleep 0.005; done
+    for _ in $(seq 400); do "$SYSC" attach "$NAME" -- /bin/sh -c "$RCS_DONE_SH" >/dev/null 2>&1 && break; sleep 0.005; done
 }
 
 # profile LABEL CMD...: untraced once, then traced (daemon side attached before the CLI runs).

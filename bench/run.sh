@@ -96,6 +96,8 @@ lxc_define "$CT" "$LXCP/$CT/rootfs"
 KILL_BOTH="$(sysc_kill "$CT"); $(lxc_kill "$CT")"
 SYSC_READY=$(sysc_start_ready "$CT")
 LXC_READY=$(lxc_start_ready "$CT")
+SYSC_RCS_DONE=$(rcs_done_loop "$(sysc_cmd attach "$CT")")
+LXC_RCS_DONE=$(rcs_done_loop "$(lxc_cmd lxc-attach -n "$CT")")
 # One boot of each outside the timing: both must work before anything is measured.
 sh -c "$SYSC_READY" || bench_die "sysc: $CT did not start"
 sh -c "$LXC_READY" || bench_die "lxc: $CT did not start"
@@ -107,16 +109,16 @@ sh -c "$KILL_BOTH"
 
 # --- (2a) clean stop: halt signal SIGUSR1 on both, init halts by itself (~2 s of busybox sleep)
 wanted stop && bench_log "stop latency (clean halt)" && ab stop "${R_STOP[@]}" "$(sysc_cmd stop -q "$CT")" "$(lxc_cmd lxc-stop -n "$CT")" \
-    "$KILL_BOTH; $SYSC_READY && $RCS_DONE" "$KILL_BOTH; $LXC_READY && $RCS_DONE"
+    "$KILL_BOTH; $SYSC_READY && $SYSC_RCS_DONE" "$KILL_BOTH; $LXC_READY && $LXC_RCS_DONE"
 
 # --- (2b) forced stop: SIGKILL, the runtime's own teardown only -----------------------------
 wanted kill && bench_log "stop latency (kill)" && ab kill "${R_KILL[@]}" "$(sysc_cmd stop --force -q "$CT")" "$(lxc_cmd lxc-stop -k -n "$CT")" \
-    "$KILL_BOTH; $SYSC_READY && $RCS_DONE" "$KILL_BOTH; $LXC_READY && $RCS_DONE"
+    "$KILL_BOTH; $SYSC_READY && $SYSC_RCS_DONE" "$KILL_BOTH; $LXC_READY && $LXC_RCS_DONE"
 
 # --- (3) attach `true` to a running container ----------------------------------------------
 if wanted attach; then
     bench_log "attach latency"
-    sh -c "$SYSC_READY && $LXC_READY && $RCS_DONE" || bench_die "could not start both containers"
+    sh -c "$SYSC_READY && $LXC_READY && $SYSC_RCS_DONE && $LXC_RCS_DONE" || bench_die "could not start both containers"
     ab attach "${R_ATTACH[@]}" "$(sysc_cmd attach "$CT" -- true)" "$(lxc_cmd lxc-attach -n "$CT" -- true)"
     sh -c "$KILL_BOTH"
 fi
