@@ -74,9 +74,9 @@ struct Helper {
     EXPECT_EQ(write(in, s.data(), s.size()), static_cast<ssize_t>(s.size()));
   }
   // Reads output until it contains `text` (after what was already matched) or 10 s pass.
-  bool expect(const std::string& text) {
+  bool expect(const std::string& text, int timeout_ms = 10000) {
     size_t from = seen.size();
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     while (seen.find(text, from) == std::string::npos) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
       pollfd p{out, POLLIN, 0};
@@ -313,9 +313,13 @@ TEST_F(AttachRaw, InteractiveTerminal) {
   // The caller's window changes: the kernel sends SIGWINCH, attach copies the size to its pty.
   winsize ws{40, 120, 0, 0};
   ASSERT_EQ(ioctl(h.in, TIOCSWINSZ, &ws), 0);
-  usleep(200000);
-  h.send("stty size\n");
-  EXPECT_TRUE(h.expect("40 120")) << h.seen;
+  // Asked again until attach has passed the new size on (it relays SIGWINCH asynchronously).
+  bool resized = false;
+  for (int i = 0; i < 50 && !resized; ++i) {
+    h.send("stty size\n");
+    resized = h.expect("40 120", 200);
+  }
+  EXPECT_TRUE(resized) << h.seen;
   // ^C is a byte in raw mode: the container's pty turns it into SIGINT for the sleep only.
   h.send("sleep 100\n");
   usleep(300000);

@@ -51,10 +51,14 @@ TEST_F(Daemon, KillingLxcdLeavesContainersRunningAndANewOneAdoptsThem) {
 TEST_F(Daemon, ContainerThatDiesWhileLxcdIsDownIsRecordedStopped) {
   env_->create_busybox("dmn2");
   ASSERT_EQ(env_->sysc({"start", "dmn2"}).status, 0);
-  int init = env_->info("dmn2").value("init_pid", 0);
+  auto before = env_->info("dmn2");
+  const int init = before.value("init_pid", 0), shim = before.value("shim_pid", 0);
+  ASSERT_GT(shim, 0) << before.dump();
   env_->kill_lxcd(SIGKILL);
   ASSERT_EQ(kill(init, SIGKILL), 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // The shim records the exit and ends before any lxcd runs again (the next command starts one).
+  for (int i = 0; i < 200 && (alive(init) || alive(shim)); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_FALSE(alive(shim)) << "the supervisor outlived its container by 10 s";
   auto info = env_->info("dmn2");
   EXPECT_EQ(info.value("state", ""), "STOPPED") << info.dump();
   EXPECT_EQ(info.value("last_exit", ""), "killed by SIGKILL");

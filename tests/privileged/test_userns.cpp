@@ -221,7 +221,7 @@ TEST_F(Userns, NetworkAndConsoleWork) {
             std::string::npos);
   auto ping = in(*env_, "un1", "ping -c1 -W5 " + env_->address(1));
   EXPECT_EQ(ping.status, 0) << ping.out << ping.err;
-  EXPECT_NE(env_->sysc({"console", "--log", "un1"}).out.find("activate this console"), std::string::npos);
+  EXPECT_NE(env_->console_until("un1", "activate this console").find("activate this console"), std::string::npos);
 }
 
 TEST_F(Userns, RebootFromInsideComesBackInTheSameRange) {
