@@ -258,6 +258,7 @@ Step security_step(const char* name) {
     if (r < 0) fail(p, kStdio, errno);
   }
   join_cgroups(p);
+  cgroup::allow_cpuset_cpus();  // the container's CPUs, not the caller's mask
   if (setns(p.pidfd, p.setns_flags) != 0) fail(p, kSetns, errno);
   // Signals are still blocked (the parent blocked them before the fork): a relayed one stays
   // pending until g_child2 is known.

@@ -90,6 +90,13 @@ class Driver {
   virtual runtime::MountPlan container_mounts() const = 0;
 };
 
+// Async-signal-safe: lets the calling thread run on every CPU of its cpuset. A process that
+// enters a container's cgroups must not keep the CPU mask it inherited (lxcd's or the caller's,
+// set by taskset or systemd's CPUAffinity=): since Linux 6.2 a mask set with sched_setaffinity
+// also bounds what any later cpuset gives the task and its children. The kernel narrows the
+// all-set mask (as wide as its largest CPU count) to the cpuset's CPUs.
+void allow_cpuset_cpus();
+
 // Detect from /proc/self/mountinfo and statfs(/sys/fs/cgroup); error if no cgroup is mounted.
 // preference: "auto" (by layout), "v1" (error on a cgroup2-only host), "v2" (the cgroup2
 // hierarchy alone, also on a hybrid host).

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
 #include <set>
@@ -24,6 +25,12 @@
 #endif
 
 namespace sysc::cgroup {
+
+void allow_cpuset_cpus() {
+  unsigned char all[8192 / 8];  // the kernel's largest NR_CPUS; it reads as many bits as it has
+  memset(all, 0xff, sizeof all);
+  (void)syscall(SYS_sched_setaffinity, 0, sizeof all, all);
+}
 
 const char* to_string(Layout l) {
   switch (l) {

@@ -63,13 +63,11 @@ Result<ChildMounts> prepare_userns(const ChildPlan& plan, pid_t pid) {
   return out;
 }
 
-// The sync 1 byte, carrying the mounts of M (if any) as SCM_RIGHTS.
 // Keeps the calling thread, and so a child it clones, on the CPU it runs on, until restore().
 // The new task then waits on a CPU that is already awake and runs as soon as its parent blocks
 // for it, instead of being placed on an idle CPU that first has to be woken: on virtual machines
-// whose idle vCPUs halt, that wake-up alone costs 0.05-2.5 ms. Both the parent (right after the
-// clone) and the child (before anything else) put the saved mask back; a container never keeps
-// the pin.
+// whose idle vCPUs halt, that wake-up alone costs 0.05-2.5 ms. Right after the clone the parent
+// puts its saved mask back; the child takes every CPU of its cpuset (cgroup::allow_cpuset_cpus).
 class CpuPin {
  public:
   CpuPin() {
@@ -83,9 +81,11 @@ class CpuPin {
   CpuPin(const CpuPin&) = delete;
   CpuPin& operator=(const CpuPin&) = delete;
   ~CpuPin() { restore(); }
+  // Its saved mask again, or every CPU of its cpuset if that fails (the cpuset changed meanwhile).
   void restore() {
-    if (pinned_) (void)sched_setaffinity(0, sizeof saved_, &saved_);
+    if (!pinned_) return;
     pinned_ = false;
+    if (sched_setaffinity(0, sizeof saved_, &saved_) != 0) cgroup::allow_cpuset_cpus();
   }
 
  private:
@@ -93,6 +93,7 @@ class CpuPin {
   bool pinned_ = false;
 };
 
+// The sync 1 byte, carrying the mounts of M (if any) as SCM_RIGHTS.
 ssize_t send_go(int sock, const ChildMounts& m) {
   char go = 1;
   iovec iov{&go, 1};
@@ -173,8 +174,12 @@ Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, c
   args.cgroup = cgroup_dir ? static_cast<uint64_t>(cgroup_dir.get()) : 0;
   CpuPin pin;
   long pid = syscall(SYS_clone3, &args, sizeof args);
-  // Parent and child alike: the pin has done its work once the child exists.
-  pin.restore();
+  // The pin has done its work once the child exists. The container's CPUs are its cpuset's:
+  // neither the pin nor a mask the shim inherited from lxcd.
+  if (pid == 0)
+    cgroup::allow_cpuset_cpus();
+  else
+    pin.restore();
   if (pid < 0) {
     Error e = sys_error(cgroup_dir ? "start failed at clone3 into " + join.clone_into : "start failed at clone3");
     (void)cg.destroy(rel);

@@ -2,8 +2,10 @@
 // runs, the kernel enforces them inside (pids, OOM), `config set` changes them live, and a
 // limit the hierarchy cannot enforce (v2 on a hybrid host has no controllers) fails the start.
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <sstream>
 
@@ -143,6 +145,55 @@ TEST(LimitsV2Container, UnavailableControllerFailsTheStart) {
     EXPECT_FALSE(fs::exists(mp)) << "cgroup left behind: " << mp;
   }
   EXPECT_TRUE(env.leftovers(name).empty()) << ::testing::PrintToString(env.leftovers(name));
+}
+
+// The container's CPUs are its cpuset's, whatever CPUs lxcd itself may use: with lxcd pinned to
+// one CPU (as `taskset` or systemd's CPUAffinity= do), the shim keeps that pin and the init gets
+// every CPU of its cpuset, with either cgroup driver; so does a command attached by a caller
+// pinned the same way.
+TEST(CpusContainer, InitGetsItsCpusetNotLxcdsAffinity) {
+  SYSC_REQUIRE_ROOT();
+  cpu_set_t mine;
+  ASSERT_EQ(sched_getaffinity(0, sizeof mine, &mine), 0);
+  if (CPU_COUNT(&mine) < 2) {
+    if (getenv("CI")) FAIL() << "needs two CPUs";
+    GTEST_SKIP() << "needs two CPUs";
+  }
+  int first = 0;
+  while (!CPU_ISSET(first, &mine)) ++first;
+  const auto cpus = [](int pid) {
+    std::istringstream in(read_text("/proc/" + std::to_string(pid) + "/status"));
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind("Cpus_allowed_list:", 0) == 0) return trimmed(line.substr(line.find_first_not_of(" \t", 18)));
+    return std::string("no Cpus_allowed_list");
+  };
+  const std::string all = cpus(getpid());
+  std::vector<std::string> drivers = {""};
+  if (cgroup::make_driver("v2")) drivers.push_back("driver = v2\n");
+  for (const auto& conf : drivers) {
+    SCOPED_TRACE(conf.empty() ? "default driver" : conf);
+    SyscEnv env(conf);
+    // The first command starts lxcd, pinned like the command.
+    auto r = env.sysc_as({"taskset", "-c", std::to_string(first)}, {"create", "busybox", "cpu1"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    ASSERT_EQ(cpus(env.lxcd_pid()), std::to_string(first));
+    r = env.sysc({"start", "cpu1"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    auto info = env.info("cpu1");
+    EXPECT_EQ(cpus(info.value("shim_pid", 0)), std::to_string(first)) << info.dump();
+    EXPECT_EQ(cpus(info.value("init_pid", 0)), all) << info.dump();
+    // So does a command attached by a caller pinned the same way.
+    r = env.sysc_as({"taskset", "-c", std::to_string(first)},
+                    {"attach", "cpu1", "--", "grep", "Cpus_allowed_list", "/proc/self/status"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(trimmed(r.out.substr(std::min(r.out.size(), r.out.find_first_not_of(" \t", 18)))), all) << r.out;
+    // A restart (a new shim and a new init) gives them the same CPUs.
+    ASSERT_EQ(env.sysc({"restart", "cpu1"}).status, 0);
+    info = env.info("cpu1");
+    EXPECT_EQ(cpus(info.value("shim_pid", 0)), std::to_string(first)) << info.dump();
+    EXPECT_EQ(cpus(info.value("init_pid", 0)), all) << info.dump();
+    ASSERT_EQ(env.sysc({"stop", "--force", "cpu1"}).status, 0);
+  }
 }
 
 }  // namespace
