@@ -20,7 +20,8 @@ struct SpawnedShim {
 // in a new session (it must outlive lxcd), with stdin on /dev/null, stdout/stderr on log_fd, the
 // status pipe as fd 3 and the go pipe as fd 4. The shim reads nothing until spec_ready(), and
 // clones nothing until cgroup_ready(); a launch destroyed before cgroup_ready() is called off:
-// the shim sees EOF on fd 4, stops before it made anything outside its run dir, and is reaped.
+// the shim sees EOF on fd 4 and stops before it clones anything (after spec_ready() it has opened
+// the console log, appending, and its socket in the run dir), and is reaped.
 class ShimLaunch {
  public:
   static Result<ShimLaunch> spawn(const std::string& shim_path, const std::string& spec_path, int log_fd);
