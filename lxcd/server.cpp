@@ -299,7 +299,7 @@ class Acceptors {
         start_another = --waiting_ == 0;
       }
       if (start_another) start_thread();
-  local::socket sock(io_);
+      local::socket sock(io_);
       boost::system::error_code ec;
       sock.assign(local(), fd, ec);
       if (ec) {
