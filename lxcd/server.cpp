@@ -212,11 +212,42 @@ void stream_create(local::socket& sock, Manager& m, const ApiRequest& r) {
   send(reply_text(last), false);
 }
 
+// How long a client may stay silent while it sends its request. Each connection holds a thread
+// and a descriptor: one that never finishes its request is let go after this. Applies to the
+// request only; a console, an event stream or a wait may stay quiet as long as they like.
+constexpr int kRequestIdleMs = 10000;
+
+// The connection as Beast reads the request from it: each read waits at most kRequestIdleMs for
+// data (a blocking socket's own receive timeout would not do: Asio waits again on EAGAIN).
+struct RequestReader {
+  local::socket& sock;
+  template <class MutableBuffers>
+  std::size_t read_some(const MutableBuffers& buffers, boost::system::error_code& ec) {
+    pollfd p{sock.native_handle(), POLLIN, 0};
+    int ready;
+    do ready = ::poll(&p, 1, kRequestIdleMs);
+    while (ready < 0 && errno == EINTR);
+    if (ready == 0) {
+      ec = asio::error::timed_out;
+      return 0;
+    }
+    return sock.read_some(buffers, ec);
+  }
+  template <class MutableBuffers>
+  std::size_t read_some(const MutableBuffers& buffers) {
+    boost::system::error_code ec;
+    std::size_t n = read_some(buffers, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+};
+
 void handle(local::socket sock, Manager& m, const std::optional<SocketGroup>& group) {
   boost::beast::flat_buffer buf;
   http::request<http::string_body> req;
   boost::system::error_code ec;
-  http::read(sock, buf, req, ec);
+  RequestReader reader{sock};
+  http::read(reader, buf, req, ec);
   if (ec) return;
   Reply reply;
   // The last line of defence of the daemon: no request may end the process.

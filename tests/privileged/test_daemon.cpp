@@ -1,6 +1,7 @@
 // lxcd and its shims: containers survive kill -9 of lxcd and are re-adopted; a killed shim is
 // recorded; concurrent CLI calls are safe.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -132,6 +133,35 @@ int threads_of(int pid) {
   return line.empty() ? -1 : std::atoi(line.c_str() + 8);
 }
 
+// A connection to ROOT's lxcd socket (SOCK_NONBLOCK as asked), -1 if refused.
+int connect_lxcd(const SyscEnv& env, int extra_flags = 0) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::string path = env.root() + "/run/sysc/lxcd.sock";
+  if (path.size() >= sizeof addr.sun_path) return -1;
+  path.copy(addr.sun_path, path.size());
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | extra_flags, 0);
+  if (fd >= 0 && connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    fd = -1;
+  }
+  return fd;
+}
+
+// True once lxcd has closed FD (EOF after whatever it sent), false if it is still open after
+// waiting WAIT_MS.
+bool closed_by_lxcd(int fd, int wait_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(std::max<long long>(0, left.count()))) <= 0) return false;
+    char buf[4096];
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n <= 0) return true;
+  }
+}
+
 // lxcd out of descriptors: accept(2) fails at once while connections are pending. It must
 // neither spin up a thread per failure (which multiplied until lxcd aborted) nor die, and it
 // serves again, with no more threads than before, once the connections are gone.
@@ -148,19 +178,10 @@ TEST_F(Daemon, OutOfDescriptorsLxcdKeepsItsThreadsAndServesAgain) {
 
   // Silent connections, more than lxcd can take: it accepts until it is out of descriptors,
   // the rest stay pending in the listen queue.
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  const std::string path = env_->root() + "/run/sysc/lxcd.sock";
-  ASSERT_LT(path.size(), sizeof addr.sun_path);
-  path.copy(addr.sun_path, path.size());
   std::vector<int> conns;
   for (int i = 0; i < 120; ++i) {
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    ASSERT_GE(fd, 0);
-    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      close(fd);
-      break;
-    }
+    int fd = connect_lxcd(*env_, SOCK_NONBLOCK);
+    if (fd < 0) break;
     conns.push_back(fd);
   }
   ASSERT_GT(conns.size(), 64u);
@@ -182,6 +203,29 @@ TEST_F(Daemon, OutOfDescriptorsLxcdKeepsItsThreadsAndServesAgain) {
     threads_after = threads_of(pid);
   }
   EXPECT_LE(threads_after, threads_before + 2) << "threads before: " << threads_before << ", full: " << threads_full;
+}
+
+// A client that never finishes its request is let go after lxcd's request deadline (~10 s of
+// silence); a stream that has started (events) stays open as long as the client wants.
+TEST_F(Daemon, ClientThatNeverFinishesItsRequestIsLetGo) {
+  ASSERT_EQ(env_->sysc({"list"}).status, 0);
+  int silent = connect_lxcd(*env_), partial = connect_lxcd(*env_), events = connect_lxcd(*env_);
+  ASSERT_GE(silent, 0);
+  ASSERT_GE(partial, 0);
+  ASSERT_GE(events, 0);
+  const std::string head = "GET /1.0/events HTTP/1.1\r\nHost: lxcd\r\n";
+  ASSERT_EQ(write(partial, head.data(), head.size()), static_cast<ssize_t>(head.size()));
+  const std::string whole = head + "\r\n";
+  ASSERT_EQ(write(events, whole.data(), whole.size()), static_cast<ssize_t>(whole.size()));
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(closed_by_lxcd(silent, 30000)) << "a silent connection stayed open for 30 s";
+  EXPECT_TRUE(closed_by_lxcd(partial, 5000)) << "a half-sent request stayed open";
+  double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_GT(waited, 5.0) << "let go before the deadline";
+  // The event stream, quiet just as long, is still there.
+  EXPECT_FALSE(closed_by_lxcd(events, 0));
+  for (int fd : {silent, partial, events}) close(fd);
+  EXPECT_EQ(env_->sysc({"list"}).status, 0);
 }
 
 }  // namespace
