@@ -20,6 +20,16 @@ std::string read_text(const std::string& path) {
 
 void write_text(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
+std::string cpus_allowed_list(const std::string& status) {
+  const std::string key = "Cpus_allowed_list:";
+  size_t at = status.find(key);
+  if (at == std::string::npos) return "";
+  size_t from = status.find_first_not_of(" \t", at + key.size());
+  size_t end = status.find('\n', at);
+  if (from == std::string::npos || from > end) return "";
+  return status.substr(from, end == std::string::npos ? std::string::npos : end - from);
+}
+
 bool drain(std::vector<std::pair<int, std::string*>> fds, std::chrono::seconds limit) {
   auto deadline = std::chrono::steady_clock::now() + limit;
   while (!fds.empty()) {

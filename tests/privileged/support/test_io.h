@@ -12,6 +12,8 @@ namespace sysc::test {
 
 std::string read_text(const std::string& path);  // "" when unreadable
 void write_text(const std::string& path, const std::string& text);
+// The value of "Cpus_allowed_list:" in STATUS (a /proc/PID/status text), e.g. "0-1"; "" if absent.
+std::string cpus_allowed_list(const std::string& status);
 // Reads every fd into its string until all hit EOF/EIO or the deadline passes; true if all finished.
 bool drain(std::vector<std::pair<int, std::string*>> fds, std::chrono::seconds limit);
 // Reads fd into `seen` until it contains `text`; false on EOF or after timeout_ms.
