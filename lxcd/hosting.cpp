@@ -53,6 +53,7 @@ void Manager::start_hosting() {
     std::lock_guard<std::mutex> g(hosting_mu_);
     hosting_started_ = true;
   }
+  shims_.start();
   ticker_ = std::thread([this] {
     for (int n = 0; hosting_sleep(kTickMs); ++n) {
       tick();

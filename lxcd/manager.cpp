@@ -96,7 +96,7 @@ Manager::Manager(Paths paths, config::GlobalConfig global, db::Store store, std:
                  std::string shim_path, int log_fd, std::unique_ptr<Network> network)
     : paths_(std::move(paths)), global_(std::move(global)), store_(std::move(store)),
       idmaps_(global_.idmap_registry, paths_.state_dir), cg_(std::move(cg)),
-      shim_path_(std::move(shim_path)), log_fd_(log_fd), net_(std::move(network)),
+      shim_path_(std::move(shim_path)), log_fd_(log_fd), shims_(shim_path_, log_fd), net_(std::move(network)),
       images_(paths_.cache_dir + "/images"),
       monitor_([this](const std::string& n, int pid, const json& ev) { on_shim_event(n, pid, ev); },
                [this](const std::string& n, int pid) { on_shim_gone(n, pid); }) { load_boot_state(); }
@@ -190,10 +190,10 @@ Result<json> Manager::start(const std::string& name) {
 
 Result<json> Manager::start_locked(const db::ContainerRecord& rec) {
   const std::string& name = rec.name;
-  // The supervisor execs and starts up while the container is prepared below; it waits for the
-  // spec file (spec_ready) and the cgroup (cgroup_ready). Any failure before the cgroup is
-  // ready calls it off (the launch's destructor).
-  auto launch = TRY_CTX(ShimLaunch::spawn(shim_path_, paths_.shim_spec_file(name), log_fd_), name + ": start failed");
+  // The supervisor (the pool's spare, or one spawned now that execs and starts up while the
+  // container is prepared below) waits for the spec file (spec_ready) and the cgroup
+  // (cgroup_ready). Any failure before the cgroup is ready calls it off (the launch's destructor).
+  auto launch = TRY_CTX(shims_.take(), name + ": start failed");
   auto cfg = TRY(load_config(name));
   auto policy = TRY_CTX(runtime::make_policy(cfg.cap_drop, cfg.cap_keep, cfg.seccomp_profile, cfg.allow_compat),
                         name + ": invalid configuration");
@@ -241,7 +241,7 @@ Result<json> Manager::start_locked(const db::ContainerRecord& rec) {
   TRY_CTX(mkdir_p(paths_.log_dir, 0750), name);
   TRY_CTX(write_file_atomic(paths_.shim_spec_file(name), runtime::to_json(spec), 0600, /*durable=*/false), name);
   TRY(store_.set_state(name, db::State::Starting));
-  launch.spec_ready();
+  launch.spec_ready(paths_.shim_spec_file(name));
   // The cgroup here, while the shim reads the spec and sets up its console and socket.
   std::string failure;
   Result<SpawnedShim> spawned = make_error("start called off", ECANCELED);

@@ -23,6 +23,7 @@
 #include "lxcd/lxcfs.h"
 #include "lxcd/monitor.h"
 #include "lxcd/network.h"
+#include "lxcd/shim_client.h"
 #include "runtime/spec.h"
 #include "runtime/cgroup.h"
 
@@ -193,6 +194,7 @@ class Manager {
   std::unique_ptr<cgroup::Driver> cg_;
   std::string shim_path_;
   int log_fd_;
+  ShimPool shims_;  // the spare supervisor for the next start
   std::mutex locks_mu_;
   std::map<std::string, std::shared_ptr<std::mutex>> locks_;
   std::unique_ptr<Network> net_;

@@ -1,11 +1,16 @@
 // Spawning sysc-shim and talking to its control socket (lxcd side, any thread).
 #include "lxcd/shim_client.h"
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <climits>
+#include <cstdio>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -19,7 +24,7 @@ namespace sysc::lxcd {
 
 using nlohmann::json;
 
-Result<ShimLaunch> ShimLaunch::spawn(const std::string& shim_path, const std::string& spec_path, int log_fd) {
+Result<ShimLaunch> ShimLaunch::spawn(const std::string& shim_path, int log_fd) {
   int p[2], g[2];
   if (pipe2(p, O_CLOEXEC) != 0) return sys_error("pipe");
   UniqueFd rd(p[0]), wr(p[1]);
@@ -40,7 +45,7 @@ Result<ShimLaunch> ShimLaunch::spawn(const std::string& shim_path, const std::st
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  const char* argv[] = {shim_path.c_str(), spec_path.c_str(), nullptr};
+  const char* argv[] = {shim_path.c_str(), nullptr};
   pid_t pid = 0;
   int rc = posix_spawn(&pid, shim_path.c_str(), &fa, &attr, const_cast<char**>(argv), environ);
   posix_spawn_file_actions_destroy(&fa);
@@ -64,19 +69,36 @@ ShimLaunch::~ShimLaunch() {
   }
 }
 
-void ShimLaunch::signal_shim() {
+void ShimLaunch::write_go(const void* data, size_t size) {
   // A shim that is already gone (it failed on its own) has written its status: a failed write
-  // (EPIPE, SIGPIPE is ignored) is read from there.
-  const char byte = 1;
+  // (EPIPE, SIGPIPE is ignored) is read from there. Messages are shorter than PIPE_BUF: one write.
   ssize_t n;
-  do n = ::write(go_.get(), &byte, 1);
+  do n = ::write(go_.get(), data, size);
   while (n < 0 && errno == EINTR);
 }
 
-void ShimLaunch::spec_ready() { signal_shim(); }
+void ShimLaunch::spec_ready(const std::string& spec_path) {
+  std::string msg(2, '\0');
+  const uint16_t len = static_cast<uint16_t>(std::min<size_t>(spec_path.size(), PATH_MAX));
+  memcpy(msg.data(), &len, sizeof len);
+  msg.append(spec_path, 0, len);
+  write_go(msg.data(), msg.size());
+}
+
+bool ShimLaunch::alive() {
+  if (pid_ <= 0) return false;
+  int st = 0;
+  pid_t r;
+  do r = waitpid(pid_, &st, WNOHANG);
+  while (r < 0 && errno == EINTR);
+  if (r == 0) return true;
+  pid_ = 0;  // reaped (or not ours): nothing to wait for any more
+  return false;
+}
 
 Result<SpawnedShim> ShimLaunch::cgroup_ready() {
-  signal_shim();
+  const char byte = 1;
+  write_go(&byte, 1);
   go_.reset();
   // The shim answers once the init was exec'ed (its own setup timeout is shorter); a shim that
   // never answers is killed rather than holding the container's lock forever.
@@ -106,6 +128,87 @@ Result<SpawnedShim> ShimLaunch::cgroup_ready() {
     return make_error("start failed: supervisor exited without a status (see the daemon log)", EIO);
   }
   return s;
+}
+
+ShimPool::ShimPool(std::string shim_path, int log_fd) : shim_path_(std::move(shim_path)), log_fd_(log_fd) {}
+
+ShimPool::~ShimPool() {
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    quit_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  if (spare_) {
+    // Out of SCHED_IDLE, so that it ends (and is reaped by the launch's destructor) at once.
+    sched_param normal{};
+    sched_setscheduler(spare_->pid(), SCHED_OTHER, &normal);
+  }
+}
+
+void ShimPool::start() {
+  if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+}
+
+namespace {
+bool same_file(const struct stat& a, const struct stat& b) {
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_size == b.st_size &&
+         a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec;
+}
+}  // namespace
+
+void ShimPool::run() {
+  // This thread, and so each spare from exec to its wait on the go pipe, runs at SCHED_IDLE.
+  sched_param idle{};
+  if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle) != 0) return;  // no pool: starts spawn their own
+  std::unique_lock<std::mutex> l(mu_);
+  uint64_t failed_at = ~uint64_t{0};
+  for (;;) {
+    cv_.wait(l, [&] { return quit_ || (!spare_ && takes_ != failed_at); });
+    if (quit_) return;
+    const uint64_t takes = takes_;
+    l.unlock();
+    struct stat exe {};
+    Result<ShimLaunch> launch = ::stat(shim_path_.c_str(), &exe) == 0 ? ShimLaunch::spawn(shim_path_, log_fd_)
+                                                                       : sys_error("stat " + shim_path_);
+    l.lock();
+    if (!launch) {
+      fprintf(stderr, "lxcd: spare supervisor: %s (starts spawn their own)\n", launch.error().message.c_str());
+      failed_at = takes;
+      continue;
+    }
+    spare_.emplace(std::move(*launch));
+    spare_exe_ = exe;
+  }
+}
+
+Result<ShimLaunch> ShimPool::take() {
+  std::optional<ShimLaunch> spare;
+  struct stat exe_then {};
+  {
+    // Never wait here for the SCHED_IDLE thread: when it holds the lock, spawn a new shim.
+    std::unique_lock<std::mutex> l(mu_, std::try_to_lock);
+    if (l.owns_lock()) {
+      if (spare_) {
+        spare.emplace(std::move(*spare_));
+        spare_.reset();
+        exe_then = spare_exe_;
+      }
+      ++takes_;
+    }
+  }
+  cv_.notify_one();
+  if (spare) {
+    struct stat exe_now {};
+    const bool usable = ::stat(shim_path_.c_str(), &exe_now) == 0 && same_file(exe_now, exe_then) && spare->alive();
+    if (spare->pid() > 0) {
+      // Its container's init inherits its policy: never SCHED_IDLE. One left unused must end at
+      // once: EOF on its go pipe when it is dropped here, then it is reaped.
+      sched_param normal{};
+      if (sched_setscheduler(spare->pid(), SCHED_OTHER, &normal) == 0 && usable) return std::move(*spare);
+    }
+  }
+  return ShimLaunch::spawn(shim_path_, log_fd_);
 }
 
 Result<ShimConnection> ShimConnection::connect(const std::string& path) {

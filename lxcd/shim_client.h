@@ -1,9 +1,14 @@
 // lxcd's side of the shim: spawning sysc-shim for a start, and the line-JSON control socket.
 #pragma once
 
+#include <condition_variable>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <thread>
 
 #include "common/result.h"
 #include "common/unique_fd.h"
@@ -15,32 +20,64 @@ struct SpawnedShim {
   nlohmann::json status;  // {"ok":true,"init_pid":N,"started_at":T} or {"ok":false,"error":"..."}
 };
 
-// A sysc-shim spawned at the beginning of a start, while lxcd still prepares the container: the
-// exec and the shim's own start-up run alongside that work. posix_spawn `shim_path spec_path`
-// in a new session (it must outlive lxcd), with stdin on /dev/null, stdout/stderr on log_fd, the
+// A sysc-shim spawned for a start, before lxcd prepares the container: the exec and the shim's
+// own start-up run alongside that work (or ahead of it: ShimPool). posix_spawn `shim_path` in a
+// new session (it must outlive lxcd), with stdin on /dev/null, stdout/stderr on log_fd, the
 // status pipe as fd 3 and the go pipe as fd 4. The shim reads nothing until spec_ready(), and
 // clones nothing until cgroup_ready(); a launch destroyed before cgroup_ready() is called off:
 // the shim sees EOF on fd 4 and stops before it clones anything (after spec_ready() it has opened
 // the console log, appending, and its socket in the run dir), and is reaped.
+// The go pipe carries, in order: the spec file's path (2 bytes of length, host order, then the
+// path) once the file is written, then one byte once the cgroup is ready.
 class ShimLaunch {
  public:
-  static Result<ShimLaunch> spawn(const std::string& shim_path, const std::string& spec_path, int log_fd);
+  static Result<ShimLaunch> spawn(const std::string& shim_path, int log_fd);
   ShimLaunch(ShimLaunch&& o) noexcept;
   ShimLaunch& operator=(ShimLaunch&&) = delete;
   ~ShimLaunch();
   // The spec file is written: the shim reads it and sets up everything but the cgroup.
-  void spec_ready();
+  void spec_ready(const std::string& spec_path);
   // The cgroup is made (runtime::prepare_cgroup): the shim starts the container; waits for its
   // status line.
   Result<SpawnedShim> cgroup_ready();
   pid_t pid() const { return pid_; }
+  // False once the shim has exited (it is reaped then).
+  bool alive();
 
  private:
   ShimLaunch() = default;
-  void signal_shim();
+  void write_go(const void* data, size_t size);
   pid_t pid_ = 0;
   UniqueFd status_;  // read end of the shim's fd 3
   UniqueFd go_;      // write end of the shim's fd 4
+};
+
+// One shim spawned ahead of the next start (a spare), so that a start skips the shim's exec and
+// its C library start-up (~0.7 ms of an idle start here). The spare is spawned by a thread of
+// its own at SCHED_IDLE, so its exec and start-up only use CPU time nothing else wants; a start
+// that takes it sets it back to SCHED_OTHER before anything else, and the thread spawns the next
+// one. A spare is not used when the shim binary changed since it was spawned (an upgrade) or
+// when it is gone; the start then spawns one as without the pool. When lxcd ends, however it
+// ends, the spare sees EOF on its go pipe and exits.
+class ShimPool {
+ public:
+  ShimPool(std::string shim_path, int log_fd);
+  ~ShimPool();  // stops the thread; the spare exits and is reaped
+  void start();  // the thread, which spawns the first spare
+  // A shim for a start: the spare, or a new one.
+  Result<ShimLaunch> take();
+
+ private:
+  void run();
+  std::string shim_path_;
+  int log_fd_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::optional<ShimLaunch> spare_;
+  struct stat spare_exe_ {};  // the binary the spare runs, as it was when spawned
+  uint64_t takes_ = 0;        // a failed spawn is retried after the next take
+  bool quit_ = false;
+  std::thread thread_;
 };
 
 // A connection to ROOT/run/sysc/NAME/shim.sock.

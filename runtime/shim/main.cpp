@@ -1,12 +1,21 @@
-// sysc-shim: the per-container supervisor, spawned by lxcd as `sysc-shim SPEC_FILE` with a status
-// pipe on fd 3 and a go pipe on fd 4. lxcd spawns it before the spec file is written and makes
-// the container's cgroup meanwhile: one byte on fd 4 says the spec is written, a second one that
-// the cgroup is ready. Resolves the whole plan before clone, then runs the Supervisor loop.
-// Host side.
+// sysc-shim: the per-container supervisor, spawned by lxcd as `sysc-shim` with a status pipe on
+// fd 3 and a go pipe on fd 4, before the container it will run is prepared (or before it is even
+// asked for: lxcd keeps a spare). The go pipe brings the spec file's path once the file is
+// written (2 bytes of length, then the path), then one byte once lxcd has made the container's
+// cgroup. Resolves the whole plan before clone, then runs the Supervisor loop. Host side.
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <climits>
+#include <fcntl.h>
+#include <sched.h>
+#include <linux/prctl.h>
+#include <sstream>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <vector>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -100,11 +109,70 @@ void restore_fd_limit() {
   unsetenv("SYSC_NOFILE_SOFT");
 }
 
+// Exactly SIZE bytes from FD; false on EOF (the start was called off, or lxcd is gone) or error.
+bool read_exactly(int fd, void* buf, size_t size) {
+  auto* p = static_cast<char*>(buf);
+  while (size > 0) {
+    ssize_t n = read(fd, p, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    p += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// `ps` and the tests know a supervisor by the spec file on its command line; it was spawned
+// without one, so the command line becomes "sysc-shim SPEC" now. The kernel reads a command line
+// from anonymous memory only, and PR_SET_MM_MAP (the whole map, as /proc/self/stat has it) needs
+// no capability, where the single PR_SET_MM_ARG_* need CAP_SYS_RESOURCE. Best effort.
+void show_spec_in_cmdline(const std::string& spec_path) {
+  static const char kName[] = "sysc-shim";
+  const size_t size = sizeof kName + spec_path.size() + 1;
+  if (size > 8192) return;
+  void* area = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (area == MAP_FAILED) return;
+  auto* cmdline = static_cast<char*>(area);
+  memcpy(cmdline, kName, sizeof kName);
+  memcpy(cmdline + sizeof kName, spec_path.c_str(), spec_path.size() + 1);
+  const auto start = reinterpret_cast<unsigned long>(cmdline);
+  auto stat = read_file("/proc/self/stat");
+  size_t paren = stat ? stat->rfind(')') : std::string::npos;
+  std::vector<unsigned long long> field(3, 0);  // field[n]: field n of proc_pid_stat(5), from 3 on
+  if (paren != std::string::npos) {
+    std::istringstream in(stat->substr(paren + 2));
+    std::string tok;
+    in >> tok;  // the state, field 3
+    field.push_back(0);
+    unsigned long long v;
+    while (in >> v) field.push_back(v);
+  }
+  if (field.size() > 51) {
+    prctl_mm_map map{};
+    map.start_code = field[26];
+    map.end_code = field[27];
+    map.start_stack = field[28];
+    map.start_data = field[45];
+    map.end_data = field[46];
+    map.start_brk = field[47];
+    map.brk = reinterpret_cast<unsigned long>(sbrk(0));
+    map.arg_start = start;
+    map.arg_end = start + size;
+    map.env_start = field[50];
+    map.env_end = field[51];
+    map.exe_fd = static_cast<uint32_t>(-1);
+    if (prctl(PR_SET_MM, PR_SET_MM_MAP, &map, sizeof map, 0) == 0) return;
+  }
+  // The new area lies below the old one (on the stack): start <= end holds at each step.
+  if (prctl(PR_SET_MM, PR_SET_MM_ARG_START, start, 0, 0) == 0) prctl(PR_SET_MM, PR_SET_MM_ARG_END, start + size, 0, 0);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    fprintf(stderr, "usage: sysc-shim SPEC_FILE (started by lxcd: status pipe on fd 3, go pipe on fd 4)\n");
+  (void)argv;
+  if (argc != 1 || fcntl(kGoFd, F_GETFD) < 0) {
+    fprintf(stderr, "usage: sysc-shim (started by lxcd: status pipe on fd 3, go pipe on fd 4)\n");
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
@@ -114,12 +182,16 @@ int main(int argc, char** argv) {
   if (chdir("/") != 0) return 1;
   // Wait for lxcd's go: the spec file is written. EOF means the start was called off before
   // that (a configuration error, lxcd gone): nothing was touched, nothing to report.
-  char go = 0;
-  ssize_t n;
-  do n = read(kGoFd, &go, 1);
-  while (n < 0 && errno == EINTR);
-  if (n != 1) return 0;
-  auto r = run(argv[1]);
+  uint16_t len = 0;
+  if (!read_exactly(kGoFd, &len, sizeof len) || len == 0 || len > PATH_MAX) return 0;
+  std::string spec_path(len, '\0');
+  if (!read_exactly(kGoFd, spec_path.data(), len)) return 0;
+  show_spec_in_cmdline(spec_path);
+  Result<int> r = make_error("spare supervisor: still at idle priority", EPERM);
+  // A spare waited at SCHED_IDLE and lxcd has set it back; the container's init inherits the
+  // policy, so make sure.
+  sched_param normal{};
+  if (sched_getscheduler(0) != SCHED_IDLE || sched_setscheduler(0, SCHED_OTHER, &normal) == 0) r = run(spec_path);
   if (!r) {
     // Failed before the Supervisor could report: tell lxcd on the status pipe.
     std::string msg = r.error().message;

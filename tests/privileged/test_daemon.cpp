@@ -1,19 +1,25 @@
 // lxcd and its shims: containers survive kill -9 of lxcd and are re-adopted; a killed shim is
 // recorded; concurrent CLI calls are safe.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <future>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "support/harness.h"
+#include "support/test_io.h"
 
 namespace sysc::test {
 namespace {
@@ -226,6 +232,89 @@ TEST_F(Daemon, ClientThatNeverFinishesItsRequestIsLetGo) {
   EXPECT_FALSE(closed_by_lxcd(events, 0));
   for (int fd : {silent, partial, events}) close(fd);
   EXPECT_EQ(env_->sysc({"list"}).status, 0);
+}
+
+// lxcd's spare supervisors: its sysc-shim children that serve no container yet (no spec file
+// on their command line), alive.
+std::vector<int> spares_of(int lxcd) {
+  std::vector<int> out;
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(lxcd) + "/task", ec)) {
+    std::istringstream children(read_text(task.path().string() + "/children"));
+    for (int child = 0; children >> child;)
+      if (read_text("/proc/" + std::to_string(child) + "/comm") == "sysc-shim\n" && alive(child) &&
+          read_text("/proc/" + std::to_string(child) + "/cmdline").find("spec.json") == std::string::npos)
+        out.push_back(child);
+  }
+  return out;
+}
+
+// The one spare of lxcd, waiting at idle priority; 0 if none shows up within 10 s.
+int wait_spare(int lxcd, int other_than = 0) {
+  for (int i = 0; i < 200; ++i) {
+    auto spares = spares_of(lxcd);
+    if (spares.size() == 1 && spares[0] != other_than && sched_getscheduler(spares[0]) == SCHED_IDLE) return spares[0];
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return 0;
+}
+
+// lxcd keeps one supervisor spawned ahead at SCHED_IDLE; the next start runs on it (back at
+// SCHED_OTHER, as is the container's init) and a new spare follows. A spare of a shim binary
+// that changed since is not used, and a killed lxcd's spare exits.
+TEST_F(Daemon, SpareSupervisorRunsTheNextStartAndIsReplaced) {
+  env_->create_busybox("dsp1");
+  const int lxcd = env_->lxcd_pid();
+  ASSERT_GT(lxcd, 0);
+  const int spare = wait_spare(lxcd);
+  ASSERT_GT(spare, 0) << "no spare supervisor";
+
+  auto r = env_->sysc({"start", "dsp1"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto info = env_->info("dsp1");
+  const int shim = info.value("shim_pid", 0), init = info.value("init_pid", 0);
+  EXPECT_EQ(shim, spare) << "the start did not run on the spare";
+  EXPECT_EQ(sched_getscheduler(shim), SCHED_OTHER);
+  EXPECT_EQ(sched_getscheduler(init), SCHED_OTHER);
+  EXPECT_NE(read_text("/proc/" + std::to_string(shim) + "/cmdline").find(env_->root() + "/run/sysc/dsp1/spec.json"),
+            std::string::npos)
+      << read_text("/proc/" + std::to_string(shim) + "/cmdline");
+  EXPECT_EQ(env_->sysc({"attach", "dsp1", "--", "true"}).status, 0);
+  const int next = wait_spare(lxcd, spare);
+  ASSERT_GT(next, 0) << "no new spare after the start";
+
+  // The shim binary changes (its mtime here; an upgrade replaces the file): the spare is
+  // dropped and the start spawns a shim of the binary as it is now.
+  ASSERT_EQ(env_->sysc({"stop", "--force", "dsp1"}).status, 0);
+  const std::string shim_bin = std::filesystem::path(SYSC_BIN).parent_path().string() + "/sysc-shim";
+  struct stat st {};
+  ASSERT_EQ(stat(shim_bin.c_str(), &st), 0);
+  timespec bumped[2] = {st.st_atim, st.st_mtim};
+  bumped[1].tv_sec += 1;
+  ASSERT_EQ(utimensat(AT_FDCWD, shim_bin.c_str(), bumped, 0), 0);
+  r = env_->sysc({"start", "dsp1"});
+  timespec original[2] = {st.st_atim, st.st_mtim};
+  EXPECT_EQ(utimensat(AT_FDCWD, shim_bin.c_str(), original, 0), 0);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const int fresh = env_->info("dsp1").value("shim_pid", 0);
+  EXPECT_GT(fresh, 0);
+  EXPECT_NE(fresh, next) << "a spare of the old binary ran the start";
+  EXPECT_FALSE(alive(next)) << "the dropped spare still runs";
+  EXPECT_TRUE(env_->leftovers().empty()) << "the dropped spare was not reaped";
+
+  // lxcd killed: its spare sees EOF on its go pipe and exits; the container stays.
+  const int last = wait_spare(lxcd, next);
+  ASSERT_GT(last, 0);
+  env_->kill_lxcd(SIGKILL);
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    gone = !alive(last);
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(gone) << "the spare of a killed lxcd still runs";
+  EXPECT_TRUE(alive(fresh));
+  EXPECT_EQ(env_->sysc({"stop", "--force", "dsp1"}).status, 0);
+  EXPECT_TRUE(env_->leftovers("dsp1").empty());
 }
 
 }  // namespace
