@@ -64,9 +64,8 @@ bool pid_in_cgroup(int pid, const std::string& rel) {
 
 // What an attached process gets: the policy the init got (even if the config or the profile
 // changed since), else the config's (a spec.json written by an older lxcd).
-Result<json> attach_policy(const std::string& spec_path, const config::ContainerConfig& cfg) {
-  auto text = read_file(spec_path);
-  if (auto spec = text ? runtime::spec_from_json(*text) : Result<runtime::RuntimeSpec>(text.error()); spec)
+Result<json> attach_policy(const Result<std::string>& spec_text, const config::ContainerConfig& cfg) {
+  if (auto spec = spec_text ? runtime::spec_from_json(*spec_text) : Result<runtime::RuntimeSpec>(spec_text.error()); spec)
     return json{{"cap_drop", spec->cap_drop}, {"seccomp", runtime::seccomp_rules_to_json(spec->seccomp)},
                 {"seccomp_compat", spec->seccomp_compat}};
   auto p = TRY(runtime::make_policy(cfg.cap_drop, cfg.cap_keep, cfg.seccomp_profile, cfg.allow_compat));
@@ -417,11 +416,31 @@ Result<json> Manager::attach_info(const std::string& name) {
   // The recorded pid must still be this container's init (and not a reused pid elsewhere).
   if (!pid_in_cgroup(rec.init_pid, cgroup_rel(name)))
     return make_error(name + ": not running (its init " + std::to_string(rec.init_pid) + " is gone)", ESRCH);
-  auto cfg = TRY(load_config(name));
+  // The environment from the config and the policy from the spec file: parsed again only when
+  // one of the two files has changed since the last attach (compared by content: a timestamp
+  // may not move for an edit in place).
+  std::string conf_text = read_or_empty(paths_.container_conf(name));
+  auto spec_text = read_file(paths_.shim_spec_file(name));
+  {
+    std::lock_guard<std::mutex> g(attach_mu_);
+    auto it = attach_cache_.find(name);
+    if (spec_text && it != attach_cache_.end() && it->second.conf == conf_text && it->second.spec == *spec_text) {
+      json out = it->second.answer;
+      out["init_pid"] = rec.init_pid;
+      return out;
+    }
+  }
+  auto cfg = conf_text.empty() ? config::ContainerConfig{}
+                               : TRY_CTX(config::parse_container(conf_text, paths_.container_conf(name)),
+                                         name + ": invalid configuration");
   json env = json::array();
   for (const auto& [k, v] : cfg.environment) env.push_back(k + "=" + v);
   json out = {{"name", name}, {"init_pid", rec.init_pid}, {"env", env}};
-  out.update(TRY_CTX(attach_policy(paths_.shim_spec_file(name), cfg), name + ": invalid configuration"));
+  out.update(TRY_CTX(attach_policy(spec_text, cfg), name + ": invalid configuration"));
+  if (spec_text) {
+    std::lock_guard<std::mutex> g(attach_mu_);
+    attach_cache_[name] = AttachAnswer{std::move(conf_text), std::move(*spec_text), out};
+  }
   return out;
 }
 

@@ -197,6 +197,14 @@ class Manager {
   ShimPool shims_;  // the spare supervisor for the next start
   std::mutex locks_mu_;
   std::map<std::string, std::shared_ptr<std::mutex>> locks_;
+  // attach_info's answers (the init pid aside), with the texts of the two files each was made
+  // from: the container's config and its spec file.
+  struct AttachAnswer {
+    std::string conf, spec;
+    json answer;
+  };
+  std::mutex attach_mu_;
+  std::map<std::string, AttachAnswer> attach_cache_;
   std::unique_ptr<Network> net_;
   std::mutex net_mu_;  // serializes network_sync (files + nft transaction)
   ImageStore images_;

@@ -142,6 +142,10 @@ bool is_template_for(pid_t pid, const std::string& rootfs) {
 }  // namespace
 
 Status Manager::finish_destroy(const std::string& name) {
+  {
+    std::lock_guard<std::mutex> g(attach_mu_);
+    attach_cache_.erase(name);
+  }
   if (::unlink(paths_.container_conf(name).c_str()) != 0 && errno != ENOENT)
     return sys_error(name + ": destroy: remove " + paths_.container_conf(name));
   ::unlink(paths_.console_log(name).c_str());

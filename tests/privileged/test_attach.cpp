@@ -2,7 +2,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <string>
+#include <vector>
+
 #include "support/harness.h"
+#include "support/test_io.h"
 
 namespace sysc::test {
 namespace {
@@ -75,6 +80,27 @@ TEST_F(Attach, SameConfinementAsTheContainer) {
   // No host fd leaks into the attached process: only stdio.
   auto fds = run({"ls", "/proc/self/fd"});
   EXPECT_EQ(fds.out, "0\n1\n2\n3\n") << fds.out;  // 3 is ls's own directory fd
+}
+
+// lxcd keeps its answer for attach while the container's config and spec file stay the same:
+// a change by `sysc config set` (a new file) and an edit in place (same file) are both seen.
+TEST_F(Attach, EnvironmentFollowsTheConfig) {
+  const std::vector<std::string> echo = {"sh", "-c", "echo \"[$ATT_NEW]\""};
+  EXPECT_EQ(run(echo).out, "[]\n");
+  ASSERT_EQ(env_->sysc({"config", "set", "att1", "environment.ATT_NEW", "one"}).status, 0);
+  EXPECT_EQ(run(echo).out, "[one]\n");
+  const std::string conf = env_->root() + "/etc/sysc/containers/att1.conf";
+  std::string text = read_text(conf);
+  const size_t at = text.find("one", text.find("ATT_NEW"));
+  ASSERT_NE(at, std::string::npos) << text;
+  text.replace(at, 3, "two");
+  {
+    std::ofstream out(conf, std::ios::trunc);  // the same inode, rewritten
+    out << text;
+  }
+  EXPECT_EQ(run(echo).out, "[two]\n");
+  ASSERT_EQ(env_->sysc({"config", "unset", "att1", "environment.ATT_NEW"}).status, 0);
+  EXPECT_EQ(run(echo).out, "[]\n");
 }
 
 TEST_F(Attach, DefaultCommandIsRootsShell) {
