@@ -53,10 +53,10 @@ class ShimLaunch {
 };
 
 // One shim spawned ahead of the next start (a spare), so that a start skips the shim's exec and
-// its C library start-up (~0.7 ms of an idle start here). The spare is spawned by a thread of
-// its own at SCHED_IDLE, so its exec and start-up only use CPU time nothing else wants; a start
-// that takes it sets it back to SCHED_OTHER before anything else, and the thread spawns the next
-// one. A spare is not used when the shim binary changed since it was spawned (an upgrade) or
+// its C library start-up. The spare is spawned by a thread of its own at SCHED_IDLE, on the CPU
+// of the start that took the last one, so its exec and start-up only use CPU time nothing else
+// wants; a start that takes it gives it back lxcd's CPUs and SCHED_OTHER before anything else,
+// and the thread spawns the next one. A spare is not used when the shim binary changed since it was spawned (an upgrade) or
 // when it is gone; the start then spawns one as without the pool. When lxcd ends, however it
 // ends, the spare sees EOF on its go pipe and exits.
 class ShimPool {
@@ -77,6 +77,7 @@ class ShimPool {
   struct stat spare_exe_ {};  // the binary the spare runs, as it was when spawned
   uint64_t takes_ = 0;        // a failed spawn is retried after the next take
   bool quit_ = false;
+  int take_cpu_ = -1;         // the CPU the last take() ran on
   std::thread thread_;
 };
 

@@ -260,7 +260,8 @@ int wait_spare(int lxcd, int other_than = 0) {
 }
 
 // lxcd keeps one supervisor spawned ahead at SCHED_IDLE; the next start runs on it (back at
-// SCHED_OTHER, as is the container's init) and a new spare follows. A spare of a shim binary
+// SCHED_OTHER and on lxcd's CPUs, as is the container's init) and a new spare follows, pinned
+// to the CPU of that start while it waits. A spare of a shim binary
 // that changed since is not used, and a killed lxcd's spare exits.
 TEST_F(Daemon, SpareSupervisorRunsTheNextStartAndIsReplaced) {
   env_->create_busybox("dsp1");
@@ -276,12 +277,18 @@ TEST_F(Daemon, SpareSupervisorRunsTheNextStartAndIsReplaced) {
   EXPECT_EQ(shim, spare) << "the start did not run on the spare";
   EXPECT_EQ(sched_getscheduler(shim), SCHED_OTHER);
   EXPECT_EQ(sched_getscheduler(init), SCHED_OTHER);
+  // A spare waits pinned to the CPU of the last start; serving, it has lxcd's CPUs.
+  const std::string lxcd_cpus = cpus_allowed_list(read_text("/proc/" + std::to_string(lxcd) + "/status"));
+  EXPECT_EQ(cpus_allowed_list(read_text("/proc/" + std::to_string(shim) + "/status")), lxcd_cpus);
   EXPECT_NE(read_text("/proc/" + std::to_string(shim) + "/cmdline").find(env_->root() + "/run/sysc/dsp1/spec.json"),
             std::string::npos)
       << read_text("/proc/" + std::to_string(shim) + "/cmdline");
   EXPECT_EQ(env_->sysc({"attach", "dsp1", "--", "true"}).status, 0);
   const int next = wait_spare(lxcd, spare);
   ASSERT_GT(next, 0) << "no new spare after the start";
+  if (lxcd_cpus.find_first_of(",-") != std::string::npos)  // more than one CPU: the new one waits on one
+    EXPECT_EQ(cpus_allowed_list(read_text("/proc/" + std::to_string(next) + "/status")).find_first_of(",-"),
+              std::string::npos);
 
   // The shim binary changes (its mtime here; an upgrade replaces the file): the spare is
   // dropped and the start spawns a shim of the binary as it is now.
