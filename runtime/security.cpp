@@ -73,6 +73,8 @@ Result<SecurityPolicy> make_policy(const std::vector<std::string>& extra_drop, c
 
 bool host_has_compat_abis() { return seccomp_arch_native() == SCMP_ARCH_X86_64; }
 
+void probe_seccomp() { (void)seccomp_api_get(); }
+
 Result<SeccompProgram> compile_seccomp(const SecurityPolicy& policy) {
   std::unique_ptr<void, CtxDeleter> ctx(seccomp_init(SCMP_ACT_ALLOW));
   if (!ctx) return make_error("seccomp: init failed", ENOMEM);

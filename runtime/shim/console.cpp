@@ -12,6 +12,12 @@
 namespace sysc::shim {
 
 Result<Console> Console::open(const std::string& log_path, long log_max) {
+  Console c = TRY(open_pty());
+  TRY(c.open_log(log_path, log_max));
+  return c;
+}
+
+Result<Console> Console::open_pty() {
   Console c;
   c.master_.reset(posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK));
   if (!c.master_) return sys_error("console: posix_openpt");
@@ -27,13 +33,17 @@ Result<Console> Console::open(const std::string& log_path, long log_max) {
     t.c_oflag |= ONLCR | OPOST;
     tcsetattr(c.slave_keep_.get(), TCSANOW, &t);
   }
-  c.log_path_ = log_path;
-  c.log_max_ = log_max;
-  c.log_.reset(::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
-  if (!c.log_) return sys_error("console: open log " + log_path);
-  struct stat st;
-  if (fstat(c.log_.get(), &st) == 0) c.log_size_ = st.st_size;
   return c;
+}
+
+Status Console::open_log(const std::string& log_path, long log_max) {
+  log_path_ = log_path;
+  log_max_ = log_max;
+  log_.reset(::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+  if (!log_) return sys_error("console: open log " + log_path);
+  struct stat st;
+  if (fstat(log_.get(), &st) == 0) log_size_ = st.st_size;
+  return {};
 }
 
 void Console::write_log(const char* data, size_t n) {

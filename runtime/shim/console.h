@@ -14,6 +14,9 @@ namespace sysc::shim {
 class Console {
  public:
   static Result<Console> open(const std::string& log_path, long log_max);
+  // The same in two steps: the pty pair (nothing container-specific), then the log.
+  static Result<Console> open_pty();
+  Status open_log(const std::string& log_path, long log_max);
 
   int master_fd() const { return master_.get(); }
   const std::string& slave_path() const { return slave_path_; }

@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <linux/prctl.h>
-#include <sstream>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <vector>
@@ -81,10 +80,31 @@ Result<runtime::ChildPlan> make_plan(const runtime::RuntimeSpec& spec, const cgr
   return plan;
 }
 
-Result<int> run(const std::string& spec_path) {
+// What a shim can make before it knows its container (a spare waits with it made): the cgroup
+// driver for the default preference (the hierarchies, from /proc/self/mountinfo; lxcd too keeps
+// its driver for its life) and the console's pty pair. libseccomp asks the kernel what it
+// supports once per process: that is done here too.
+struct Prepared {
+  Result<std::unique_ptr<cgroup::Driver>> auto_driver = make_error("not made", ENOENT);
+  Result<shim::Console> console = make_error("not made", ENOENT);
+};
+
+Prepared prepare() {
+  Prepared p;
+  p.auto_driver = cgroup::make_driver("auto");
+  p.console = shim::Console::open_pty();
+  runtime::probe_seccomp();
+  return p;
+}
+
+Result<int> run(const std::string& spec_path, Prepared pre) {
   runtime::RuntimeSpec spec = TRY(runtime::spec_from_json(TRY(read_file(spec_path))));
-  auto cg = TRY_CTX(cgroup::make_driver(spec.cgroup_driver), spec.name + ": start failed at cgroup setup");
-  auto console = TRY_CTX(shim::Console::open(spec.console_log, spec.console_log_max), spec.name + ": start failed at console");
+  auto cg = TRY_CTX(spec.cgroup_driver == "auto" && pre.auto_driver ? std::move(pre.auto_driver)
+                                                                     : cgroup::make_driver(spec.cgroup_driver),
+                    spec.name + ": start failed at cgroup setup");
+  auto console = TRY_CTX(pre.console ? std::move(pre.console) : shim::Console::open_pty(),
+                         spec.name + ": start failed at console");
+  TRY_CTX(console.open_log(spec.console_log, spec.console_log_max), spec.name + ": start failed at console");
   // The console belongs to the container's root (group tty, 5), so its init can open it.
   if (spec.idmap.enabled() && ::chown(console.slave_path().c_str(), spec.idmap.host_uid, spec.idmap.host_gid + 5) != 0)
     return sys_error(spec.name + ": start failed at console: chown " + console.slave_path());
@@ -138,14 +158,14 @@ void show_spec_in_cmdline(const std::string& spec_path) {
   const auto start = reinterpret_cast<unsigned long>(cmdline);
   auto stat = read_file("/proc/self/stat");
   size_t paren = stat ? stat->rfind(')') : std::string::npos;
-  std::vector<unsigned long long> field(3, 0);  // field[n]: field n of proc_pid_stat(5), from 3 on
-  if (paren != std::string::npos) {
-    std::istringstream in(stat->substr(paren + 2));
-    std::string tok;
-    in >> tok;  // the state, field 3
-    field.push_back(0);
-    unsigned long long v;
-    while (in >> v) field.push_back(v);
+  std::vector<unsigned long long> field(4, 0);  // field[n]: field n of proc_pid_stat(5), from 4 on
+  if (paren != std::string::npos && paren + 4 < stat->size()) {
+    const char* p = stat->c_str() + paren + 4;  // past ") S "
+    char* end = nullptr;
+    for (unsigned long long v = strtoull(p, &end, 10); end != p; v = strtoull(p, &end, 10)) {
+      field.push_back(v);
+      p = end;
+    }
   }
   if (field.size() > 51) {
     prctl_mm_map map{};
@@ -180,6 +200,7 @@ int main(int argc, char** argv) {
   // Only stdio, the status and the go pipe are ours; anything else leaked from the spawner goes now.
   syscall(SYS_close_range, kGoFd + 1, ~0U, 0);
   if (chdir("/") != 0) return 1;
+  Prepared pre = prepare();
   // Wait for lxcd's go: the spec file is written. EOF means the start was called off before
   // that (a configuration error, lxcd gone): nothing was touched, nothing to report.
   uint16_t len = 0;
@@ -191,7 +212,7 @@ int main(int argc, char** argv) {
   // A spare waited at SCHED_IDLE and lxcd has set it back; the container's init inherits the
   // policy, so make sure.
   sched_param normal{};
-  if (sched_getscheduler(0) != SCHED_IDLE || sched_setscheduler(0, SCHED_OTHER, &normal) == 0) r = run(spec_path);
+  if (sched_getscheduler(0) != SCHED_IDLE || sched_setscheduler(0, SCHED_OTHER, &normal) == 0) r = run(spec_path, std::move(pre));
   if (!r) {
     // Failed before the Supervisor could report: tell lxcd on the status pipe.
     std::string msg = r.error().message;
