@@ -2,6 +2,10 @@
 #include "db/sqlite.h"
 
 #include <cerrno>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
 
 namespace sysc::db::sql {
 
@@ -15,9 +19,63 @@ Status exec(sqlite3* db, const char* sql, const std::string& op) {
   return {};
 }
 
+namespace {
+
+// Statements not in use, per open connection, by SQL text. A connection is listed from its first
+// prepare until it closes; a statement released for a connection not listed is finalized.
+struct KeptStatements {
+  std::mutex mu;
+  std::unordered_map<sqlite3*, std::unordered_multimap<std::string, sqlite3_stmt*>> free;
+};
+
+KeptStatements& kept() {
+  static KeptStatements k;
+  return k;
+}
+
+}  // namespace
+
+void DbCloser::operator()(sqlite3* db) const {
+  std::vector<sqlite3_stmt*> done;
+  {
+    std::lock_guard<std::mutex> g(kept().mu);
+    if (auto it = kept().free.find(db); it != kept().free.end()) {
+      for (auto& [sql, stmt] : it->second) done.push_back(stmt);
+      kept().free.erase(it);
+    }
+  }
+  for (sqlite3_stmt* stmt : done) sqlite3_finalize(stmt);
+  sqlite3_close_v2(db);
+}
+
+void StmtFinalizer::operator()(sqlite3_stmt* stmt) const {
+  if (!stmt) return;
+  sqlite3_reset(stmt);  // ends its read of the database: a kept statement holds no snapshot
+  sqlite3_clear_bindings(stmt);
+  {
+    std::lock_guard<std::mutex> g(kept().mu);
+    auto it = kept().free.find(sqlite3_db_handle(stmt));
+    const char* sql = sqlite3_sql(stmt);
+    if (it != kept().free.end() && sql) {
+      it->second.emplace(sql, stmt);
+      return;
+    }
+  }
+  sqlite3_finalize(stmt);
+}
+
 Result<Statement> Statement::prepare(sqlite3* db, const char* sql, std::string op) {
+  {
+    std::lock_guard<std::mutex> g(kept().mu);
+    auto& mine = kept().free[db];
+    if (auto it = mine.find(sql); it != mine.end()) {
+      sqlite3_stmt* stmt = it->second;
+      mine.erase(it);
+      return Statement(db, StmtPtr(stmt), std::move(op));
+    }
+  }
   sqlite3_stmt* raw = nullptr;
-  if (sqlite3_prepare_v2(db, sql, -1, &raw, nullptr) != SQLITE_OK) {
+  if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr) != SQLITE_OK) {
     sqlite3_finalize(raw);
     return sqlite_error(db, op);
   }
@@ -58,19 +116,26 @@ std::string Statement::column_text(int column) const {
   return std::string(reinterpret_cast<const char*>(text), static_cast<size_t>(size));
 }
 
+namespace {
+Status run_kept(sqlite3* db, const char* sql, const std::string& op) {
+  auto stmt = TRY(Statement::prepare(db, sql, op));
+  return stmt.run();
+}
+}  // namespace
+
 Result<Transaction> Transaction::begin(sqlite3* db) {
-  TRY(exec(db, "BEGIN IMMEDIATE", "begin transaction"));
+  TRY(run_kept(db, "BEGIN IMMEDIATE", "begin transaction"));
   return Transaction(db);
 }
 
 Transaction::~Transaction() {
   // Nothing to report to: the caller is already returning the error that caused the rollback.
-  if (db_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  if (db_) (void)run_kept(db_, "ROLLBACK", "roll back");
 }
 
 Status Transaction::commit() {
   sqlite3* db = db_;
-  TRY(exec(db, "COMMIT", "commit transaction"));
+  TRY(run_kept(db, "COMMIT", "commit transaction"));
   db_ = nullptr;
   return {};
 }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "db/migrations.h"
+#include "db/sqlite.h"
 
 #include <sqlite3.h>
 
@@ -351,4 +352,52 @@ TEST(DbStore, SecondProcessWritesTheSameFile) {
   auto all = parent->list();
   ASSERT_TRUE(all.ok()) << all.error().message;
   EXPECT_EQ(all->size(), static_cast<size_t>(2 * kRows));
+}
+
+// Prepared statements are kept per connection and reused: a released statement is reset (no
+// read snapshot held) and its bindings cleared; two in use at once are two statements; closing
+// the connection finalizes what it kept.
+TEST(SqlStatements, KeptPerConnectionAndReusedClean) {
+  namespace sql = sysc::db::sql;
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(":memory:", &raw), SQLITE_OK);
+  sql::DbPtr db(raw);
+  ASSERT_TRUE(sql::exec(db.get(), "CREATE TABLE t (x INTEGER)", "create").ok());
+  auto statements = [&] {
+    int n = 0;
+    for (sqlite3_stmt* s = sqlite3_next_stmt(db.get(), nullptr); s; s = sqlite3_next_stmt(db.get(), s)) {
+      EXPECT_FALSE(sqlite3_stmt_busy(s)) << sqlite3_sql(s);
+      ++n;
+    }
+    return n;
+  };
+  const char* insert = "INSERT INTO t (x) VALUES (?1)";
+  {
+    auto st = sql::Statement::prepare(db.get(), insert, "insert");
+    ASSERT_TRUE(st.ok());
+    ASSERT_TRUE(st->bind(1, int64_t{7}).ok());
+    ASSERT_TRUE(st->run().ok());
+  }
+  EXPECT_EQ(statements(), 1) << "the statement was not kept";
+  {
+    auto st = sql::Statement::prepare(db.get(), insert, "insert");  // the kept one: no binding left
+    ASSERT_TRUE(st.ok());
+    ASSERT_TRUE(st->run().ok());
+    auto again = sql::Statement::prepare(db.get(), insert, "insert");  // in use: a second one
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(statements(), 2);
+  }
+  EXPECT_EQ(statements(), 2);
+  {
+    // A SELECT left mid-result is reset when released.
+    auto st = sql::Statement::prepare(db.get(), "SELECT x FROM t ORDER BY x", "select");
+    ASSERT_TRUE(st.ok());
+    ASSERT_TRUE(st->step().ok());
+  }
+  EXPECT_EQ(statements(), 3);
+  auto count = sql::Statement::prepare(db.get(), "SELECT count(*), count(x) FROM t", "count");
+  ASSERT_TRUE(count.ok());
+  ASSERT_TRUE(count->step().ok());
+  EXPECT_EQ(count->column_int(0), 2);
+  EXPECT_EQ(count->column_int(1), 1) << "a kept statement kept its old binding";
 }
