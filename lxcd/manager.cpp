@@ -419,7 +419,9 @@ Result<json> Manager::attach_info(const std::string& name) {
   // The environment from the config and the policy from the spec file: parsed again only when
   // one of the two files has changed since the last attach (compared by content: a timestamp
   // may not move for an edit in place).
-  std::string conf_text = read_or_empty(paths_.container_conf(name));
+  auto conf_read = read_file(paths_.container_conf(name));
+  if (!conf_read && conf_read.error().code != ENOENT) return std::move(conf_read).error().context(name);
+  std::string conf_text = conf_read ? std::move(*conf_read) : std::string();  // none yet: all defaults
   auto spec_text = read_file(paths_.shim_spec_file(name));
   {
     std::lock_guard<std::mutex> g(attach_mu_);
@@ -437,7 +439,8 @@ Result<json> Manager::attach_info(const std::string& name) {
   for (const auto& [k, v] : cfg.environment) env.push_back(k + "=" + v);
   json out = {{"name", name}, {"init_pid", rec.init_pid}, {"env", env}};
   out.update(TRY_CTX(attach_policy(spec_text, cfg), name + ": invalid configuration"));
-  if (spec_text) {
+  // Kept only when the policy came from the spec file: the fallback also reads a profile file.
+  if (spec_text && runtime::spec_from_json(*spec_text)) {
     std::lock_guard<std::mutex> g(attach_mu_);
     attach_cache_[name] = AttachAnswer{std::move(conf_text), std::move(*spec_text), out};
   }

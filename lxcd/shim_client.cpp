@@ -71,7 +71,8 @@ ShimLaunch::~ShimLaunch() {
 
 void ShimLaunch::write_go(const void* data, size_t size) {
   // A shim that is already gone (it failed on its own) has written its status: a failed write
-  // (EPIPE, SIGPIPE is ignored) is read from there. Messages are shorter than PIPE_BUF: one write.
+  // (EPIPE, SIGPIPE is ignored) is read from there. lxcd is the pipe's only writer and the
+  // shim reads exact lengths: one write of each message.
   ssize_t n;
   do n = ::write(go_.get(), data, size);
   while (n < 0 && errno == EINTR);
@@ -79,7 +80,9 @@ void ShimLaunch::write_go(const void* data, size_t size) {
 
 void ShimLaunch::spec_ready(const std::string& spec_path) {
   std::string msg(2, '\0');
-  const uint16_t len = static_cast<uint16_t>(std::min<size_t>(spec_path.size(), PATH_MAX));
+  // Paths come from lxcd's own state root; one longer than PATH_MAX is sent empty, and the shim
+  // refuses it (it stops, as on a called-off start).
+  const uint16_t len = spec_path.size() <= PATH_MAX ? static_cast<uint16_t>(spec_path.size()) : 0;
   memcpy(msg.data(), &len, sizeof len);
   msg.append(spec_path, 0, len);
   write_go(msg.data(), msg.size());
@@ -167,15 +170,16 @@ void ShimPool::run() {
     cv_.wait(l, [&] { return quit_ || (!spare_ && takes_ != failed_at); });
     if (quit_) return;
     const uint64_t takes = takes_;
+    const int cpu = take_cpu_;
     l.unlock();
     // On the CPU of the start that took the last spare: at SCHED_IDLE it then only runs while
     // that CPU has nothing else to do. On another CPU it would run at once, beside the start
     // and the commands that follow it, and slow them down (~0.4 ms of a start here).
     cpu_set_t all, one;
-    const bool pinned = take_cpu_ >= 0 && sched_getaffinity(0, sizeof all, &all) == 0;
+    const bool pinned = cpu >= 0 && sched_getaffinity(0, sizeof all, &all) == 0;
     if (pinned) {
       CPU_ZERO(&one);
-      CPU_SET(take_cpu_, &one);
+      CPU_SET(cpu, &one);
       sched_setaffinity(0, sizeof one, &one);  // the spare inherits it until a start takes it
     }
     struct stat exe {};
@@ -219,8 +223,9 @@ Result<ShimLaunch> ShimPool::take() {
       sched_param normal{};
       // And it takes the CPUs a shim spawned now would have (lxcd's), not the one it waited on.
       cpu_set_t mask;
-      if (sched_getaffinity(0, sizeof mask, &mask) == 0) sched_setaffinity(spare->pid(), sizeof mask, &mask);
-      if (sched_setscheduler(spare->pid(), SCHED_OTHER, &normal) == 0 && usable) return std::move(*spare);
+      const bool mask_ok =
+          sched_getaffinity(0, sizeof mask, &mask) == 0 && sched_setaffinity(spare->pid(), sizeof mask, &mask) == 0;
+      if (sched_setscheduler(spare->pid(), SCHED_OTHER, &normal) == 0 && mask_ok && usable) return std::move(*spare);
     }
   }
   return ShimLaunch::spawn(shim_path_, log_fd_);

@@ -190,8 +190,9 @@ void show_spec_in_cmdline(const std::string& spec_path) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  (void)argv;
-  if (argc != 1 || fcntl(kGoFd, F_GETFD) < 0) {
+  // `sysc-shim SPEC` is how an lxcd from before the spare spawned it (still running during an
+  // upgrade): the path on the command line, one byte on the go pipe when the file is written.
+  if (argc > 2 || fcntl(kGoFd, F_GETFD) < 0) {
     fprintf(stderr, "usage: sysc-shim (started by lxcd: status pipe on fd 3, go pipe on fd 4)\n");
     return 2;
   }
@@ -203,10 +204,17 @@ int main(int argc, char** argv) {
   Prepared pre = prepare();
   // Wait for lxcd's go: the spec file is written. EOF means the start was called off before
   // that (a configuration error, lxcd gone): nothing was touched, nothing to report.
-  uint16_t len = 0;
-  if (!read_exactly(kGoFd, &len, sizeof len) || len == 0 || len > PATH_MAX) return 0;
-  std::string spec_path(len, '\0');
-  if (!read_exactly(kGoFd, spec_path.data(), len)) return 0;
+  std::string spec_path;
+  if (argc == 2) {
+    char go = 0;
+    if (!read_exactly(kGoFd, &go, 1)) return 0;
+    spec_path = argv[1];
+  } else {
+    uint16_t len = 0;
+    if (!read_exactly(kGoFd, &len, sizeof len) || len == 0 || len > PATH_MAX) return 0;
+    spec_path.assign(len, '\0');
+    if (!read_exactly(kGoFd, spec_path.data(), len)) return 0;
+  }
   show_spec_in_cmdline(spec_path);
   Result<int> r = make_error("spare supervisor: still at idle priority", EPERM);
   // A spare waited at SCHED_IDLE and lxcd has set it back; the container's init inherits the

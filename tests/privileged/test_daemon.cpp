@@ -249,11 +249,20 @@ std::vector<int> spares_of(int lxcd) {
   return out;
 }
 
-// The one spare of lxcd, waiting at idle priority; 0 if none shows up within 10 s.
+// The one spare of lxcd, waiting at idle priority on its go pipe; 0 if none shows up within 10 s.
+// lxcd stores it as soon as its exec is done, and the spare starts up at the same idle priority on
+// the same CPU after that: one found blocked in its read, and 100 ms later still, is stored.
 int wait_spare(int lxcd, int other_than = 0) {
+  auto waiting = [&](int pid) {
+    return sched_getscheduler(pid) == SCHED_IDLE &&
+           read_text("/proc/" + std::to_string(pid) + "/wchan").find("pipe_read") != std::string::npos;
+  };
   for (int i = 0; i < 200; ++i) {
     auto spares = spares_of(lxcd);
-    if (spares.size() == 1 && spares[0] != other_than && sched_getscheduler(spares[0]) == SCHED_IDLE) return spares[0];
+    if (spares.size() == 1 && spares[0] != other_than && waiting(spares[0])) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (spares_of(lxcd) == spares && waiting(spares[0])) return spares[0];
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return 0;
