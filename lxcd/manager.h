@@ -123,8 +123,14 @@ class Manager {
   // dir, the row and its addresses, the trash. Also what recover() runs for a destroy cut short.
   Status finish_destroy(const std::string& name);
   // Crash-safety markers (recovery.cpp): the trash name of a container being destroyed, and the
-  // files of a create in progress inside its directory.
+  // marks of a create in progress on and in its directory.
   std::string trash_dir(const std::string& name) const { return paths_.containers_dir + "/.destroy-" + name; }
+  // A create (or copy) in progress marks its directory with whether the config file is its own.
+  // The mark is an extended attribute of the directory (no inode to allocate), or the file
+  // .sysc-create in it where the filesystem takes no trusted.* attributes.
+  Status mark_create(const std::string& name, bool conf_is_ours);
+  void unmark_create(const std::string& name);
+  bool create_owns_conf(const std::string& name);
   std::string create_marker(const std::string& name) const { return paths_.container_dir(name) + "/.sysc-create"; }
   std::string template_pgid_file(const std::string& name) const {
     return paths_.container_dir(name) + "/.sysc-template-pgid";

@@ -53,8 +53,8 @@ std::vector<std::string> Manager::effective_template_args(const std::string& tmp
 Result<Image> Manager::image_for(const std::string& name, const std::string& tmpl, const std::vector<std::string>& args,
                                  bool fresh, int cancel_fd, const std::string& pgid_file,
                                  const std::function<void(int, const std::string&)>& on_progress) {
-  std::string tpath = TRY(template_path(name, tmpl));
   auto build = [&](const std::string& rootfs) -> Status {
+    std::string tpath = TRY(template_path(name, tmpl));  // only a build needs it: a cached image is used as is
     TemplateRun run{tpath, name, rootfs, fresh ? "" : paths_.cache_dir + "/" + tmpl, paths_.config_dir, args, cancel_fd};
     run.pgid_file = pgid_file;
     if (!run.cache_dir.empty()) TRY(mkdir_p(run.cache_dir, 0700));
@@ -112,10 +112,7 @@ Result<json> Manager::create(const CreateRequest& req) {
   // any directory without a row, marker or not, so the marker needs no fsync of its own: it
   // lives in the page cache through an lxcd crash, and after a power loss a marker lost with it
   // only leaves the config file, which the next create of the name takes as its own.
-  if (auto st = write_file_atomic(create_marker(name), path_exists(conf) ? "conf=0\n" : "conf=1\n", 0600,
-                                  /*durable=*/false);
-      !st)
-    return undo(std::move(st).error().context(name));
+  if (auto st = mark_create(name, !path_exists(conf)); !st) return undo(std::move(st).error().context(name));
   auto progress = [&](int pct, const std::string& msg) {
     if (req.on_progress) req.on_progress(pct, msg);
   };
@@ -134,8 +131,10 @@ Result<json> Manager::create(const CreateRequest& req) {
   if (auto st = storage::personalize(backend, dir, img->rootfs, name, /*reset_machine=*/true); !st)
     return undo(std::move(st).error().context(name + ": create failed"));
   if (auto st = mkdir_p(paths_.container_conf_dir, 0755); !st) return undo(std::move(st).error().context(name));
+  std::string conf_text;  // what this create wrote, if it wrote the config
   if (!path_exists(conf)) {
-    if (auto st = write_file_atomic(conf, config::default_container_text(name, req.tmpl), 0644, /*durable=*/false); !st)
+    conf_text = config::default_container_text(name, req.tmpl);
+    if (auto st = write_file_atomic(conf, conf_text, 0644, /*durable=*/false); !st)
       return undo(std::move(st).error().context(name));
     wrote_conf = true;
   }
@@ -155,10 +154,10 @@ Result<json> Manager::create(const CreateRequest& req) {
   rec.image = img->id;
   if (auto st = store_.insert(rec); !st) return undo(std::move(st).error());
   inserted = true;
-  ::unlink(create_marker(name).c_str());  // the row is the commit point: the create is done
-  ::unlink(template_pgid_file(name).c_str());
+  unmark_create(name);  // the row is the commit point: the create is done
+  if (img->built) ::unlink(template_pgid_file(name).c_str());  // only a template run writes it
   // Addresses are given at create time and kept for the container's life.
-  auto cfg = load_config(name);
+  auto cfg = wrote_conf ? config::parse_container(conf_text, conf) : load_config(name);
   auto nics = cfg ? plan_nics(name, *cfg) : Result<std::vector<runtime::NicSpec>>(cfg.error());
   if (!nics) return undo(std::move(nics).error());
   if (!nics->empty()) (void)network_sync(/*forwards=*/false);  // its reservation for dnsmasq
@@ -193,8 +192,7 @@ Result<json> Manager::copy(const std::string& src, const std::string& dst) {
   };
   // Crash safety as for create: until the row exists this is a copy in progress, and the config
   // file (written below) is always this copy's own.
-  if (auto st = write_file_atomic(create_marker(dst), "conf=1\n", 0600, /*durable=*/false); !st)
-    return undo(std::move(st).error().context(dst));
+  if (auto st = mark_create(dst, /*conf_is_ours=*/true); !st) return undo(std::move(st).error().context(dst));
   if (auto st = storage::copy(backend, paths_.container_dir(src), dir); !st) return undo(std::move(st).error().context(dst + ": copy failed"));
   // A rootfs shifted into SRC's range (or half-way there or back) is SRC's only: the copy's ids go
   // back to host root's, and its first unprivileged start maps or shifts them into its own range.
@@ -224,7 +222,7 @@ Result<json> Manager::copy(const std::string& src, const std::string& dst) {
   rec.image = from.image;
   if (auto st = store_.insert(rec); !st) return undo(std::move(st).error());
   inserted = true;
-  ::unlink(create_marker(dst).c_str());
+  unmark_create(dst);
   auto cfg = load_config(dst);
   auto nics = cfg ? plan_nics(dst, *cfg) : Result<std::vector<runtime::NicSpec>>(cfg.error());
   if (!nics) return undo(std::move(nics).error());
@@ -261,6 +259,7 @@ Result<json> Manager::images() {
 }
 
 Result<json> Manager::template_refresh(const std::string& tmpl, const std::vector<std::string>& args, int cancel_fd) {
+  TRY(template_path("image", tmpl));
   std::vector<std::string> eff = effective_template_args(tmpl, args);
   // The template sees a neutral name: every container made from the image gets its own later.
   Image img = TRY(image_for("image", tmpl, eff, /*fresh=*/true, cancel_fd, ""));

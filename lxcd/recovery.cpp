@@ -15,6 +15,7 @@
 #include <sstream>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <thread>
 #include <unistd.h>
 
@@ -274,7 +275,7 @@ void Manager::recover_container_dirs() {
     if (!*rec) {
       undo_create(entry);
     } else {
-      ::unlink(create_marker(entry).c_str());
+      unmark_create(entry);
       ::unlink(template_pgid_file(entry).c_str());
       for (const auto& p : snapshots::remove_stale(paths_.container_dir(entry)))
         note(entry, "removed " + p + " (a snapshot or restore cut short)");
@@ -285,6 +286,33 @@ void Manager::recover_container_dirs() {
       if (!path_exists(paths_.container_dir(r.name)))
         note(r.name, "its directory " + paths_.container_dir(r.name) +
                          " is missing (filesystem not mounted?); keeping the record");
+}
+
+namespace {
+constexpr const char* kCreateXattr = "trusted.sysc.create";
+}
+
+// An attribute rather than a file: on ext4 a new file costs an inode allocation, which is most
+// of a create's time on a busy disk; the attribute fits in the directory's own inode. A
+// filesystem without trusted.* attributes (or a refusal of any kind) gets the file.
+Status Manager::mark_create(const std::string& name, bool conf_is_ours) {
+  const std::string dir = paths_.container_dir(name);
+  const std::string value = conf_is_ours ? "conf=1" : "conf=0";
+  if (::setxattr(dir.c_str(), kCreateXattr, value.data(), value.size(), XATTR_CREATE) == 0) return {};
+  return write_file_atomic(create_marker(name), value + "\n", 0600, /*durable=*/false);
+}
+
+void Manager::unmark_create(const std::string& name) {
+  const std::string dir = paths_.container_dir(name);
+  if (::removexattr(dir.c_str(), kCreateXattr) != 0) ::unlink(create_marker(name).c_str());
+}
+
+bool Manager::create_owns_conf(const std::string& name) {
+  const std::string dir = paths_.container_dir(name);
+  char buf[16];
+  ssize_t n = ::getxattr(dir.c_str(), kCreateXattr, buf, sizeof buf);
+  if (n >= 0) return std::string(buf, static_cast<size_t>(n)) == "conf=1";
+  return read_or_empty(create_marker(name)) == "conf=1\n";
 }
 
 // A directory without a row: the create was cut short. Its template may still run (it is in its
@@ -316,7 +344,7 @@ void Manager::undo_create(const std::string& name) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   }
-  bool conf_is_ours = read_or_empty(create_marker(name)) == "conf=1\n";
+  bool conf_is_ours = create_owns_conf(name);
   unmount_below(name, paths_.container_dir(name));
   if (Status st = remove_tree(paths_.container_dir(name)); !st) {
     note(name, st.error().message + ", ignoring");

@@ -2,6 +2,7 @@
 // per-container identity files, written with *at() calls below a root resolved in-root.
 #include "lxcd/storage.h"
 
+#include <atomic>
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -123,9 +124,14 @@ Result<Backend> choose(const std::string& wanted, const std::string& state_dir) 
   if (b == Backend::Btrfs && !btrfs::is_btrfs(state_dir))
     return make_error("storage btrfs: " + state_dir + " is not on a btrfs filesystem", EINVAL);
   if (b == Backend::Overlay) {
-    auto fs = read_file("/proc/filesystems");
-    if (fs && fs->find("\toverlay\n") == std::string::npos)
-      return make_error("storage overlay: the kernel has no overlay filesystem (modprobe overlay)", EINVAL);
+    // Asked until seen once: a module unloaded since would make the mount at start say so.
+    static std::atomic<bool> seen{false};
+    if (!seen.load(std::memory_order_relaxed)) {
+      auto fs = read_file("/proc/filesystems");
+      if (fs && fs->find("\toverlay\n") == std::string::npos)
+        return make_error("storage overlay: the kernel has no overlay filesystem (modprobe overlay)", EINVAL);
+      if (fs) seen.store(true, std::memory_order_relaxed);
+    }
   }
   return b;
 }

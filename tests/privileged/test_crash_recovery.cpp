@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -70,6 +71,16 @@ class CrashRecovery : public ::testing::Test {
   std::string conf(const std::string& name) const { return env_->root() + "/etc/sysc/containers/" + name + ".conf"; }
   std::string run_dir(const std::string& name) const { return env_->root() + "/run/sysc/" + name; }
   std::string log() const { return sysc::test::read_text(env_->root() + "/var/log/sysc/lxcd.log"); }
+  // The mark of a create in progress on NAME's directory ("" if none): an extended attribute, or
+  // the file .sysc-create where the filesystem takes no trusted.* attributes.
+  std::string create_mark(const std::string& name) const {
+    std::string dir = lib("containers/" + name);
+    char buf[32];
+    ssize_t n = getxattr(dir.c_str(), "trusted.sysc.create", buf, sizeof buf);
+    if (n >= 0) return std::string(buf, static_cast<size_t>(n));
+    std::string text = sysc::test::read_text(dir + "/.sysc-create");
+    return text.empty() ? "" : text.substr(0, text.find('\n'));
+  }
   bool listed(const std::string& name) {
     auto j = nlohmann::json::parse(env_->sysc({"list", "--format", "json"}).out, nullptr, false);
     if (!j.is_array()) return false;
@@ -114,7 +125,7 @@ TEST_F(CrashRecovery, LxcdKilledMidCreateLeavesNothingAndTheNameIsFreeAgain) {
   int template_pid = std::atoi(sysc::test::read_text(tpl_ + "/slow.pid").c_str());
   // The create is in progress: its directory (with the create marker) exists, the template
   // fills an image build beside the image store.
-  ASSERT_TRUE(path_exists(lib("containers/crc1/.sysc-create")));
+  ASSERT_EQ(create_mark("crc1"), "conf=1") << "the config file is this create's own";
   env_->kill_lxcd(SIGKILL);
   EXPECT_NE(create.get().status, 0);
   EXPECT_TRUE(alive(template_pid)) << "nothing left to recover: the template died with lxcd";
@@ -130,6 +141,31 @@ TEST_F(CrashRecovery, LxcdKilledMidCreateLeavesNothingAndTheNameIsFreeAgain) {
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(env_->sysc({"start", "crc1"}).status, 0);
   EXPECT_EQ(env_->state("crc1"), "RUNNING");
+}
+
+// A config file the admin wrote before the create is not the create's to remove: an interrupted
+// create leaves it, and the create that completes uses it and keeps no mark.
+TEST_F(CrashRecovery, ConfigWrittenBeforeAnInterruptedCreateIsKept) {
+  fs::create_directories(env_->root() + "/etc/sysc/containers");
+  const std::string text = "# the admin's own\n[container]\nstop_timeout = 7\n";
+  std::ofstream(conf("crc2")) << text;
+  auto create = std::async(std::launch::async, [&] { return env_->sysc({"create", "slow", "crc2"}); });
+  ASSERT_TRUE(eventually([&] { return std::atoi(sysc::test::read_text(tpl_ + "/slow.pid").c_str()) > 0; }, 30s))
+      << "the slow template never ran";
+  ASSERT_EQ(create_mark("crc2"), "conf=0") << "the config file was there before the create";
+  env_->kill_lxcd(SIGKILL);
+  EXPECT_NE(create.get().status, 0);
+
+  EXPECT_FALSE(listed("crc2"));  // the next lxcd recovers first
+  EXPECT_FALSE(path_exists(lib("containers/crc2")));
+  EXPECT_EQ(sysc::test::read_text(conf("crc2")), text) << "recovery removed or changed the admin's config";
+  EXPECT_EQ(log().find("removed " + conf("crc2")), std::string::npos) << log();
+
+  std::ofstream(tpl_ + "/slow.seconds") << "0\n";
+  auto r = env_->sysc({"create", "slow", "crc2"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(create_mark("crc2"), "") << "a completed create keeps its mark";
+  EXPECT_EQ(sysc::test::read_text(conf("crc2")), text);
 }
 
 // A client that goes away (kill -9, Ctrl-C) while its create runs the template cancels the
