@@ -59,6 +59,18 @@ Status write_file_atomic(const std::string& path, const std::string& content, mo
   return {};
 }
 
+Status write_file_in_place(const std::string& path, const std::string& content) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return sys_error("open " + path);
+  for (size_t off = 0; off < content.size();) {
+    ssize_t n = ::write(fd.get(), content.data() + off, content.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return sys_error("write " + path);
+    off += static_cast<size_t>(n);
+  }
+  return {};
+}
+
 Status sync_path(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return sys_error("open " + path);

@@ -95,7 +95,7 @@ Manager::Manager(Paths paths, config::GlobalConfig global, db::Store store, std:
                  std::string shim_path, int log_fd, std::unique_ptr<Network> network)
     : paths_(std::move(paths)), global_(std::move(global)), store_(std::move(store)),
       idmaps_(global_.idmap_registry, paths_.state_dir), cg_(std::move(cg)),
-      shim_path_(std::move(shim_path)), log_fd_(log_fd), shims_(shim_path_, log_fd), net_(std::move(network)),
+      shim_path_(std::move(shim_path)), log_fd_(log_fd), shims_(shim_path_, log_fd, paths_.run_dir), net_(std::move(network)),
       images_(paths_.cache_dir + "/images"),
       monitor_([this](const std::string& n, int pid, const json& ev) { on_shim_event(n, pid, ev); },
                [this](const std::string& n, int pid) { on_shim_gone(n, pid); }) { load_boot_state(); }
@@ -236,9 +236,13 @@ Result<json> Manager::start_locked(const db::ContainerRecord& rec) {
   }
 
   (void)remove_tree(spec.run_dir);  // stale files of a supervisor that is gone
-  TRY_CTX(mkdir_p(spec.run_dir, 0700), name);
+  // A spare made the directory ahead, with its socket and an empty spec file: written in place.
+  const bool spare_dir = launch.take_run_dir(spec.run_dir);
+  if (!spare_dir) TRY_CTX(mkdir_p(spec.run_dir, 0700), name);
   TRY_CTX(mkdir_p(paths_.log_dir, 0750), name);
-  TRY_CTX(write_file_atomic(paths_.shim_spec_file(name), runtime::to_json(spec), 0600, /*durable=*/false), name);
+  const std::string spec_text = runtime::to_json(spec);
+  if (!spare_dir || !write_file_in_place(paths_.shim_spec_file(name), spec_text))
+    TRY_CTX(write_file_atomic(paths_.shim_spec_file(name), spec_text, 0600, /*durable=*/false), name);
   TRY(store_.set_state(name, db::State::Starting));
   launch.spec_ready(paths_.shim_spec_file(name));
   // The cgroup here, while the shim reads the spec and sets up its console and socket.

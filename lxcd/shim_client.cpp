@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <utility>
+#include <vector>
 
 extern char** environ;
 
@@ -24,7 +25,7 @@ namespace sysc::lxcd {
 
 using nlohmann::json;
 
-Result<ShimLaunch> ShimLaunch::spawn(const std::string& shim_path, int log_fd) {
+Result<ShimLaunch> ShimLaunch::spawn(const std::string& shim_path, int log_fd, const std::string& spare_root) {
   int p[2], g[2];
   if (pipe2(p, O_CLOEXEC) != 0) return sys_error("pipe");
   UniqueFd rd(p[0]), wr(p[1]);
@@ -46,8 +47,14 @@ Result<ShimLaunch> ShimLaunch::spawn(const std::string& shim_path, int log_fd) {
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   const char* argv[] = {shim_path.c_str(), nullptr};
+  std::vector<char*> envp;
+  const std::string spare_env = "SYSC_SPARE_DIR=" + spare_root;
+  for (char** e = environ; *e; ++e)
+    if (strncmp(*e, "SYSC_SPARE_DIR=", 15) != 0) envp.push_back(*e);
+  if (!spare_root.empty()) envp.push_back(const_cast<char*>(spare_env.c_str()));
+  envp.push_back(nullptr);
   pid_t pid = 0;
-  int rc = posix_spawn(&pid, shim_path.c_str(), &fa, &attr, const_cast<char**>(argv), environ);
+  int rc = posix_spawn(&pid, shim_path.c_str(), &fa, &attr, const_cast<char**>(argv), envp.data());
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) return sys_error("spawn " + shim_path, rc);
@@ -55,11 +62,17 @@ Result<ShimLaunch> ShimLaunch::spawn(const std::string& shim_path, int log_fd) {
   l.pid_ = pid;
   l.status_ = std::move(rd);
   l.go_ = std::move(go_wr);
+  if (!spare_root.empty()) l.spare_dir_ = spare_root + "/.spare-" + std::to_string(pid);
   return l;
 }
 
+bool ShimLaunch::take_run_dir(const std::string& run_dir) {
+  return !spare_dir_.empty() && ::rename(spare_dir_.c_str(), run_dir.c_str()) == 0;
+}
+
 ShimLaunch::ShimLaunch(ShimLaunch&& o) noexcept
-    : pid_(std::exchange(o.pid_, 0)), status_(std::move(o.status_)), go_(std::move(o.go_)) {}
+    : pid_(std::exchange(o.pid_, 0)), status_(std::move(o.status_)), go_(std::move(o.go_)),
+      spare_dir_(std::move(o.spare_dir_)) {}
 
 ShimLaunch::~ShimLaunch() {
   if (pid_ <= 0 || !go_) return;
@@ -133,7 +146,8 @@ Result<SpawnedShim> ShimLaunch::cgroup_ready() {
   return s;
 }
 
-ShimPool::ShimPool(std::string shim_path, int log_fd) : shim_path_(std::move(shim_path)), log_fd_(log_fd) {}
+ShimPool::ShimPool(std::string shim_path, int log_fd, std::string run_root)
+    : shim_path_(std::move(shim_path)), run_root_(std::move(run_root)), log_fd_(log_fd) {}
 
 ShimPool::~ShimPool() {
   {
@@ -183,7 +197,7 @@ void ShimPool::run() {
       sched_setaffinity(0, sizeof one, &one);  // the spare inherits it until a start takes it
     }
     struct stat exe {};
-    Result<ShimLaunch> launch = ::stat(shim_path_.c_str(), &exe) == 0 ? ShimLaunch::spawn(shim_path_, log_fd_)
+    Result<ShimLaunch> launch = ::stat(shim_path_.c_str(), &exe) == 0 ? ShimLaunch::spawn(shim_path_, log_fd_, run_root_)
                                                                        : sys_error("stat " + shim_path_);
     if (pinned) sched_setaffinity(0, sizeof all, &all);
     l.lock();

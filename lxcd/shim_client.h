@@ -31,10 +31,15 @@ struct SpawnedShim {
 // path) once the file is written, then one byte once the cgroup is ready.
 class ShimLaunch {
  public:
-  static Result<ShimLaunch> spawn(const std::string& shim_path, int log_fd);
+  // With SPARE_ROOT (ROOT/run/sysc), the shim also makes SPARE_ROOT/.spare-PID ahead: its
+  // control socket and an empty spec file, for take_run_dir().
+  static Result<ShimLaunch> spawn(const std::string& shim_path, int log_fd, const std::string& spare_root = "");
   ShimLaunch(ShimLaunch&& o) noexcept;
   ShimLaunch& operator=(ShimLaunch&&) = delete;
   ~ShimLaunch();
+  // Renames the directory the shim made ahead to RUN_DIR (which must not exist); false if it
+  // made none (or has not finished it): then the start makes RUN_DIR and the shim its socket.
+  bool take_run_dir(const std::string& run_dir);
   // The spec file is written: the shim reads it and sets up everything but the cgroup.
   void spec_ready(const std::string& spec_path);
   // The cgroup is made (runtime::prepare_cgroup): the shim starts the container; waits for its
@@ -50,6 +55,7 @@ class ShimLaunch {
   pid_t pid_ = 0;
   UniqueFd status_;  // read end of the shim's fd 3
   UniqueFd go_;      // write end of the shim's fd 4
+  std::string spare_dir_;  // where the shim makes its run directory ahead, if it was asked to
 };
 
 // One shim spawned ahead of the next start (a spare), so that a start skips the shim's exec and
@@ -61,7 +67,8 @@ class ShimLaunch {
 // ends, the spare sees EOF on its go pipe and exits.
 class ShimPool {
  public:
-  ShimPool(std::string shim_path, int log_fd);
+  // RUN_ROOT: where each spare makes its run directory ahead (ShimLaunch::spawn).
+  ShimPool(std::string shim_path, int log_fd, std::string run_root);
   ~ShimPool();  // stops the thread; the spare exits and is reaped
   void start();  // the thread, which spawns the first spare
   // A shim for a start: the spare, or a new one.
@@ -70,6 +77,7 @@ class ShimPool {
  private:
   void run();
   std::string shim_path_;
+  std::string run_root_;
   int log_fd_;
   std::mutex mu_;
   std::condition_variable cv_;

@@ -27,14 +27,17 @@ std::string comma_join(const std::vector<std::string>& v) {
 }
 
 // A new cpuset cgroup starts with empty cpus/mems and refuses tasks until they are set.
-Status copy_cpuset_from_parent(const std::string& parent, const std::string& dir) {
+// True if DIR had none and got its parent's (a level made without cgroup.clone_children above it).
+Result<bool> copy_cpuset_from_parent(const std::string& parent, const std::string& dir) {
+  bool copied = false;
   for (const char* file : {"cpuset.cpus", "cpuset.mems"}) {
     std::string cur = TRY(read_trimmed(join(dir, file)));
     if (!cur.empty()) continue;
     std::string value = TRY(read_trimmed(join(parent, file)));
     TRY(write_control(join(dir, file), value));
+    copied = true;
   }
-  return {};
+  return copied;
 }
 
 std::vector<std::string> lines_of(const std::string& text) {
@@ -145,7 +148,13 @@ class V1Driver final : public Driver {
       for (size_t i = 0; i < levels.size(); ++i) {
         std::string dir = join(h.mount_point, levels[i]);
         const bool is_new = TRY_CTX(made.make(dir), "cgroup " + rel);
-        if (has_controller(h, "cpuset")) TRY_CTX(copy_cpuset_from_parent(parent, dir), "cgroup " + rel);
+        if (has_controller(h, "cpuset")) {
+          const bool copied = TRY_CTX(copy_cpuset_from_parent(parent, dir), "cgroup " + rel);
+          // The level holding the containers (sysc's own, never the host's root) then hands its
+          // CPUs and memory nodes to each new container at mkdir: the copy is not needed again.
+          if (copied && i > 0 && i + 1 == levels.size())
+            (void)write_control(join(parent, "cgroup.clone_children"), "1");
+        }
         // Levels we create, and always the container's own and the one holding the containers
         // (sysc's by definition; an older sysc may have left it unrestricted). A container can
         // re-grant itself anything its parent allows, so the parent is what really restricts.

@@ -1,6 +1,6 @@
 // sysc-shim: the per-container supervisor, spawned by lxcd as `sysc-shim` with a status pipe on
 // fd 3 and a go pipe on fd 4, before the container it will run is prepared (or before it is even
-// asked for: lxcd keeps a spare). The go pipe brings the spec file's path once the file is
+// asked for: lxcd keeps a spare, which also makes its run directory ahead). The go pipe brings the spec file's path once the file is
 // written (2 bytes of length, then the path), then one byte once lxcd has made the container's
 // cgroup. Resolves the whole plan before clone, then runs the Supervisor loop. Host side.
 #include <cerrno>
@@ -84,20 +84,60 @@ Result<runtime::ChildPlan> make_plan(const runtime::RuntimeSpec& spec, const cgr
 // driver for the default preference (the hierarchies, from /proc/self/mountinfo; lxcd too keeps
 // its driver for its life) and the console's pty pair. libseccomp asks the kernel what it
 // supports once per process: that is done here too.
+// A spare given a run root (SYSC_SPARE_DIR, ROOT/run/sysc) also makes its run directory there,
+// as .spare-PID: its control socket, bound and listening, and an empty spec.json. A start that
+// takes the spare renames that directory to the container's and writes the spec into the file,
+// so no inode is allocated on the start's path (on a disk-backed /run each costs tens to
+// hundreds of microseconds). It is made as .spare-PID.tmp and renamed when complete: lxcd's
+// rename succeeds only on a whole one.
 struct Prepared {
   Result<std::unique_ptr<cgroup::Driver>> auto_driver = make_error("not made", ENOENT);
   Result<shim::Console> console = make_error("not made", ENOENT);
+  std::string spare_dir;   // ROOT/run/sysc/.spare-PID, empty if none was made
+  UniqueFd spare_listen;   // listening on spare_dir/shim.sock
+  struct stat spare_sock {};  // that socket file, to know it again under the container's name
 };
+
+void make_spare_dir(Prepared& p, const std::string& run_root) {
+  const std::string dir = run_root + "/.spare-" + std::to_string(getpid());
+  const std::string tmp = dir + ".tmp";
+  (void)remove_tree(tmp);
+  if (::mkdir(tmp.c_str(), 0700) != 0) return;
+  auto fd = listen_on(tmp + "/shim.sock");
+  UniqueFd spec(::open((tmp + "/spec.json").c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!fd || !spec || ::stat((tmp + "/shim.sock").c_str(), &p.spare_sock) != 0 || ::rename(tmp.c_str(), dir.c_str()) != 0) {
+    (void)remove_tree(tmp);
+    return;
+  }
+  p.spare_dir = dir;
+  p.spare_listen = std::move(*fd);
+}
 
 Prepared prepare() {
   Prepared p;
   p.auto_driver = cgroup::make_driver("auto");
   p.console = shim::Console::open_pty();
   runtime::probe_seccomp();
+  if (const char* root = getenv("SYSC_SPARE_DIR"); root && *root == '/') make_spare_dir(p, root);
+  unsetenv("SYSC_SPARE_DIR");
   return p;
 }
 
-Result<int> run(const std::string& spec_path, Prepared pre) {
+// The control socket in RUN_DIR: the spare's, when lxcd renamed its directory to RUN_DIR; else a
+// new one (and the spare's directory, if lxcd did not take it, goes).
+Result<UniqueFd> control_socket(const std::string& run_dir, Prepared& pre) {
+  if (pre.spare_listen) {
+    struct stat st {};
+    if (::stat((run_dir + "/shim.sock").c_str(), &st) == 0 && st.st_dev == pre.spare_sock.st_dev &&
+        st.st_ino == pre.spare_sock.st_ino)
+      return std::move(pre.spare_listen);
+    pre.spare_listen.reset();
+    (void)remove_tree(pre.spare_dir);
+  }
+  return listen_on(run_dir + "/shim.sock");
+}
+
+Result<int> run(const std::string& spec_path, Prepared& pre) {
   runtime::RuntimeSpec spec = TRY(runtime::spec_from_json(TRY(read_file(spec_path))));
   auto cg = TRY_CTX(spec.cgroup_driver == "auto" && pre.auto_driver ? std::move(pre.auto_driver)
                                                                      : cgroup::make_driver(spec.cgroup_driver),
@@ -109,7 +149,7 @@ Result<int> run(const std::string& spec_path, Prepared pre) {
   if (spec.idmap.enabled() && ::chown(console.slave_path().c_str(), spec.idmap.host_uid, spec.idmap.host_gid + 5) != 0)
     return sys_error(spec.name + ": start failed at console: chown " + console.slave_path());
   auto plan = TRY_CTX(make_plan(spec, *cg, console.slave_path()), spec.name + ": start failed at plan");
-  auto listen_fd = TRY_CTX(listen_on(spec.run_dir + "/shim.sock"), spec.name + ": start failed at control socket");
+  auto listen_fd = TRY_CTX(control_socket(spec.run_dir, pre), spec.name + ": start failed at control socket");
   shim::Supervisor sup(std::move(spec), std::move(plan), std::move(cg), std::move(console), std::move(listen_fd));
   return sup.run(kStatusFd, kGoFd);
 }
@@ -205,23 +245,28 @@ int main(int argc, char** argv) {
   // Wait for lxcd's go: the spec file is written. EOF means the start was called off before
   // that (a configuration error, lxcd gone): nothing was touched, nothing to report.
   std::string spec_path;
+  auto called_off = [&] {
+    if (!pre.spare_dir.empty()) (void)remove_tree(pre.spare_dir);  // unless lxcd took it (then it is gone)
+    return 0;
+  };
   if (argc == 2) {
     char go = 0;
-    if (!read_exactly(kGoFd, &go, 1)) return 0;
+    if (!read_exactly(kGoFd, &go, 1)) return called_off();
     spec_path = argv[1];
   } else {
     uint16_t len = 0;
-    if (!read_exactly(kGoFd, &len, sizeof len) || len == 0 || len > PATH_MAX) return 0;
+    if (!read_exactly(kGoFd, &len, sizeof len) || len == 0 || len > PATH_MAX) return called_off();
     spec_path.assign(len, '\0');
-    if (!read_exactly(kGoFd, spec_path.data(), len)) return 0;
+    if (!read_exactly(kGoFd, spec_path.data(), len)) return called_off();
   }
   show_spec_in_cmdline(spec_path);
   Result<int> r = make_error("spare supervisor: still at idle priority", EPERM);
   // A spare waited at SCHED_IDLE and lxcd has set it back; the container's init inherits the
   // policy, so make sure.
   sched_param normal{};
-  if (sched_getscheduler(0) != SCHED_IDLE || sched_setscheduler(0, SCHED_OTHER, &normal) == 0) r = run(spec_path, std::move(pre));
+  if (sched_getscheduler(0) != SCHED_IDLE || sched_setscheduler(0, SCHED_OTHER, &normal) == 0) r = run(spec_path, pre);
   if (!r) {
+    if (!pre.spare_dir.empty()) (void)remove_tree(pre.spare_dir);  // if lxcd did not take it
     // Failed before the Supervisor could report: tell lxcd on the status pipe.
     std::string msg = r.error().message;
     std::string line = "{\"ok\":false,\"error\":" + std::string("\"");

@@ -271,13 +271,25 @@ int wait_spare(int lxcd, int other_than = 0) {
 // lxcd keeps one supervisor spawned ahead at SCHED_IDLE; the next start runs on it (back at
 // SCHED_OTHER and on lxcd's CPUs, as is the container's init) and a new spare follows, pinned
 // to the CPU of that start while it waits. A spare of a shim binary
-// that changed since is not used, and a killed lxcd's spare exits.
+// that changed since is not used, and a killed lxcd's spare exits. A spare makes its run
+// directory ahead (.spare-PID: its socket and an empty spec file), which the start that takes it
+// renames to the container's; a spare that ends removes it, and lxcd removes stale ones.
 TEST_F(Daemon, SpareSupervisorRunsTheNextStartAndIsReplaced) {
   env_->create_busybox("dsp1");
   const int lxcd = env_->lxcd_pid();
   ASSERT_GT(lxcd, 0);
   const int spare = wait_spare(lxcd);
   ASSERT_GT(spare, 0) << "no spare supervisor";
+  const std::string run = env_->root() + "/run/sysc";
+  const auto spare_dir = [&](int pid) { return run + "/.spare-" + std::to_string(pid); };
+  const auto dot_entries = [&] {
+    std::vector<std::string> out;
+    for (const auto& e : std::filesystem::directory_iterator(run))
+      if (e.path().filename().string().rfind(".spare-", 0) == 0) out.push_back(e.path().filename().string());
+    return out;
+  };
+  EXPECT_TRUE(std::filesystem::is_socket(spare_dir(spare) + "/shim.sock"));
+  EXPECT_TRUE(std::filesystem::is_regular_file(spare_dir(spare) + "/spec.json"));
 
   auto r = env_->sysc({"start", "dsp1"});
   ASSERT_EQ(r.status, 0) << r.err;
@@ -293,8 +305,12 @@ TEST_F(Daemon, SpareSupervisorRunsTheNextStartAndIsReplaced) {
             std::string::npos)
       << read_text("/proc/" + std::to_string(shim) + "/cmdline");
   EXPECT_EQ(env_->sysc({"attach", "dsp1", "--", "true"}).status, 0);
+  // Its directory became the container's: the socket lxcd talks to (stop below uses it).
+  EXPECT_FALSE(std::filesystem::exists(spare_dir(spare)));
+  EXPECT_TRUE(std::filesystem::is_socket(run + "/dsp1/shim.sock"));
   const int next = wait_spare(lxcd, spare);
   ASSERT_GT(next, 0) << "no new spare after the start";
+  EXPECT_EQ(dot_entries(), std::vector<std::string>{".spare-" + std::to_string(next)});
   if (lxcd_cpus.find_first_of(",-") != std::string::npos)  // more than one CPU: the new one waits on one
     EXPECT_EQ(cpus_allowed_list(read_text("/proc/" + std::to_string(next) + "/status")).find_first_of(",-"),
               std::string::npos);
@@ -316,6 +332,8 @@ TEST_F(Daemon, SpareSupervisorRunsTheNextStartAndIsReplaced) {
   EXPECT_GT(fresh, 0);
   EXPECT_NE(fresh, next) << "a spare of the old binary ran the start";
   EXPECT_FALSE(alive(next)) << "the dropped spare still runs";
+  EXPECT_FALSE(std::filesystem::exists(spare_dir(next))) << "the dropped spare left its directory";
+  EXPECT_TRUE(std::filesystem::is_socket(run + "/dsp1/shim.sock"));
   EXPECT_TRUE(env_->leftovers().empty()) << "the dropped spare was not reaped";
 
   // lxcd killed: its spare sees EOF on its go pipe and exits; the container stays.
@@ -328,8 +346,13 @@ TEST_F(Daemon, SpareSupervisorRunsTheNextStartAndIsReplaced) {
     if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_TRUE(gone) << "the spare of a killed lxcd still runs";
+  EXPECT_FALSE(std::filesystem::exists(spare_dir(last))) << "the spare of a killed lxcd left its directory";
   EXPECT_TRUE(alive(fresh));
+  // A spare killed with -9 cannot remove its directory: the next lxcd does.
+  std::filesystem::create_directories(run + "/.spare-999999999");
+  std::ofstream(run + "/.spare-999999999/spec.json") << "";
   EXPECT_EQ(env_->sysc({"stop", "--force", "dsp1"}).status, 0);
+  EXPECT_FALSE(std::filesystem::exists(run + "/.spare-999999999")) << "a stale spare directory was kept";
   EXPECT_TRUE(env_->leftovers("dsp1").empty());
 }
 
