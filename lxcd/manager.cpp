@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/fs.h"
@@ -189,6 +190,11 @@ Result<json> Manager::start(const std::string& name) {
 
 Result<json> Manager::start_locked(const db::ContainerRecord& rec) {
   const std::string& name = rec.name;
+  // lxcd reaches the supervisor by this path; a spare's socket would be bound under a shorter one.
+  if (const std::string sock = paths_.shim_socket(name); sock.size() >= sizeof(sockaddr_un{}.sun_path))
+    return make_error(name + ": start failed: its control socket path " + sock + " is longer than a unix socket's " +
+                          std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + " bytes (a shorter state root or name)",
+                      ENAMETOOLONG);
   // The supervisor (the pool's spare, or one spawned now that execs and starts up while the
   // container is prepared below) waits for the spec file (spec_ready) and the cgroup
   // (cgroup_ready). Any failure before the cgroup is ready calls it off (the launch's destructor).

@@ -158,6 +158,7 @@ Result<json> Manager::create(const CreateRequest& req) {
   if (img->built) ::unlink(template_pgid_file(name).c_str());  // only a template run writes it
   // Addresses are given at create time and kept for the container's life.
   auto cfg = wrote_conf ? config::parse_container(conf_text, conf) : load_config(name);
+  if (!cfg && wrote_conf) cfg = std::move(cfg).error().context(name + ": invalid configuration");
   auto nics = cfg ? plan_nics(name, *cfg) : Result<std::vector<runtime::NicSpec>>(cfg.error());
   if (!nics) return undo(std::move(nics).error());
   if (!nics->empty()) (void)network_sync(/*forwards=*/false);  // its reservation for dnsmasq

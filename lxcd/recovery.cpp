@@ -231,8 +231,9 @@ void Manager::recover_idmap_claims() {
 // directory goes.
 void Manager::recover_run_dirs(const std::vector<std::string>& running) {
   for (const auto& name : entries(paths_.run_dir, /*dirs_only=*/true)) {
-    // A spare supervisor's directory made ahead (ShimLaunch::spawn): its lxcd is gone, so it is
-    // not taken; a spare that still waits ends on its own. This lxcd's spares come later.
+    // A spare supervisor's directory, made ahead by the spare (sysc-shim, see ShimLaunch::spawn):
+    // its lxcd is gone, so it is not taken; a spare that still waits ends on its own. This
+    // lxcd's spares come later.
     if (name.rfind(".spare-", 0) == 0) {
       (void)remove_tree(paths_.run_dir + "/" + name);
       continue;

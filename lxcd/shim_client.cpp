@@ -1,6 +1,8 @@
 // Spawning sysc-shim and talking to its control socket (lxcd side, any thread).
 #include "lxcd/shim_client.h"
 
+#include "common/fs.h"
+
 #include <algorithm>
 #include <chrono>
 #include <csignal>
@@ -67,7 +69,22 @@ Result<ShimLaunch> ShimLaunch::spawn(const std::string& shim_path, int log_fd, c
 }
 
 bool ShimLaunch::take_run_dir(const std::string& run_dir) {
-  return !spare_dir_.empty() && ::rename(spare_dir_.c_str(), run_dir.c_str()) == 0;
+  if (spare_dir_.empty() || ::rename(spare_dir_.c_str(), run_dir.c_str()) != 0) return false;
+  spare_dir_.clear();  // the container's now
+  return true;
+}
+
+void ShimLaunch::reap() {
+  // Dead but not reaped yet, so its pid (in the directory's name) is not anyone else's: what it
+  // may have left (killed before it could remove it) goes first.
+  if (!spare_dir_.empty()) {
+    (void)remove_tree(spare_dir_ + ".tmp");
+    (void)remove_tree(spare_dir_);
+  }
+  int st = 0;
+  while (waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
+  }
+  pid_ = 0;
 }
 
 ShimLaunch::ShimLaunch(ShimLaunch&& o) noexcept
@@ -77,9 +94,10 @@ ShimLaunch::ShimLaunch(ShimLaunch&& o) noexcept
 ShimLaunch::~ShimLaunch() {
   if (pid_ <= 0 || !go_) return;
   go_.reset();  // EOF on the shim's fd 4: it exits at once
-  int st = 0;
-  while (waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
+  siginfo_t info{};
+  while (waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR) {
   }
+  reap();
 }
 
 void ShimLaunch::write_go(const void* data, size_t size) {
@@ -103,11 +121,12 @@ void ShimLaunch::spec_ready(const std::string& spec_path) {
 
 bool ShimLaunch::alive() {
   if (pid_ <= 0) return false;
-  int st = 0;
-  pid_t r;
-  do r = waitpid(pid_, &st, WNOHANG);
+  siginfo_t info{};
+  int r;
+  do r = waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT);
   while (r < 0 && errno == EINTR);
-  if (r == 0) return true;
+  if (r == 0 && info.si_pid == 0) return true;  // still running
+  if (r == 0) reap();
   pid_ = 0;  // reaped (or not ours): nothing to wait for any more
   return false;
 }

@@ -26,7 +26,8 @@ struct SpawnedShim {
 // status pipe as fd 3 and the go pipe as fd 4. The shim reads nothing until spec_ready(), and
 // clones nothing until cgroup_ready(); a launch destroyed before cgroup_ready() is called off:
 // the shim sees EOF on fd 4 and stops before it clones anything (after spec_ready() it has opened
-// the console log, appending, and its socket in the run dir), and is reaped.
+// the console log, appending, and its socket in the run dir; a spare has its socket there from
+// take_run_dir() on), and is reaped.
 // The go pipe carries, in order: the spec file's path (2 bytes of length, host order, then the
 // path) once the file is written, then one byte once the cgroup is ready.
 class ShimLaunch {
@@ -37,8 +38,9 @@ class ShimLaunch {
   ShimLaunch(ShimLaunch&& o) noexcept;
   ShimLaunch& operator=(ShimLaunch&&) = delete;
   ~ShimLaunch();
-  // Renames the directory the shim made ahead to RUN_DIR (which must not exist); false if it
-  // made none (or has not finished it): then the start makes RUN_DIR and the shim its socket.
+  // Renames the directory the shim made ahead to RUN_DIR (absent, or an empty directory); false
+  // if it made none or has not finished it yet: then the start makes RUN_DIR and the shim its
+  // socket there after spec_ready().
   bool take_run_dir(const std::string& run_dir);
   // The spec file is written: the shim reads it and sets up everything but the cgroup.
   void spec_ready(const std::string& spec_path);
@@ -52,6 +54,7 @@ class ShimLaunch {
  private:
   ShimLaunch() = default;
   void write_go(const void* data, size_t size);
+  void reap();  // the shim has exited: remove what a spare of it left, then wait for it
   pid_t pid_ = 0;
   UniqueFd status_;  // read end of the shim's fd 3
   UniqueFd go_;      // write end of the shim's fd 4

@@ -89,7 +89,8 @@ Result<runtime::ChildPlan> make_plan(const runtime::RuntimeSpec& spec, const cgr
 // takes the spare renames that directory to the container's and writes the spec into the file,
 // so no inode is allocated on the start's path (on a disk-backed /run each costs tens to
 // hundreds of microseconds). It is made as .spare-PID.tmp and renamed when complete: lxcd's
-// rename succeeds only on a whole one.
+// rename succeeds only on a whole one. The socket keeps the name it was bound with, which
+// `ss -x` and /proc/net/unix show (.spare-PID.tmp/shim.sock); connecting goes by the path.
 struct Prepared {
   Result<std::unique_ptr<cgroup::Driver>> auto_driver = make_error("not made", ENOENT);
   Result<shim::Console> console = make_error("not made", ENOENT);
@@ -101,16 +102,24 @@ struct Prepared {
 void make_spare_dir(Prepared& p, const std::string& run_root) {
   const std::string dir = run_root + "/.spare-" + std::to_string(getpid());
   const std::string tmp = dir + ".tmp";
+  // At SCHED_OTHER for these few calls: a task at SCHED_IDLE preempted while it holds the run
+  // root's lock or a journal handle would hold up lxcd (its starts, its fsyncs) behind it.
+  sched_param normal{}, idle{};
+  const bool was_idle = sched_getscheduler(0) == SCHED_IDLE && sched_setscheduler(0, SCHED_OTHER, &normal) == 0;
+  // Left by an earlier process of this pid (killed before it could remove them): not ours to keep.
   (void)remove_tree(tmp);
-  if (::mkdir(tmp.c_str(), 0700) != 0) return;
-  auto fd = listen_on(tmp + "/shim.sock");
-  UniqueFd spec(::open((tmp + "/spec.json").c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-  if (!fd || !spec || ::stat((tmp + "/shim.sock").c_str(), &p.spare_sock) != 0 || ::rename(tmp.c_str(), dir.c_str()) != 0) {
-    (void)remove_tree(tmp);
-    return;
+  (void)remove_tree(dir);
+  if (::mkdir(tmp.c_str(), 0700) == 0) {
+    auto fd = listen_on(tmp + "/shim.sock");
+    UniqueFd spec(::open((tmp + "/spec.json").c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (fd && spec && ::stat((tmp + "/shim.sock").c_str(), &p.spare_sock) == 0 && ::rename(tmp.c_str(), dir.c_str()) == 0) {
+      p.spare_dir = dir;
+      p.spare_listen = std::move(*fd);
+    } else {
+      (void)remove_tree(tmp);
+    }
   }
-  p.spare_dir = dir;
-  p.spare_listen = std::move(*fd);
+  if (was_idle) sched_setscheduler(0, SCHED_IDLE, &idle);
 }
 
 Prepared prepare() {
@@ -243,7 +252,8 @@ int main(int argc, char** argv) {
   if (chdir("/") != 0) return 1;
   Prepared pre = prepare();
   // Wait for lxcd's go: the spec file is written. EOF means the start was called off before
-  // that (a configuration error, lxcd gone): nothing was touched, nothing to report.
+  // that (a configuration error, lxcd gone): nothing to report; the spare's directory goes,
+  // unless lxcd took it (then lxcd removes it as the container's run directory).
   std::string spec_path;
   auto called_off = [&] {
     if (!pre.spare_dir.empty()) (void)remove_tree(pre.spare_dir);  // unless lxcd took it (then it is gone)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -166,6 +167,30 @@ TEST_F(CrashRecovery, ConfigWrittenBeforeAnInterruptedCreateIsKept) {
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(create_mark("crc2"), "") << "a completed create keeps its mark";
   EXPECT_EQ(sysc::test::read_text(conf("crc2")), text);
+}
+
+// Directories of creates cut short after their config was written: recovery removes the config
+// the mark calls the create's own (conf=1), in the attribute or in the fallback file, and keeps
+// one that was there before (conf=0).
+TEST_F(CrashRecovery, MarksOfInterruptedCreatesSayWhoseConfigItIs) {
+  env_->kill_lxcd(SIGKILL);
+  fs::create_directories(env_->root() + "/etc/sysc/containers");
+  auto interrupted = [&](const std::string& name) {
+    fs::create_directories(lib("containers/" + name + "/rootfs/etc"));
+    std::ofstream(conf(name)) << "# written by the create\n";
+    return lib("containers/" + name);
+  };
+  std::string attr1 = interrupted("crm1"), file1 = interrupted("crm2"), attr0 = interrupted("crm3");
+  ASSERT_EQ(setxattr(attr1.c_str(), "trusted.sysc.create", "conf=1", 6, 0), 0) << strerror(errno);
+  std::ofstream(file1 + "/.sysc-create") << "conf=1\n";
+  ASSERT_EQ(setxattr(attr0.c_str(), "trusted.sysc.create", "conf=0", 6, 0), 0) << strerror(errno);
+
+  EXPECT_FALSE(listed("crm1"));  // the next lxcd recovers first
+  for (const char* n : {"crm1", "crm2", "crm3"}) EXPECT_FALSE(path_exists(lib(std::string("containers/") + n))) << n;
+  EXPECT_FALSE(path_exists(conf("crm1"))) << "the create's own config was kept (mark in the attribute)";
+  EXPECT_FALSE(path_exists(conf("crm2"))) << "the create's own config was kept (mark in the file)";
+  EXPECT_TRUE(path_exists(conf("crm3"))) << "a config from before the create was removed";
+  EXPECT_NE(log().find("removed " + conf("crm1")), std::string::npos) << log();
 }
 
 // A client that goes away (kill -9, Ctrl-C) while its create runs the template cancels the

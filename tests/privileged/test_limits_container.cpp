@@ -180,8 +180,8 @@ TEST(CpusContainer, InitGetsItsCpusetNotLxcdsAffinity) {
                     {"attach", "cpu1", "--", "cat", "/proc/self/status"});
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(cpus_allowed_list(r.out), all) << r.out;
-    // A v1 cpuset level holding the containers hands its CPUs to each new one at mkdir (the
-    // restart below depends on it: a cpuset without CPUs takes no task).
+    // A v1 cpuset level holding the containers hands its CPUs to each new one at mkdir (set by
+    // the first start; a cgroup2-only host has no such file).
     const std::string v1_parent = "/sys/fs/cgroup/cpuset/" + env.cgroup_parent();
     if (conf.empty() && fs::exists(v1_parent + "/cgroup.clone_children"))
       EXPECT_EQ(read_text(v1_parent + "/cgroup.clone_children"), "1\n");
