@@ -30,20 +30,27 @@ Result<std::string> read_file(const std::string& path) {
   return out;
 }
 
+namespace {
+// All of CONTENT to FD; false (errno set) on a write error.
+bool write_all(int fd, const std::string& content) {
+  for (size_t off = 0; off < content.size();) {
+    ssize_t n = ::write(fd, content.data() + off, content.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    off += static_cast<size_t>(n);
+  }
+  return true;
+}
+}  // namespace
+
 Status write_file_atomic(const std::string& path, const std::string& content, mode_t mode, bool durable) {
   std::string tmp = path + ".tmp." + std::to_string(getpid());
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
   if (!fd) return sys_error("create " + tmp);
-  size_t off = 0;
-  while (off < content.size()) {
-    ssize_t n = ::write(fd.get(), content.data() + off, content.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      Error e = sys_error("write " + tmp);
-      ::unlink(tmp.c_str());
-      return e;
-    }
-    off += static_cast<size_t>(n);
+  if (!write_all(fd.get(), content)) {
+    Error e = sys_error("write " + tmp);
+    ::unlink(tmp.c_str());
+    return e;
   }
   if (::fchmod(fd.get(), mode) != 0 || (durable && ::fsync(fd.get()) != 0)) {
     Error e = sys_error("sync " + tmp);
@@ -62,12 +69,7 @@ Status write_file_atomic(const std::string& path, const std::string& content, mo
 Status write_file_in_place(const std::string& path, const std::string& content) {
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC));
   if (!fd) return sys_error("open " + path);
-  for (size_t off = 0; off < content.size();) {
-    ssize_t n = ::write(fd.get(), content.data() + off, content.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return sys_error("write " + path);
-    off += static_cast<size_t>(n);
-  }
+  if (!write_all(fd.get(), content)) return sys_error("write " + path);
   return {};
 }
 

@@ -1,8 +1,9 @@
 // sysc-shim: the per-container supervisor, spawned by lxcd as `sysc-shim` with a status pipe on
 // fd 3 and a go pipe on fd 4, before the container it will run is prepared (or before it is even
-// asked for: lxcd keeps a spare, which also makes its run directory ahead). The go pipe brings the spec file's path once the file is
-// written (2 bytes of length, then the path), then one byte once lxcd has made the container's
-// cgroup. Resolves the whole plan before clone, then runs the Supervisor loop. Host side.
+// asked for: lxcd keeps a spare, which also makes its run directory ahead). The go pipe brings
+// the spec file's path once the file is written (2 bytes of length, then the path), then one
+// byte once lxcd has made the container's cgroup. Resolves the whole plan before clone, then
+// runs the Supervisor loop. Host side.
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -84,6 +85,7 @@ Result<runtime::ChildPlan> make_plan(const runtime::RuntimeSpec& spec, const cgr
 // driver for the default preference (the hierarchies, from /proc/self/mountinfo; lxcd too keeps
 // its driver for its life) and the console's pty pair. libseccomp asks the kernel what it
 // supports once per process: that is done here too.
+//
 // A spare given a run root (SYSC_SPARE_DIR, ROOT/run/sysc) also makes its run directory there,
 // as .spare-PID: its control socket, bound and listening, and an empty spec.json. A start that
 // takes the spare renames that directory to the container's and writes the spec into the file,

@@ -23,6 +23,7 @@ using sysc::path_exists;
 using sysc::read_file;
 using sysc::remove_tree;
 using sysc::write_file_atomic;
+using sysc::write_file_in_place;
 
 void write_text(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
@@ -62,6 +63,26 @@ TEST_F(Fs, WriteAtomicThenRead) {
   EXPECT_EQ(*read_file(p), "");
   // No temporary file is left next to it.
   EXPECT_FALSE(path_exists(p + ".tmp." + std::to_string(getpid())));
+}
+
+// Into the file that is there (same inode, truncated first); never creates one, never through a
+// symlink.
+TEST_F(Fs, WriteInPlaceKeepsTheFile) {
+  const std::string p = dir_ + "/spec.json";
+  ASSERT_TRUE(write_file_atomic(p, std::string(5000, 'o'), 0600).ok());
+  struct stat before {}, after {};
+  ASSERT_EQ(stat(p.c_str(), &before), 0);
+  ASSERT_TRUE(write_file_in_place(p, "new\n").ok());
+  ASSERT_EQ(stat(p.c_str(), &after), 0);
+  EXPECT_EQ(after.st_ino, before.st_ino);
+  EXPECT_EQ(*read_file(p), "new\n");
+  auto missing = write_file_in_place(dir_ + "/absent", "x");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ENOENT);
+  EXPECT_FALSE(path_exists(dir_ + "/absent"));
+  ASSERT_EQ(symlink(p.c_str(), (dir_ + "/link").c_str()), 0);
+  EXPECT_FALSE(write_file_in_place(dir_ + "/link", "via link\n").ok());
+  EXPECT_EQ(*read_file(p), "new\n");
 }
 
 TEST_F(Fs, ReadMissingFileNamesThePath) {
