@@ -17,6 +17,7 @@
 #include "common/result.h"
 #include "config/config.h"
 #include "db/store.h"
+#include "lxcd/btrfs_spares.h"
 #include "lxcd/idmap_registry.h"
 #include "lxcd/images.h"
 #include "lxcd/events.h"
@@ -215,6 +216,7 @@ class Manager {
   std::mutex net_mu_;  // serializes network_sync (files + nft transaction)
   ImageStore images_;
   std::mutex images_mu_;  // image removal and btrfs image copies
+  BtrfsSpares btrfs_spares_;  // a snapshot of each btrfs image copy, made ahead of the next create
   Monitor monitor_;
   Lxcfs* lxcfs_ = nullptr;
   std::thread ticker_, autostart_;  // last: they stop before anything they use is destroyed

@@ -67,9 +67,10 @@ Result<Image> Manager::image_for(const std::string& name, const std::string& tmp
 }
 
 Result<std::string> Manager::btrfs_image(const Image& img) {
-  std::lock_guard<std::mutex> g(images_mu_);
   std::string dir = paths_.state_dir + "/images";
   std::string path = dir + "/" + img.id;
+  if (btrfs::is_subvolume(path)) return path;  // made once, never changed (the spare's refill holds the lock)
+  std::lock_guard<std::mutex> g(images_mu_);
   if (btrfs::is_subvolume(path)) return path;
   TRY(mkdir_p(dir, 0700));
   std::string tmp = dir + "/.tmp-" + img.id;
@@ -125,9 +126,20 @@ Result<json> Manager::create(const CreateRequest& req) {
     if (!sub) return undo(std::move(sub).error().context(name + ": create failed"));
     source = *sub;
   }
+  // The next btrfs create of this image finds a spare snapshot, made once this one has ended.
+  struct WantSpare {
+    BtrfsSpares* spares;
+    std::string image;
+    ~WantSpare() {
+      if (spares) spares->want(image);
+    }
+  } want_spare{backend == storage::Backend::Btrfs ? &btrfs_spares_ : nullptr, img->id};
   // Overlay lays out four empty directories: no step worth a line of its own.
   if (backend != storage::Backend::Overlay) progress(85, std::string("root filesystem (") + storage::to_string(backend) + ")");
-  if (auto st = storage::create(backend, source, dir); !st) return undo(std::move(st).error().context(name + ": create failed"));
+  // btrfs: the image's spare snapshot, when one is ready, else a snapshot made now.
+  bool placed = backend == storage::Backend::Btrfs && btrfs_spares_.take(img->id, storage::Layout(dir).rootfs);
+  if (!placed)
+    if (auto st = storage::create(backend, source, dir); !st) return undo(std::move(st).error().context(name + ": create failed"));
   if (auto st = storage::personalize(backend, dir, img->rootfs, name, /*reset_machine=*/true); !st)
     return undo(std::move(st).error().context(name + ": create failed"));
   if (auto st = mkdir_p(paths_.container_conf_dir, 0755); !st) return undo(std::move(st).error().context(name));
@@ -144,7 +156,21 @@ Result<json> Manager::create(const CreateRequest& req) {
   // rename) with the config's data, so after a power loss a row that survived has its files.
   // The row is as durable as every write of the database (WAL, synchronous=NORMAL); an lxcd
   // crash loses nothing written.
-  if (auto st = sync_path(wrote_conf ? conf : dir); !st) return undo(std::move(st).error().context(name));
+  // On btrfs, with the database in the subvolume that holds the container's directory, the
+  // filesystem itself orders the row after the rootfs: its transactions commit in order, and a
+  // rename of a subvolume (a rootfs taken from a spare) turns any fsync in its transaction into
+  // a full commit. A config file written here holds only commented-out defaults: losing it
+  // changes nothing. So no barrier there; elsewhere a btrfs create syncs its directory too,
+  // which commits the rename.
+  struct stat db_st, dir_st;
+  bool ordered_by_btrfs = backend == storage::Backend::Btrfs && ::stat(paths_.db_path.c_str(), &db_st) == 0 &&
+                          ::stat(dir.c_str(), &dir_st) == 0 && db_st.st_dev == dir_st.st_dev;
+  if (!ordered_by_btrfs) {
+    if (backend == storage::Backend::Btrfs || !wrote_conf)
+      if (auto st = sync_path(dir); !st) return undo(std::move(st).error().context(name));
+    if (wrote_conf)
+      if (auto st = sync_path(conf); !st) return undo(std::move(st).error().context(name));
+  }
   db::ContainerRecord rec;
   rec.name = name;
   rec.template_name = req.tmpl;
@@ -296,12 +322,17 @@ void Manager::remove_unused_images() {
     }
     if (Status st = images_.remove(img.id); !st) fprintf(stderr, "lxcd: image %s: %s\n", img.id.c_str(), st.error().message.c_str());
   }
-  // btrfs copies of images: only while their image is kept.
+  // btrfs copies of images and their spare snapshots: only while their image is kept. A spare
+  // half made is not being made now (its maker holds images_mu_): it is a leftover.
   std::string bdir = paths_.state_dir + "/images";
   if (DIR* d = opendir(bdir.c_str())) {
     std::vector<std::string> gone;
-    while (dirent* e = readdir(d))
-      if (e->d_name[0] != '.' && !keep.count(e->d_name)) gone.emplace_back(bdir + "/" + e->d_name);
+    while (dirent* e = readdir(d)) {
+      std::string n = e->d_name, spare_of = BtrfsSpares::image_of(n);
+      bool half_made = !spare_of.empty() && n.size() > 4 && n.compare(n.size() - 4, 4, ".tmp") == 0;
+      if (n[0] != '.' ? !keep.count(n) : !spare_of.empty() && (half_made || !keep.count(spare_of)))
+        gone.emplace_back(bdir + "/" + n);
+    }
     closedir(d);
     for (const auto& p : gone)
       if (btrfs::is_subvolume(p)) (void)btrfs::delete_subvolume(p);

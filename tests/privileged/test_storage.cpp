@@ -174,8 +174,32 @@ TEST(Storage, BtrfsSnapshots) {
   auto r = env.sysc({"create", "busybox", "bt1"});  // auto: btrfs, as the state dir is on btrfs
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(env.info("bt1")["storage"], "btrfs");
-  ASSERT_EQ(env.sysc({"create", "busybox", "bt2", "--storage", "btrfs"}).status, 0);
+  // The first create leaves a spare snapshot of the image, made in the background; the next
+  // create renames it into place (a subvolume keeps its device number) and a new one is made.
+  std::string images = state + "/images";
+  auto spare = [&]() -> std::string {
+    for (int i = 0; i < 500; ++i, usleep(20000))
+      for (const auto& e : fs::directory_iterator(images)) {
+        std::string n = e.path().filename();
+        if (n.rfind(".spare-", 0) == 0 && n.find(".tmp") == std::string::npos) return e.path();
+      }
+    return "";
+  };
+  std::string first = spare();
+  ASSERT_FALSE(first.empty()) << "no spare snapshot in " << images;
   struct stat st;
+  ASSERT_EQ(stat(first.c_str(), &st), 0);
+  EXPECT_EQ(st.st_ino, 256u) << first << " is not a subvolume";
+  dev_t spare_dev = st.st_dev;
+  ASSERT_EQ(env.sysc({"create", "busybox", "bt2", "--storage", "btrfs"}).status, 0);
+  ASSERT_EQ(stat((env.container_dir("bt2") + "/rootfs").c_str(), &st), 0);
+  EXPECT_EQ(st.st_dev, spare_dev) << "bt2's rootfs is not the spare snapshot";
+  EXPECT_EQ(sysc::test::read_text(env.container_dir("bt2") + "/rootfs/etc/hostname"), "bt2\n");
+  EXPECT_TRUE(fs::exists(env.container_dir("bt2") + "/rootfs/bin/busybox"));
+  std::string second = spare();
+  ASSERT_EQ(second, first);
+  ASSERT_EQ(stat(second.c_str(), &st), 0);
+  EXPECT_NE(st.st_dev, spare_dev) << "no new spare after the create that took the first";
   ASSERT_EQ(stat((env.container_dir("bt1") + "/rootfs").c_str(), &st), 0);
   EXPECT_EQ(st.st_ino, 256u) << "rootfs is not a subvolume";
   ASSERT_EQ(env.sysc({"start", "bt1"}).status, 0);
@@ -194,6 +218,13 @@ TEST(Storage, BtrfsSnapshots) {
   r = env.sysc({"create", "busybox", "bt4", "--storage", "btrfs"});
   ASSERT_EQ(r.status, 0) << r.err;
   ASSERT_EQ(env.sysc({"destroy", "bt4"}).status, 0);
+  // A rebuilt image leaves the old one unused: its btrfs copy goes, and its spare with it, as
+  // does a spare half made by an lxcd that ended mid-way.
+  std::string half = first + ".tmp";
+  ASSERT_EQ(system(("btrfs subvolume create " + half + " >/dev/null").c_str()), 0);
+  r = env.sysc({"template", "refresh", "busybox"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  for (const auto& e : fs::directory_iterator(images)) ADD_FAILURE() << "left in " << images << ": " << e.path();
   // Off btrfs, asking for it is refused with the reason.
   SyscEnv plain;
   r = plain.sysc({"create", "busybox", "bt5", "--storage", "btrfs"});
