@@ -47,7 +47,9 @@ int verb_create(const Context& ctx, const VerbArgv& args) {
   ProgressLine progress(quiet);
   std::string buf = std::move(s->pending);
   nlohmann::json last;
-  for (;;) {
+  // The status line is the last one: once it is here, the create is over, and the connection's
+  // close (which may come after lxcd's next piece of work) is not waited for.
+  while (!last.is_object()) {
     size_t nl;
     while ((nl = buf.find('\n')) != std::string::npos) {
       auto j = nlohmann::json::parse(buf.substr(0, nl), nullptr, false);
@@ -56,6 +58,7 @@ int verb_create(const Context& ctx, const VerbArgv& args) {
       if (j.contains("progress")) progress.show(j.value("progress", 0), j.value("message", ""));
       if (j.contains("status")) last = j;
     }
+    if (last.is_object()) break;
     char chunk[4096];
     ssize_t n = read(s->fd.get(), chunk, sizeof chunk);
     if (n < 0 && errno == EINTR) continue;
