@@ -33,8 +33,8 @@ std::string BtrfsSpares::image_of(const std::string& entry) {
 }
 
 bool BtrfsSpares::take(const std::string& image_id, const std::string& dst) {
-  // No lock: the rename is atomic, and the only other writer of the name is the thread, which
-  // renames a finished snapshot to it only while it is absent.
+  // No lock: the rename is atomic; the thread renames a finished snapshot to the name only
+  // while it is absent, and remove_unused_images deletes it (a take then finds none).
   std::string spare = dir_ + "/" + kPrefix + image_id;
   return ::rename(spare.c_str(), dst.c_str()) == 0;
 }
@@ -43,7 +43,16 @@ void BtrfsSpares::want(const std::string& image_id) {
   {
     std::lock_guard<std::mutex> g(mu_);
     wanted_.insert(image_id);
-    if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+    // Called from a destructor: nothing may escape. Without the thread creates go on without spares.
+    if (!thread_.joinable()) {
+      try {
+        thread_ = std::thread([this] { run(); });
+      } catch (const std::exception& e) {
+        fprintf(stderr, "lxcd: spare snapshots: no thread: %s\n", e.what());
+        wanted_.clear();
+        return;
+      }
+    }
   }
   cv_.notify_one();
 }

@@ -19,7 +19,7 @@ namespace sysc::lxcd {
 class BtrfsSpares {
  public:
   BtrfsSpares(std::string dir, std::mutex& images_mu);
-  ~BtrfsSpares();  // stops the thread; a spare half made is finished or left as .tmp, removed later
+  ~BtrfsSpares();  // stops the thread once its snapshot in progress is done (a killed lxcd leaves .tmp, removed later)
   // Renames the spare of IMAGE_ID to DST (on the same filesystem, not existing yet): true if
   // there was one.
   bool take(const std::string& image_id, const std::string& dst);

@@ -4,13 +4,17 @@
 #include <cstdio>
 #include <ctime>
 #include <dirent.h>
+#include <fcntl.h>
+#include <linux/fs.h>
 #include <set>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/command.h"
 #include "common/fs.h"
 #include "common/names.h"
+#include "common/unique_fd.h"
 #include "lxcd/btrfs.h"
 #include "lxcd/idmap.h"
 #include "lxcd/manager.h"
@@ -64,6 +68,14 @@ Result<Image> Manager::image_for(const std::string& name, const std::string& tmp
     });
   };
   return TRY_CTX(images_.get_or_build(tmpl, args, fresh, build), name + ": create failed");
+}
+
+// False for a NOCOW file (FS_NOCOW_FL) and when the flags cannot be read; true for one that is absent.
+static bool copy_on_write(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) return errno == ENOENT;
+  int flags = 0;
+  return ::ioctl(fd.get(), FS_IOC_GETFLAGS, &flags) == 0 && !(flags & FS_NOCOW_FL);
 }
 
 Result<std::string> Manager::btrfs_image(const Image& img) {
@@ -156,15 +168,19 @@ Result<json> Manager::create(const CreateRequest& req) {
   // rename) with the config's data, so after a power loss a row that survived has its files.
   // The row is as durable as every write of the database (WAL, synchronous=NORMAL); an lxcd
   // crash loses nothing written.
-  // On btrfs, with the database in the subvolume that holds the container's directory, the
-  // filesystem itself orders the row after the rootfs: its transactions commit in order, and a
-  // rename of a subvolume (a rootfs taken from a spare) turns any fsync in its transaction into
-  // a full commit. A config file written here holds only commented-out defaults: losing it
-  // changes nothing. So no barrier there; elsewhere a btrfs create syncs its directory too,
-  // which commits the rename.
+  // On btrfs, with the database in the subvolume that holds the container's directory and
+  // copy-on-write (no chattr +C: a NOCOW file is rewritten in place, outside any transaction),
+  // the filesystem itself orders the row after the rootfs subvolume: its transactions commit in
+  // order, a snapshot made here commits its own, and a rename of a subvolume (a rootfs taken
+  // from a spare) turns any fsync in its transaction into a full commit. (The rootfs's
+  // personalized files, as on btrfs before, are only as durable as btrfs's commit interval.)
+  // A config file written here holds only commented-out defaults: losing it changes nothing.
+  // So no barrier there; elsewhere a btrfs create syncs its directory too, which commits the
+  // rename.
   struct stat db_st, dir_st;
   bool ordered_by_btrfs = backend == storage::Backend::Btrfs && ::stat(paths_.db_path.c_str(), &db_st) == 0 &&
-                          ::stat(dir.c_str(), &dir_st) == 0 && db_st.st_dev == dir_st.st_dev;
+                          ::stat(dir.c_str(), &dir_st) == 0 && db_st.st_dev == dir_st.st_dev &&
+                          copy_on_write(paths_.db_path) && copy_on_write(paths_.db_path + "-wal");
   if (!ordered_by_btrfs) {
     if (backend == storage::Backend::Btrfs || !wrote_conf)
       if (auto st = sync_path(dir); !st) return undo(std::move(st).error().context(name));
@@ -322,15 +338,16 @@ void Manager::remove_unused_images() {
     }
     if (Status st = images_.remove(img.id); !st) fprintf(stderr, "lxcd: image %s: %s\n", img.id.c_str(), st.error().message.c_str());
   }
-  // btrfs copies of images and their spare snapshots: only while their image is kept. A spare
-  // half made is not being made now (its maker holds images_mu_): it is a leftover.
+  // btrfs copies of images and their spare snapshots: only while their image is kept. A copy or
+  // a spare half made is not being made now (its maker holds images_mu_): it is a leftover.
   std::string bdir = paths_.state_dir + "/images";
   if (DIR* d = opendir(bdir.c_str())) {
     std::vector<std::string> gone;
     while (dirent* e = readdir(d)) {
       std::string n = e->d_name, spare_of = BtrfsSpares::image_of(n);
-      bool half_made = !spare_of.empty() && n.size() > 4 && n.compare(n.size() - 4, 4, ".tmp") == 0;
-      if (n[0] != '.' ? !keep.count(n) : !spare_of.empty() && (half_made || !keep.count(spare_of)))
+      bool half_made = (!spare_of.empty() && n.size() > 4 && n.compare(n.size() - 4, 4, ".tmp") == 0) ||
+                       n.rfind(".tmp-", 0) == 0;  // a spare or an image copy cut short (their makers hold images_mu_)
+      if (n[0] != '.' ? !keep.count(n) : half_made || (!spare_of.empty() && !keep.count(spare_of)))
         gone.emplace_back(bdir + "/" + n);
     }
     closedir(d);

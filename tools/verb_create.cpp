@@ -47,8 +47,9 @@ int verb_create(const Context& ctx, const VerbArgv& args) {
   ProgressLine progress(quiet);
   std::string buf = std::move(s->pending);
   nlohmann::json last;
-  // The status line is the last one: once it is here, the create is over, and the connection's
-  // close (which may come after lxcd's next piece of work) is not waited for.
+  // The status line is the last one: once it is here, the create is over. lxcd closes the
+  // connection right after it, but a thread it woke just before (a btrfs image's spare
+  // snapshot) may take the CPU first: the close is not waited for.
   while (!last.is_object()) {
     size_t nl;
     while ((nl = buf.find('\n')) != std::string::npos) {

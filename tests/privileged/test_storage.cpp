@@ -220,6 +220,7 @@ TEST(Storage, BtrfsSnapshots) {
   ASSERT_EQ(env.sysc({"destroy", "bt4"}).status, 0);
   // A rebuilt image leaves the old one unused: its btrfs copy goes, and its spare with it, as
   // does a spare half made by an lxcd that ended mid-way.
+  ASSERT_EQ(spare(), first);  // the spare after bt4's create is made: nothing else writes there now
   std::string half = first + ".tmp";
   ASSERT_EQ(system(("btrfs subvolume create " + half + " >/dev/null").c_str()), 0);
   r = env.sysc({"template", "refresh", "busybox"});

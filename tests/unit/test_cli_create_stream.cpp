@@ -1,11 +1,12 @@
 // `sysc create` against a stand-in for lxcd on a unix socket: the CLI ends with the create's
-// status line, without waiting for lxcd to close the connection (lxcd may go on with work of its
-// own, such as a spare btrfs snapshot, before it closes).
+// status line, without waiting for lxcd to close the connection (a thread lxcd woke just before,
+// such as a btrfs image's spare snapshot, may take the CPU before lxcd closes it).
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <chrono>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <poll.h>
 #include <string>
@@ -19,17 +20,25 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Waits up to 20 s for FD to be readable.
+bool readable(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  return poll(&p, 1, 20000) == 1;
+}
+
 struct FakeLxcd {
   std::string root;
   int listener = -1;
-  std::string request;
+  std::string request;               // read by the test once got_request is set
+  std::atomic<bool> got_request{false};
   std::atomic<bool> closed{false};
   std::thread thread;
 
   // Answers one create with LINES, then holds the connection open until RELEASE is written.
   FakeLxcd(const std::string& lines, int release_fd) {
     char tmpl[] = "/tmp/sysc-clitest-XXXXXX";
-    root = mkdtemp(tmpl);
+    if (!mkdtemp(tmpl)) ADD_FAILURE() << "mkdtemp: " << strerror(errno);
+    root = tmpl;
     fs::create_directories(root + "/run/sysc");
     listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_un a{};
@@ -39,15 +48,17 @@ struct FakeLxcd {
     EXPECT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
     EXPECT_EQ(listen(listener, 1), 0);
     thread = std::thread([this, lines, release_fd] {
-      int c = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+      // Every wait is bounded: a CLI that never connects or stops mid-request fails the test.
+      int c = readable(listener) ? accept4(listener, nullptr, nullptr, SOCK_CLOEXEC) : -1;
       if (c < 0) return;
       char buf[4096];
       // The request: header and JSON body (ends with '}').
       while (request.find("\r\n\r\n") == std::string::npos || request.back() != '}') {
-        ssize_t n = read(c, buf, sizeof buf);
+        ssize_t n = readable(c) ? read(c, buf, sizeof buf) : -1;
         if (n <= 0) break;
         request.append(buf, static_cast<size_t>(n));
       }
+      got_request = true;
       std::string out = "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nConnection: close\r\n\r\n" + lines;
       (void)!write(c, out.data(), out.size());
       pollfd p{release_fd, POLLIN, 0};
@@ -95,6 +106,7 @@ TEST(CliCreateStream, EndsAtTheStatusLineWithoutWaitingForTheClose) {
     std::string err;
     EXPECT_EQ(run_create(lxcd.root, "c1", &err), 0) << err;
     EXPECT_FALSE(lxcd.closed) << "the CLI waited for the connection's close";
+    ASSERT_TRUE(lxcd.got_request);
     EXPECT_NE(lxcd.request.find("\"name\":\"c1\""), std::string::npos) << lxcd.request;
     (void)!write(release[1], "x", 1);
   }
