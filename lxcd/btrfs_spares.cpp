@@ -24,11 +24,14 @@ BtrfsSpares::~BtrfsSpares() {
   if (thread_.joinable()) thread_.join();
 }
 
-std::string BtrfsSpares::image_of(const std::string& entry) {
+std::string BtrfsSpares::image_of(const std::string& entry, bool* half_made) {
+  if (half_made) *half_made = false;
   if (entry.rfind(kPrefix, 0) != 0) return "";
   std::string id = entry.substr(sizeof(kPrefix) - 1);
-  if (id.size() > sizeof(kTmp) - 1 && id.compare(id.size() - (sizeof(kTmp) - 1), std::string::npos, kTmp) == 0)
+  if (id.size() > sizeof(kTmp) - 1 && id.compare(id.size() - (sizeof(kTmp) - 1), std::string::npos, kTmp) == 0) {
     id.resize(id.size() - (sizeof(kTmp) - 1));
+    if (half_made) *half_made = true;
+  }
   return id;
 }
 

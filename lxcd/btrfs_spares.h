@@ -26,8 +26,9 @@ class BtrfsSpares {
   // Makes a spare of IMAGE_ID in the background, unless one is ready. Called once a create has
   // ended: a snapshot's commit beside it would make it wait (its writes join the transaction).
   void want(const std::string& image_id);
-  // The image id of a spare's name (".spare-ID" or ".spare-ID.tmp"), or "" for other names.
-  static std::string image_of(const std::string& entry);
+  // The image id of a spare's name (".spare-ID", or ".spare-ID.tmp" for one half made: then
+  // *HALF_MADE is set), or "" for other names.
+  static std::string image_of(const std::string& entry, bool* half_made = nullptr);
 
  private:
   void run();

@@ -81,7 +81,7 @@ static bool copy_on_write(const std::string& path) {
 Result<std::string> Manager::btrfs_image(const Image& img) {
   std::string dir = paths_.state_dir + "/images";
   std::string path = dir + "/" + img.id;
-  if (btrfs::is_subvolume(path)) return path;  // made once, never changed (the spare's refill holds the lock)
+  if (btrfs::is_subvolume(path)) return path;  // made once under the lock (renamed when complete), never changed
   std::lock_guard<std::mutex> g(images_mu_);
   if (btrfs::is_subvolume(path)) return path;
   TRY(mkdir_p(dir, 0700));
@@ -344,10 +344,11 @@ void Manager::remove_unused_images() {
   if (DIR* d = opendir(bdir.c_str())) {
     std::vector<std::string> gone;
     while (dirent* e = readdir(d)) {
-      std::string n = e->d_name, spare_of = BtrfsSpares::image_of(n);
-      bool half_made = (!spare_of.empty() && n.size() > 4 && n.compare(n.size() - 4, 4, ".tmp") == 0) ||
-                       n.rfind(".tmp-", 0) == 0;  // a spare or an image copy cut short (their makers hold images_mu_)
-      if (n[0] != '.' ? !keep.count(n) : half_made || (!spare_of.empty() && !keep.count(spare_of)))
+      std::string n = e->d_name;
+      bool half_made = n.rfind(".tmp-", 0) == 0;  // an image copy cut short (btrfs_image)
+      bool half_spare = false;
+      std::string spare_of = BtrfsSpares::image_of(n, &half_spare);
+      if (n[0] != '.' ? !keep.count(n) : half_made || half_spare || (!spare_of.empty() && !keep.count(spare_of)))
         gone.emplace_back(bdir + "/" + n);
     }
     closedir(d);

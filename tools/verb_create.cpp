@@ -50,7 +50,7 @@ int verb_create(const Context& ctx, const VerbArgv& args) {
   // The status line is the last one: once it is here, the create is over. lxcd closes the
   // connection right after it, but a thread it woke just before (a btrfs image's spare
   // snapshot) may take the CPU first: the close is not waited for.
-  while (!last.is_object()) {
+  for (;;) {
     size_t nl;
     while ((nl = buf.find('\n')) != std::string::npos) {
       auto j = nlohmann::json::parse(buf.substr(0, nl), nullptr, false);
