@@ -135,8 +135,10 @@ Result<SpawnedShim> ShimLaunch::cgroup_ready() {
   const char byte = 1;
   write_go(&byte, 1);
   go_.reset();
-  // The shim answers once the init was exec'ed (its own setup timeout is shorter); a shim that
-  // never answers is killed rather than holding the container's lock forever.
+  // The shim answers with one line once the init was exec'ed (its own setup timeout is shorter);
+  // a shim that never answers is killed rather than holding the container's lock forever. The
+  // line is the answer: waiting for the pipe's end as well would wait for the shim to run again,
+  // and the init it just started may take the CPU first.
   std::string out;
   char buf[4096];
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
@@ -155,6 +157,7 @@ Result<SpawnedShim> ShimLaunch::cgroup_ready() {
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) break;
     out.append(buf, static_cast<size_t>(r));
+    if (out.back() == '\n') break;
   }
   SpawnedShim s{pid_, json::parse(out, nullptr, false)};
   if (!s.status.is_object()) {
