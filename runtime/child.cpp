@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <linux/sched.h>
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
@@ -20,6 +21,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "runtime/cgroup.h"
 #include "runtime/mounts.h"
 
 namespace sysc::runtime {
@@ -29,7 +31,7 @@ namespace {
 const char* const kStepNames[] = {
     "sync", "cgroup namespace", "sethostname", "mount propagation", "rootfs bind", "mount",
     "pivot_root", "detach old root", "console", "loopback", "security", "execve", "user namespace",
-    "cgroup attach",
+    "cgroup attach", "join namespaces", "fork init", "init forked",
 };
 
 [[noreturn]] void fail(int sync_fd, int step, int err, const char* detail = nullptr) {
@@ -239,12 +241,101 @@ void ChildPlan::finalize() {
   seccomp_prog = seccomp.prog();
 }
 
+namespace {
+
+// From the cgroup namespace on: the same in both ways of making the namespaces.
+[[noreturn]] void setup_and_exec(const ChildPlan& plan, int sync_fd, const ParentFds& fds);
+
+// The init's pid and pidfd to the supervisor: a kStepInitForked record.
+bool send_init(int sync_fd, pid_t pid, int pidfd) {
+  ChildFailure f;
+  f.step = kStepInitForked;
+  f.err = pid;
+  iovec iov{&f, sizeof f};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  char control[CMSG_SPACE(sizeof(int))] = {};
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* h = CMSG_FIRSTHDR(&msg);
+  h->cmsg_level = SOL_SOCKET;
+  h->cmsg_type = SCM_RIGHTS;
+  h->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(h), &pidfd, sizeof(int));
+  ssize_t n;
+  do n = sendmsg(sync_fd, &msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  return n == static_cast<ssize_t>(sizeof f);
+}
+
+}  // namespace
+
 void run_child(const ChildPlan& plan, const std::vector<std::string>& self_tasks, int sync_fd) {
   // The container dies with its shim: a supervisor killed with -9 leaves a known state.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   umask(0);  // device nodes and mount targets get exactly the planned modes
   ParentFds fds = wait_for_parent(sync_fd);
   join_v1_cgroups(self_tasks, sync_fd);
+  setup_and_exec(plan, sync_fd, fds);
+}
+
+void run_child_in_premade(const ChildPlan& plan, const std::vector<std::string>& self_tasks, int sync_fd,
+                          int holder_pidfd, const int (&mount_fds)[2]) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // Host root in the host's mount namespace while it runs: nothing may ptrace it.
+  prctl(PR_SET_DUMPABLE, 0);
+  umask(0);
+  // Host paths, and as host root: before the user namespace.
+  join_v1_cgroups(self_tasks, sync_fd);
+  if (setns(holder_pidfd, CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) != 0)
+    fail(sync_fd, kStepJoinNamespaces, errno, "setns");
+  // Made now, by a member of the container's user namespace: it owns them (mounting /proc needs
+  // that of the pid namespace). The new pid namespace is the init's, forked next.
+  if (unshare(CLONE_NEWNS | CLONE_NEWPID) != 0) fail(sync_fd, kStepJoinNamespaces, errno, "unshare");
+  // The init goes on once this process has sent its pid (one byte), so that the supervisor knows
+  // it before any record of its own; EOF without the byte (this process died first) stops it.
+  int sent[2];
+  if (pipe2(sent, O_CLOEXEC) != 0) fail(sync_fd, kStepForkInit, errno, "pipe");
+  int pidfd = -1;
+  clone_args args{};
+  // clone3 takes no exit signal with CLONE_PARENT: the init inherits this process's (SIGCHLD),
+  // so the supervisor waits for it like for a child of its own.
+  args.flags = CLONE_PARENT | CLONE_PIDFD;
+  args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+  long pid = syscall(SYS_clone3, &args, sizeof args);
+  if (pid < 0) fail(sync_fd, kStepForkInit, errno);
+  if (pid == 0) {
+    close(sent[1]);
+    char go = 0;
+    ssize_t n;
+    do n = read(sent[0], &go, 1);
+    while (n < 0 && errno == EINTR);
+    if (n != 1) _exit(126);
+    close(sent[0]);
+    // The supervisor is the parent now; if it died before this, its end of the socket is shut.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    pollfd p{sync_fd, POLLRDHUP, 0};
+    if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLRDHUP))) _exit(126);
+    cgroup::allow_cpuset_cpus();  // the clone kept the supervisor's CPU (CpuPin); now the cpuset's
+    ParentFds fds;
+    fds.fd[0] = mount_fds[0];
+    fds.fd[1] = mount_fds[1];
+    setup_and_exec(plan, sync_fd, fds);
+  }
+  if (!send_init(sync_fd, static_cast<pid_t>(pid), pidfd)) {
+    syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+    _exit(126);
+  }
+  const char go = 1;
+  ssize_t ignored = write(sent[1], &go, 1);
+  (void)ignored;
+  _exit(0);
+}
+
+namespace {
+
+void setup_and_exec(const ChildPlan& plan, int sync_fd, const ParentFds& fds) {
   // Now our cgroups are final; the new cgroup namespace is rooted at them.
   if (unshare(CLONE_NEWCGROUP) != 0) fail(sync_fd, kStepCgroupNs, errno);
   if (sethostname(plan.name.c_str(), plan.name.size()) != 0) fail(sync_fd, kStepHostname, errno);
@@ -266,5 +357,7 @@ void run_child(const ChildPlan& plan, const std::vector<std::string>& self_tasks
   execve(plan.argv[0], plan.argv.data(), plan.envp.data());
   fail(sync_fd, kStepExec, errno, plan.argv[0]);
 }
+
+}  // namespace
 
 }  // namespace sysc::runtime

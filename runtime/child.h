@@ -48,15 +48,30 @@ struct ChildFailure {
 //           cgroup2 cgroup and now moves itself into its v1 cgroups (cgroup::JoinPlan), then
 //           goes on.
 //   sync 2. child -> parent: a ChildFailure record, or EOF when execve closed the CLOEXEC socket
+//
+// Into namespaces made ahead (PremadeNamespaces, container.h) there is no sync 1: the parent
+// wrote the id maps through the holder, made the idmapped mounts and the veths before the clone,
+// and the child inherits the mounts as descriptors. The clone3 child joins the holder's user,
+// network, IPC and UTS namespaces, makes the mount and pid namespaces (owned by the container's
+// user namespace, as with clone3's own), forks the init with CLONE_PARENT (the supervisor stays
+// its parent) and sends a kStepInitForked record with the init's pid and pidfd, then exits; the
+// init waits for that record to be sent before it goes on. The first record is therefore this
+// child's failure or the init's pid.
+//   sync 2. as above, from the init.
 enum ChildStep {
   kStepSync, kStepCgroupNs, kStepHostname, kStepPropagation, kStepRootfsBind, kStepMount,
   kStepPivotRoot, kStepOldRoot, kStepConsole, kStepLoopback, kStepSecurity, kStepExec,
-  kStepUserns, kStepCgroup,
+  kStepUserns, kStepCgroup, kStepJoinNamespaces, kStepForkInit,
+  kStepInitForked,  // not a failure: err is the init's pid, its pidfd comes as SCM_RIGHTS
 };
 const char* child_step_name(int step);
 
 // Runs in the child right after clone3. SELF_TASKS: the v1 `tasks` files it writes "0" to
 // (cgroup::JoinPlan). Never returns.
 [[noreturn]] void run_child(const ChildPlan& plan, const std::vector<std::string>& self_tasks, int sync_fd);
+// The same, for a clone3 child born in no new namespace that joins those of HOLDER_PIDFD (see
+// kStepInitForked above). MOUNT_FDS: the detached mounts sync 1 would have carried, -1 if none.
+[[noreturn]] void run_child_in_premade(const ChildPlan& plan, const std::vector<std::string>& self_tasks, int sync_fd,
+                                       int holder_pidfd, const int (&mount_fds)[2]);
 
 }  // namespace sysc::runtime

@@ -2,16 +2,20 @@
 // sync protocol (see child.h), cleanup of a half-started child.
 #include "runtime/container.h"
 
+#include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <poll.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <utility>
 
 #include "runtime/userns.h"
 
@@ -120,7 +124,151 @@ ssize_t send_go(int sock, const ChildMounts& m) {
   return n;
 }
 
+using Deadline = std::chrono::steady_clock::time_point;
+
+Deadline setup_deadline() { return std::chrono::steady_clock::now() + std::chrono::milliseconds(kSetupTimeoutMs); }
+
+// poll(2) for POLLIN on FD until DEADLINE: >0 ready, 0 timed out, <0 error.
+int poll_until(int fd, Deadline deadline) {
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd pfd{fd, POLLIN, 0};
+    int ready = poll(&pfd, 1, static_cast<int>(std::max<long long>(0, left.count())));
+    if (ready >= 0 || errno != EINTR) return ready;
+  }
+}
+
+// sync 2: a failure record, or EOF once execve closed the child's end (the init's; a child that
+// forked the init has closed its own by exiting). A child stuck before execve (a hung
+// filesystem under the rootfs) is given up on at DEADLINE (kSetupTimeoutMs after the clone).
+Result<StartedInit> await_exec(int sock, StartedInit started, cgroup::Driver& cg, const std::string& rel,
+                               Deadline deadline) {
+  ChildFailure f;
+  ssize_t n = -1;
+  const int ready = poll_until(sock, deadline);
+  if (ready == 0) {
+    abort_child(started.pid, started.pidfd.get(), cg, rel);
+    return make_error("start failed at setup: the container did not reach execve within " +
+                          std::to_string(kSetupTimeoutMs / 1000) + " s",
+                      ETIMEDOUT);
+  }
+  do n = read(sock, &f, sizeof f);
+  while (n < 0 && errno == EINTR);
+  if (n == 0) return started;
+  Error e = n == static_cast<ssize_t>(sizeof f) ? child_error(f) : sys_error("start failed at sync");
+  abort_child(started.pid, started.pidfd.get(), cg, rel);
+  return e;
+}
+
+// The first record of a child that joins premade namespaces: kStepInitForked with the init's
+// pidfd, or its own failure (the init waits until that record is sent). The child is reaped here
+// either way, and an init it forked is killed and reaped unless the record was right.
+Result<StartedInit> await_init_forked(int sock, pid_t child, Deadline deadline) {
+  auto reap = [child] {
+    int st;
+    while (waitpid(child, &st, 0) < 0 && errno == EINTR) {
+    }
+  };
+  const int ready = poll_until(sock, deadline);
+  if (ready == 0) {
+    kill(child, SIGKILL);
+    reap();
+    return make_error("start failed at join namespaces: no answer within " + std::to_string(kSetupTimeoutMs / 1000) + " s",
+                      ETIMEDOUT);
+  }
+  ChildFailure f;
+  iovec iov{&f, sizeof f};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  char control[CMSG_SPACE(sizeof(int))] = {};
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  do n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  const int err = errno;
+  UniqueFd pidfd;
+  for (cmsghdr* h = CMSG_FIRSTHDR(&msg); n > 0 && h; h = CMSG_NXTHDR(&msg, h)) {
+    if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) continue;
+    int fd;
+    memcpy(&fd, CMSG_DATA(h), sizeof fd);
+    pidfd.reset(fd);
+  }
+  reap();
+  if (n == static_cast<ssize_t>(sizeof f) && f.step == kStepInitForked && pidfd && f.err > 0)
+    return StartedInit{static_cast<pid_t>(f.err), std::move(pidfd)};
+  if (pidfd) {
+    syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
+    siginfo_t info;
+    while (waitid(P_PIDFD, static_cast<id_t>(pidfd.get()), &info, WEXITED) != 0 && errno == EINTR) {
+    }
+  }
+  if (n == static_cast<ssize_t>(sizeof f) && f.step != kStepInitForked) return child_error(f);
+  return n < 0 ? sys_error("start failed at sync", err) : make_error("start failed at sync: the child ended early", EIO);
+}
+
 }  // namespace
+
+Result<PremadeNamespaces> PremadeNamespaces::make() {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) return sys_error("premade namespaces: pipe");
+  UniqueFd wait_end(p[0]), release(p[1]);
+  const pid_t parent = getpid();
+  int pidfd = -1;
+  clone_args args{};
+  args.flags = CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_PIDFD;
+  args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+  args.exit_signal = SIGCHLD;
+  long pid = syscall(SYS_clone3, &args, sizeof args);
+  if (pid < 0) return sys_error("premade namespaces: clone3");
+  if (pid == 0) {
+    // Holds the namespaces and nothing else: of the supervisor's descriptors only stdio (lxcd's
+    // log, /dev/null) stays open here.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    prctl(PR_SET_DUMPABLE, 0);
+    if (getppid() != parent) _exit(0);
+    const int keep = wait_end.get();
+    syscall(SYS_close_range, 3, keep - 1, 0);
+    syscall(SYS_close_range, keep + 1, ~0U, 0);
+    char c;
+    while (read(keep, &c, 1) < 0 && errno == EINTR) {
+    }
+    _exit(0);
+  }
+  PremadeNamespaces ns;
+  ns.holder_ = static_cast<pid_t>(pid);
+  ns.pidfd_.reset(pidfd);
+  ns.release_ = std::move(release);
+  return ns;
+}
+
+PremadeNamespaces& PremadeNamespaces::operator=(PremadeNamespaces&& o) noexcept {
+  if (this != &o) {
+    reset();
+    holder_ = std::exchange(o.holder_, 0);
+    pidfd_ = std::move(o.pidfd_);
+    release_ = std::move(o.release_);
+  }
+  return *this;
+}
+
+bool PremadeNamespaces::alive() const {
+  // A pidfd polls readable once its process has exited (a zombie too, which a signal still reaches).
+  pollfd pfd{pidfd_.get(), POLLIN, 0};
+  return holder_ > 0 && poll(&pfd, 1, 0) == 0;
+}
+
+void PremadeNamespaces::reset() {
+  if (holder_ <= 0) return;
+  release_.reset();
+  syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
+  siginfo_t info;
+  while (waitid(P_PIDFD, static_cast<id_t>(pidfd_.get()), &info, WEXITED) != 0 && errno == EINTR) {
+  }
+  pidfd_.reset();
+  holder_ = 0;
+}
 
 Status prepare_cgroup(cgroup::Driver& cg, const std::string& rel, const Limits& limits, const IdMap& idmap) {
   if (auto st = cg.create(rel); !st) {
@@ -143,7 +291,8 @@ Status prepare_cgroup(cgroup::Driver& cg, const std::string& rel, const Limits& 
 }
 
 Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, const std::string& rel, const Limits& limits,
-                                    const std::function<Status(pid_t)>& parent_setup, bool cgroup_made) {
+                                    const std::function<Status(pid_t)>& parent_setup, bool cgroup_made,
+                                    const PremadeNamespaces* premade) {
   if (!cgroup_made) TRY(prepare_cgroup(cg, rel, limits, plan.idmap));
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
@@ -164,6 +313,50 @@ Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, c
       return e;
     }
   }
+  // Two tasks are in the cgroup while the init is forked: not with a pids limit of 1.
+  const bool two_tasks_fit = !limits.pids || *limits.pids >= 2;
+  if (premade && *premade && plan.idmap.enabled() && two_tasks_fit) {
+    // Everything the child needs from this side is done before the clone: no sync 1.
+    auto mounts = prepare_userns(plan, premade->holder());
+    if (!mounts) {
+      (void)cg.destroy(rel);
+      return std::move(mounts).error().context("start failed at user namespace");
+    }
+    if (parent_setup) {
+      if (auto st = parent_setup(premade->holder()); !st) {
+        (void)cg.destroy(rel);
+        return std::move(st).error().context("start failed at network");
+      }
+    }
+    clone_args args{};
+    args.flags = cgroup_dir ? CLONE_INTO_CGROUP : 0;
+    args.exit_signal = SIGCHLD;
+    args.cgroup = cgroup_dir ? static_cast<uint64_t>(cgroup_dir.get()) : 0;
+    CpuPin pin;  // kept by the child for the init it forks, which then takes its cpuset's CPUs
+    const Deadline deadline = setup_deadline();
+    long pid = syscall(SYS_clone3, &args, sizeof args);
+    if (pid == 0) {
+      close(parent_end.release());
+      const int fds[2] = {mounts->fd[0].get(), mounts->fd[1].get()};
+      run_child_in_premade(plan, join.self_tasks, child_end.get(), premade->holder_pidfd(), fds);
+    }
+    pin.restore();
+    if (pid < 0) {
+      Error e = sys_error(cgroup_dir ? "start failed at clone3 into " + join.clone_into : "start failed at clone3");
+      (void)cg.destroy(rel);
+      return e;
+    }
+    cgroup_dir.reset();
+    child_end.reset();
+    *mounts = ChildMounts{};
+    auto started = await_init_forked(parent_end.get(), static_cast<pid_t>(pid), deadline);
+    if (!started) {
+      (void)cg.destroy(rel);
+      return std::move(started).error();
+    }
+    return await_exec(parent_end.get(), std::move(*started), cg, rel, deadline);
+  }
+
   int pidfd = -1;
   clone_args args{};
   // With CLONE_NEWUSER the other new namespaces belong to the new user namespace.
@@ -216,26 +409,7 @@ Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, c
     abort_child(started.pid, pidfd, cg, rel);
     return e;
   }
-  // sync 2: a failure record, or EOF once execve closed the child's end. A child stuck before
-  // execve (a hung filesystem under the rootfs) is given up on after kSetupTimeoutMs.
-  ChildFailure f;
-  ssize_t n = -1;
-  pollfd pfd{parent_end.get(), POLLIN, 0};
-  int ready;
-  do ready = poll(&pfd, 1, kSetupTimeoutMs);
-  while (ready < 0 && errno == EINTR);
-  if (ready == 0) {
-    abort_child(started.pid, pidfd, cg, rel);
-    return make_error("start failed at setup: the container did not reach execve within " +
-                          std::to_string(kSetupTimeoutMs / 1000) + " s",
-                      ETIMEDOUT);
-  }
-  do n = read(parent_end.get(), &f, sizeof f);
-  while (n < 0 && errno == EINTR);
-  if (n == 0) return started;
-  Error e = n == static_cast<ssize_t>(sizeof f) ? child_error(f) : sys_error("start failed at sync");
-  abort_child(started.pid, pidfd, cg, rel);
-  return e;
+  return await_exec(parent_end.get(), std::move(started), cg, rel, setup_deadline());
 }
 
 }  // namespace sysc::runtime

@@ -21,6 +21,34 @@ struct StartedInit {
   UniqueFd pidfd;
 };
 
+// Namespaces made ahead of a start, by a spare supervisor while it waits for one: a user
+// namespace without id maps yet, and network, IPC and UTS namespaces it owns, held by a child
+// that only waits. A start of an unprivileged container writes the id maps through that child
+// and joins the four instead of making them in its clone3 (the network namespace alone costs
+// about half a millisecond). Of no use to a privileged container: their owner must be the host's
+// user namespace. Destroying it ends the holder (what joined them keeps them).
+class PremadeNamespaces {
+ public:
+  static Result<PremadeNamespaces> make();
+  PremadeNamespaces() = default;
+  PremadeNamespaces(PremadeNamespaces&& o) noexcept { *this = std::move(o); }
+  PremadeNamespaces& operator=(PremadeNamespaces&& o) noexcept;
+  PremadeNamespaces(const PremadeNamespaces&) = delete;
+  PremadeNamespaces& operator=(const PremadeNamespaces&) = delete;
+  ~PremadeNamespaces() { reset(); }
+
+  explicit operator bool() const { return holder_ > 0; }
+  bool alive() const;  // the holder still waits (its namespaces can be joined)
+  pid_t holder() const { return holder_; }
+  int holder_pidfd() const { return pidfd_.get(); }
+  void reset();  // ends and reaps the holder
+
+ private:
+  pid_t holder_ = 0;
+  UniqueFd pidfd_;
+  UniqueFd release_;  // the holder waits for EOF on the other end
+};
+
 // On failure the half-started child is killed and reaped and the cgroup removed; the message is
 // "start failed at <step>[ <detail>]: <strerror>".
 // LIMITS are written to the cgroup right after it is made, before the child is placed in it:
@@ -29,10 +57,12 @@ struct StartedInit {
 // network namespace exists, its init has not run): the veth pairs are made there.
 // cgroup_made: the cgroup already exists with LIMITS written and, for a user namespace, delegated
 // to the container's root (lxcd does that while the shim starts up: prepare_cgroup).
+// PREMADE (for an unprivileged container, a live holder): its namespaces are joined instead of
+// made, and parent_setup gets the holder's pid (the network namespace is the holder's).
 Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, const std::string& cgroup_rel,
                                     const Limits& limits,
                                     const std::function<Status(pid_t)>& parent_setup = nullptr,
-                                    bool cgroup_made = false);
+                                    bool cgroup_made = false, const PremadeNamespaces* premade = nullptr);
 
 // The cgroup of a start, made, limited and delegated (to the host ids of the container's root
 // when IDMAP is enabled); on failure, what was made is removed. "start failed at <step>" errors.

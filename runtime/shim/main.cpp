@@ -99,6 +99,7 @@ struct Prepared {
   std::string spare_dir;   // ROOT/run/sysc/.spare-PID, empty if none was made
   UniqueFd spare_listen;   // listening on spare_dir/shim.sock
   struct stat spare_sock {};  // that socket file, to know it again under the container's name
+  runtime::PremadeNamespaces premade;  // a spare's: the namespaces of an unprivileged start
 };
 
 void make_spare_dir(Prepared& p, const std::string& run_root) {
@@ -129,7 +130,15 @@ Prepared prepare() {
   p.auto_driver = cgroup::make_driver("auto");
   p.console = shim::Console::open_pty();
   runtime::probe_seccomp();
-  if (const char* root = getenv("SYSC_SPARE_DIR"); root && *root == '/') make_spare_dir(p, root);
+  if (const char* root = getenv("SYSC_SPARE_DIR"); root && *root == '/') {
+    make_spare_dir(p, root);
+    // At SCHED_OTHER too: making a network namespace takes the kernel's network locks, which a
+    // task at SCHED_IDLE could hold for long. Without them the start makes its own.
+    sched_param normal{}, idle{};
+    const bool was_idle = sched_getscheduler(0) == SCHED_IDLE && sched_setscheduler(0, SCHED_OTHER, &normal) == 0;
+    if (auto ns = runtime::PremadeNamespaces::make(); ns) p.premade = std::move(*ns);
+    if (was_idle) sched_setscheduler(0, SCHED_IDLE, &idle);
+  }
   unsetenv("SYSC_SPARE_DIR");
   return p;
 }
@@ -161,7 +170,8 @@ Result<int> run(const std::string& spec_path, Prepared& pre) {
     return sys_error(spec.name + ": start failed at console: chown " + console.slave_path());
   auto plan = TRY_CTX(make_plan(spec, *cg, console.slave_path()), spec.name + ": start failed at plan");
   auto listen_fd = TRY_CTX(control_socket(spec.run_dir, pre), spec.name + ": start failed at control socket");
-  shim::Supervisor sup(std::move(spec), std::move(plan), std::move(cg), std::move(console), std::move(listen_fd));
+  shim::Supervisor sup(std::move(spec), std::move(plan), std::move(cg), std::move(console), std::move(listen_fd),
+                       std::move(pre.premade));
   return sup.run(kStatusFd, kGoFd);
 }
 

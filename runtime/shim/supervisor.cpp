@@ -40,9 +40,9 @@ std::string exit_reason(const siginfo_t& info, bool stopping, bool forced) {
 }  // namespace
 
 Supervisor::Supervisor(runtime::RuntimeSpec spec, runtime::ChildPlan plan, std::unique_ptr<cgroup::Driver> cg,
-                       Console console, UniqueFd listen_fd)
+                       Console console, UniqueFd listen_fd, runtime::PremadeNamespaces premade)
     : spec_(std::move(spec)), plan_(std::move(plan)), cg_(std::move(cg)), console_(std::move(console)),
-      listen_(std::move(listen_fd)) {}
+      listen_(std::move(listen_fd)), premade_(std::move(premade)) {}
 
 Status Supervisor::boot() {
   plan_.finalize();
@@ -57,8 +57,11 @@ Status Supervisor::boot() {
     cgroup_ready_.reset();
     if (n != 1) return make_error("start failed at cgroup: called off by lxcd", ECANCELED);
   }
+  // A holder that is gone (killed from outside) only means the namespaces are made here.
+  const runtime::PremadeNamespaces* premade = premade_.alive() ? &premade_ : nullptr;
   auto started = runtime::start_container(plan_, *cg_, spec_.cgroup, spec_.limits,
-                                         [this](pid_t child) { return setup_nics(spec_.nics, child); }, cgroup_made);
+                                         [this](pid_t child) { return setup_nics(spec_.nics, child); }, cgroup_made,
+                                         premade);
   if (!started) {
     // The dead child's netns goes away asynchronously; its veth must not outlive this failure.
     remove_nics(spec_.nics);
@@ -85,6 +88,7 @@ int Supervisor::run(int status_fd, int cgroup_ready_fd) {
   ssize_t ignored = write(status_fd, line.data(), line.size());
   (void)ignored;
   close(status_fd);
+  premade_.reset();  // what the init joined stays with it; unused ones (a privileged container) go
   if (!st) {
     (void)write_file_atomic(spec_.run_dir + "/exit.json",
                             json{{"reason", st.error().message}, {"at", time(nullptr)}}.dump() + "\n");

@@ -23,8 +23,9 @@ namespace sysc::shim {
 //   {"op":"console"} with an fd in SCM_RIGHTS -> that fd becomes a console client
 class Supervisor {
  public:
+  // PREMADE: namespaces a spare made ahead, for the first boot (reboots make their own).
   Supervisor(runtime::RuntimeSpec spec, runtime::ChildPlan plan, std::unique_ptr<cgroup::Driver> cg,
-             Console console, UniqueFd listen_fd);
+             Console console, UniqueFd listen_fd, runtime::PremadeNamespaces premade = {});
   // Starts the container; `status_fd` gets one JSON line ({"ok":true,"init_pid":N} or
   // {"ok":false,"error":"..."}) and is closed. Returns the process exit code. cgroup_ready_fd:
   // lxcd's go pipe, on which it writes one byte once it has made the container's cgroup
@@ -58,6 +59,7 @@ class Supervisor {
   Console console_;
   UniqueFd listen_;
   UniqueFd cgroup_ready_;  // until the first boot: lxcd makes the cgroup of that one
+  runtime::PremadeNamespaces premade_;  // until the first boot has answered
   UniqueFd epoll_;
   UniqueFd stop_timer_;
   runtime::StartedInit init_;

@@ -234,40 +234,6 @@ TEST_F(Daemon, ClientThatNeverFinishesItsRequestIsLetGo) {
   EXPECT_EQ(env_->sysc({"list"}).status, 0);
 }
 
-// lxcd's spare supervisors: its sysc-shim children that serve no container yet (no spec file
-// on their command line), alive.
-std::vector<int> spares_of(int lxcd) {
-  std::vector<int> out;
-  std::error_code ec;
-  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(lxcd) + "/task", ec)) {
-    std::istringstream children(read_text(task.path().string() + "/children"));
-    for (int child = 0; children >> child;)
-      if (read_text("/proc/" + std::to_string(child) + "/comm") == "sysc-shim\n" && alive(child) &&
-          read_text("/proc/" + std::to_string(child) + "/cmdline").find("spec.json") == std::string::npos)
-        out.push_back(child);
-  }
-  return out;
-}
-
-// The one spare of lxcd, waiting at idle priority on its go pipe; 0 if none shows up within 10 s.
-// lxcd stores it as soon as its exec is done, and the spare starts up at the same idle priority on
-// the same CPU after that: one found blocked in its read, and 100 ms later still, is stored.
-int wait_spare(int lxcd, int other_than = 0) {
-  auto waiting = [&](int pid) {
-    return sched_getscheduler(pid) == SCHED_IDLE &&
-           read_text("/proc/" + std::to_string(pid) + "/wchan").find("pipe_read") != std::string::npos;
-  };
-  for (int i = 0; i < 200; ++i) {
-    auto spares = spares_of(lxcd);
-    if (spares.size() == 1 && spares[0] != other_than && waiting(spares[0])) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      if (spares_of(lxcd) == spares && waiting(spares[0])) return spares[0];
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return 0;
-}
-
 // lxcd keeps one supervisor spawned ahead at SCHED_IDLE; the next start runs on it (back at
 // SCHED_OTHER and on lxcd's CPUs, as is the container's init) and a new spare follows, pinned
 // to the CPU of that start while it waits. A spare of a shim binary

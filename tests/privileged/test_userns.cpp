@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <map>
 #include <fstream>
 #include <linux/capability.h>
 #include <sstream>
@@ -254,6 +255,97 @@ TEST_F(Userns, DestroyFreesTheRangeAndLeavesNothingBehind) {
   EXPECT_EQ(host_base(*env_, "un3"), freed);
   ASSERT_EQ(env_->sysc({"destroy", "--force", "un3"}).status, 0);
   EXPECT_TRUE(env_->leftovers("un3").empty());
+}
+
+ino_t ns_inode(int pid, const char* ns) {
+  struct stat st;
+  return stat(("/proc/" + std::to_string(pid) + "/ns/" + ns).c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+// lxcd's spare supervisor makes a user namespace and network, IPC and UTS namespaces owned by it
+// ahead, held by a child; an unprivileged start joins exactly those (and makes its own mount and
+// pid namespaces), its init a child of the supervisor, and the holder is gone afterwards. A
+// privileged container does not take them: it stays in the host's user namespace.
+TEST_F(Userns, StartJoinsTheNamespacesItsSpareSupervisorMadeAhead) {
+  const int lxcd = env_->lxcd_pid();
+  ASSERT_GT(lxcd, 0);
+  // The spare (set up, namespaces made) and its one child, the holder.
+  auto find_spare = [&](int other_than, int* spare, int* holder) {
+    *spare = wait_spare(lxcd, other_than);
+    auto kids = *spare > 0 ? children_of(*spare) : std::vector<int>{};
+    *holder = kids.size() == 1 ? kids[0] : 0;
+  };
+  int spare = 0, holder = 0;
+  find_spare(0, &spare, &holder);
+  ASSERT_GT(spare, 0) << "no spare supervisor";
+  ASSERT_GT(holder, 0) << "the spare supervisor holds no namespaces";
+  // The holder is ended after the start has answered: wait for that.
+  auto gone = [](int pid) {
+    for (int i = 0; i < 100 && alive(pid); ++i) usleep(50000);
+    return !alive(pid);
+  };
+  const int self = getpid();
+  const char* const premade[] = {"user", "net", "ipc", "uts"};
+  std::map<std::string, ino_t> held;
+  for (const char* ns : premade) {
+    held[ns] = ns_inode(holder, ns);
+    ASSERT_NE(held[ns], 0u) << ns;
+    EXPECT_NE(held[ns], ns_inode(self, ns)) << ns;
+  }
+  env_->create_busybox("un4");
+  make_unprivileged(*env_, "un4");
+  auto r = env_->sysc({"start", "un4"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const int init = env_->info("un4").value("init_pid", 0);
+  ASSERT_GT(init, 0);
+  for (const char* ns : premade) EXPECT_EQ(ns_inode(init, ns), held[ns]) << ns;
+  for (const char* ns : {"mnt", "pid", "cgroup"}) EXPECT_NE(ns_inode(init, ns), ns_inode(self, ns)) << ns;
+  EXPECT_TRUE(gone(holder));
+  // The init is the supervisor's child (forked with CLONE_PARENT), and its only one.
+  EXPECT_EQ(children_of(spare), std::vector<int>{init});
+  EXPECT_EQ(in(*env_, "un4", "hostname").out, "un4\n");
+  EXPECT_NE(in(*env_, "un4", "cat /proc/1/uid_map").out.find(" " + std::to_string(host_base(*env_, "un4")) + " "),
+            std::string::npos);
+  // PID 1 of a pid namespace of its own: "NSpid: <host pid> 1".
+  const std::string status = read_text("/proc/" + std::to_string(init) + "/status");
+  EXPECT_NE(status.find("NSpid:\t" + std::to_string(init) + "\t1\n"), std::string::npos) << status;
+
+  // The next spare holds new ones; a privileged start leaves them and makes its own in the host's
+  // user namespace.
+  int spare2 = 0, holder2 = 0;
+  find_spare(spare, &spare2, &holder2);
+  ASSERT_GT(holder2, 0) << "spare " << spare2;
+  const ino_t net2 = ns_inode(holder2, "net");
+  env_->create_busybox("up4");
+  ASSERT_EQ(env_->sysc({"config", "set", "up4", "security.privileged", "true"}).status, 0);
+  r = env_->sysc({"start", "up4"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const int pinit = env_->info("up4").value("init_pid", 0);
+  ASSERT_GT(pinit, 0);
+  EXPECT_EQ(ns_inode(pinit, "user"), ns_inode(self, "user"));
+  EXPECT_NE(ns_inode(pinit, "net"), ns_inode(self, "net"));
+  EXPECT_NE(ns_inode(pinit, "net"), net2);
+  EXPECT_TRUE(gone(holder2));
+  for (const char* name : {"un4", "up4"}) {
+    ASSERT_EQ(env_->sysc({"destroy", "--force", name}).status, 0);
+    EXPECT_TRUE(env_->leftovers(name).empty()) << ::testing::PrintToString(env_->leftovers(name));
+  }
+}
+
+// Joining namespaces made ahead puts two tasks in the container's cgroup for a moment (the one
+// that joins them forks the init): with a pids limit of 1 the start makes its own instead.
+TEST_F(Userns, APidsLimitOfOneStillStarts) {
+  env_->create_busybox("un5");
+  make_unprivileged(*env_, "un5");
+  ASSERT_EQ(env_->sysc({"config", "set", "un5", "limits.pids", "1"}).status, 0);
+  auto r = env_->sysc({"start", "un5"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const int init = env_->info("un5").value("init_pid", 0);
+  ASSERT_GT(init, 0);
+  EXPECT_NE(read_text("/proc/" + std::to_string(init) + "/status").find("NSpid:\t" + std::to_string(init) + "\t1\n"),
+            std::string::npos);
+  ASSERT_EQ(env_->sysc({"destroy", "--force", "un5"}).status, 0);
+  EXPECT_TRUE(env_->leftovers("un5").empty()) << ::testing::PrintToString(env_->leftovers("un5"));
 }
 
 // On the cgroup2 hierarchy alone (driver v2) the delegation works the same way.

@@ -4,6 +4,7 @@
 #include <csignal>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -242,6 +243,43 @@ bool SyscEnv::wait_state(const std::string& name, const std::string& want, int t
 bool alive(int pid) {
   if (pid <= 0 || kill(pid, 0) != 0) return false;
   return slurp("/proc/" + std::to_string(pid) + "/stat").find(") Z ") == std::string::npos;
+}
+
+std::vector<int> children_of(int pid) {
+  std::vector<int> out;
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::istringstream children(slurp(task.path().string() + "/children"));
+    for (int child = 0; children >> child;)
+      if (alive(child)) out.push_back(child);
+  }
+  return out;
+}
+
+std::vector<int> spares_of(int lxcd) {
+  std::vector<int> out;
+  for (int child : children_of(lxcd))
+    if (slurp("/proc/" + std::to_string(child) + "/comm") == "sysc-shim\n" &&
+        slurp("/proc/" + std::to_string(child) + "/cmdline").find("spec.json") == std::string::npos)
+      out.push_back(child);
+  return out;
+}
+
+int wait_spare(int lxcd, int other_than, int timeout_s) {
+  auto waiting = [&](int pid) {
+    return sched_getscheduler(pid) == SCHED_IDLE &&
+           slurp("/proc/" + std::to_string(pid) + "/wchan").find("pipe_read") != std::string::npos;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto spares = spares_of(lxcd);
+    if (spares.size() == 1 && spares[0] != other_than && waiting(spares[0])) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (spares_of(lxcd) == spares && waiting(spares[0])) return spares[0];
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return 0;
 }
 
 int SyscEnv::lxcd_pid() const {

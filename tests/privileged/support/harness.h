@@ -68,6 +68,16 @@ class SyscEnv {
 
 // True while PID exists and is not a zombie (orphans are not always reaped at once).
 bool alive(int pid);
+// The live children of PID (of all its threads).
+std::vector<int> children_of(int pid);
+// lxcd's spare supervisors: its sysc-shim children that serve no container yet (no spec file
+// on their command line), alive.
+std::vector<int> spares_of(int lxcd);
+// The one spare of lxcd other than OTHER_THAN, waiting at idle priority on its go pipe (its
+// set-up, namespaces made ahead included, done); 0 if none shows up within TIMEOUT_S. lxcd
+// stores it as soon as its exec is done, and the spare starts up at the same idle priority on
+// the same CPU after that: one found blocked in its read, and 100 ms later still, is stored.
+int wait_spare(int lxcd, int other_than = 0, int timeout_s = 30);
 
 // Skip unless root; skip with a reason when a kernel feature is missing (CI turns those into failures).
 // Under CI (CI=true) a skip would hide a real failure: the CI machine is root with every feature.
