@@ -90,13 +90,13 @@ MountStep step(MountStep::Op op, std::string target) {
   return s;
 }
 
-// Mkdir + Mount of one hierarchy inside the container's /sys/fs/cgroup tmpfs, plus links for
-// co-mounted controllers ("cpu" -> "cpu,cpuacct") that systemd and tools expect.
+// The mount of one hierarchy inside the container's /sys/fs/cgroup tmpfs (a Mount step makes its
+// directory), plus links for co-mounted controllers ("cpu" -> "cpu,cpuacct") that systemd and
+// tools expect.
 void add_hierarchy_steps(const Hierarchy& h, runtime::MountPlan& plan) {
   const unsigned long base = MS_NOSUID | MS_NODEV | MS_NOEXEC;
   const std::string dir = h.v2 ? "unified" : basename_of(h.mount_point);
   const std::string target = "sys/fs/cgroup/" + dir;
-  plan.push_back(step(MountStep::Op::Mkdir, target));
   MountStep m = step(MountStep::Op::Mount, target);
   if (h.v2) {
     m.source = m.fstype = "cgroup2";

@@ -59,7 +59,6 @@ std::vector<Step> steps(const runtime::MountPlan& plan) {
 
 constexpr unsigned long kBase = MS_NOSUID | MS_NODEV | MS_NOEXEC;
 
-Step mkdir_step(const std::string& t) { return {Op::Mkdir, "", "sys/fs/cgroup/" + t, "", "", 0, false}; }
 Step v1_mount(const std::string& t, const std::string& data, bool ro) {
   return {Op::Mount, "cgroup", "sys/fs/cgroup/" + t, "cgroup", data, kBase | (ro ? MS_RDONLY : 0), false};
 }
@@ -149,12 +148,9 @@ TEST(CgroupMounts, Hybrid) {
   EXPECT_EQ(d->layout(), Layout::Hybrid);
   std::vector<Step> want{kTmpfs};
   for (const char* c : {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids"}) {
-    want.push_back(mkdir_step(c));
     want.push_back(v1_mount(c, c, /*ro=*/true));
   }
-  want.push_back(mkdir_step("systemd"));
   want.push_back(v1_mount("systemd", "name=systemd", /*ro=*/false));
-  want.push_back(mkdir_step("unified"));
   want.push_back({Op::Mount, "cgroup2", "sys/fs/cgroup/unified", "cgroup2", "", kBase, false});
   want.push_back(kRemount);
   EXPECT_EQ(steps(d->container_mounts()), want);
@@ -163,21 +159,15 @@ TEST(CgroupMounts, Hybrid) {
 TEST(CgroupMounts, LegacyWithCoMountedControllers) {
   auto d = make_v1_driver(parse_mountinfo(fixture("mountinfo-legacy")), Layout::Legacy);
   std::vector<Step> want{kTmpfs,
-                         mkdir_step("systemd"),
                          v1_mount("systemd", "name=systemd", false),
-                         mkdir_step("cpu,cpuacct"),
                          v1_mount("cpu,cpuacct", "cpu,cpuacct", true),
                          link_step("cpu", "cpu,cpuacct"),
                          link_step("cpuacct", "cpu,cpuacct"),
-                         mkdir_step("net_cls,net_prio"),
                          v1_mount("net_cls,net_prio", "net_cls,net_prio", true),
                          link_step("net_cls", "net_cls,net_prio"),
                          link_step("net_prio", "net_cls,net_prio"),
-                         mkdir_step("cpuset"),
                          v1_mount("cpuset", "cpuset", true),
-                         mkdir_step("memory"),
                          v1_mount("memory", "memory", true),
-                         mkdir_step("pids"),
                          v1_mount("pids", "pids", true),
                          kRemount};
   EXPECT_EQ(steps(d->container_mounts()), want);
