@@ -74,6 +74,20 @@ Result<json> attach_policy(const Result<std::string>& spec_text, const config::C
               {"seccomp_compat", p.allow_compat}};
 }
 
+// The program of POLICY's seccomp rules (attach_policy's answer), compiled here once for each
+// kept answer: an attach then neither has libseccomp ask the kernel what it supports nor compiles
+// the rules itself.
+Result<json> compiled_seccomp(const json& policy) {
+  runtime::SecurityPolicy p;
+  p.seccomp = TRY(runtime::seccomp_rules_from_json(policy.value("seccomp", json())));
+  p.allow_compat = policy.value("seccomp_compat", false);
+  // libseccomp fills what it learns of the kernel into process-wide state at its first use.
+  static std::mutex mu;
+  std::lock_guard<std::mutex> g(mu);
+  auto prog = TRY(runtime::compile_seccomp(p));
+  return runtime::seccomp_filter_to_json(prog.filter);
+}
+
 std::string read_exit_reason(const std::string& path) {
   auto text = read_file(path);
   if (!text) return "";
@@ -449,6 +463,7 @@ Result<json> Manager::attach_info(const std::string& name) {
   for (const auto& [k, v] : cfg.environment) env.push_back(k + "=" + v);
   json out = {{"name", name}, {"init_pid", rec.init_pid}, {"env", env}};
   out.update(TRY_CTX(attach_policy(spec_text, cfg), name + ": invalid configuration"));
+  out["seccomp_bpf"] = TRY_CTX(compiled_seccomp(out), name + ": seccomp");
   // Kept only when the policy came from the spec file: the fallback also reads a profile file.
   if (spec_text && runtime::spec_from_json(*spec_text)) {
     std::lock_guard<std::mutex> g(attach_mu_);

@@ -456,7 +456,10 @@ Result<Stdio> build_plan(const AttachSpec& spec, int pidfd, bool tty, Plan& p) {
   p.cgroups = TRY(cgroup_join(spec.init_pid));
   build_command(spec, tty, p);
   p.security = &spec.security;
-  p.seccomp = TRY(compile_seccomp(spec.security));
+  if (!spec.seccomp_filter.empty())
+    p.seccomp.filter = spec.seccomp_filter;
+  else
+    p.seccomp = TRY(compile_seccomp(spec.security));
   p.fprog = p.seccomp.prog();
   Stdio io;
   if (tty) io.pty = TRY_CTX(attach_detail::open_pty(spec.init_pid, isatty(STDIN_FILENO) ? STDIN_FILENO : STDOUT_FILENO), "pty");

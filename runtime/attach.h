@@ -18,6 +18,7 @@ struct AttachSpec {
   std::vector<std::string> argv;   // empty: root's shell from the container's /etc/passwd, else /bin/sh
   std::vector<std::string> env;    // "KEY=VALUE" from the container config (container=sysc, ...)
   SecurityPolicy security;         // same policy the container's init got
+  std::vector<sock_filter> seccomp_filter;  // that policy's program, compiled by lxcd; empty: compiled here
   enum class Tty { Auto, Always, Never } tty = Tty::Auto;  // Auto: a pty when stdin and stdout are ttys
 };
 

@@ -131,4 +131,31 @@ Result<std::vector<SeccompRule>> seccomp_rules_from_json(const nlohmann::json& j
   return out;
 }
 
+nlohmann::json seccomp_filter_to_json(const std::vector<sock_filter>& filter) {
+  nlohmann::json arr = nlohmann::json::array();
+  for (const sock_filter& f : filter) arr.push_back({f.code, f.jt, f.jf, f.k});
+  return arr;
+}
+
+Result<std::vector<sock_filter>> seccomp_filter_from_json(const nlohmann::json& j) {
+  if (!j.is_array() || j.empty() || j.size() > BPF_MAXINSNS)
+    return make_error("seccomp program: expected 1 to " + std::to_string(BPF_MAXINSNS) + " instructions", EINVAL);
+  std::vector<sock_filter> out;
+  out.reserve(j.size());
+  auto field = [](const nlohmann::json& v, uint64_t max, uint64_t* got) {
+    if (!v.is_number_unsigned() || v.get<uint64_t>() > max) return false;
+    *got = v.get<uint64_t>();
+    return true;
+  };
+  for (const auto& ins : j) {
+    uint64_t code, jt, jf, k;
+    if (!ins.is_array() || ins.size() != 4 || !field(ins[0], UINT16_MAX, &code) || !field(ins[1], UINT8_MAX, &jt) ||
+        !field(ins[2], UINT8_MAX, &jf) || !field(ins[3], UINT32_MAX, &k))
+      return make_error("seccomp program: bad instruction " + ins.dump(), EINVAL);
+    out.push_back(sock_filter{static_cast<uint16_t>(code), static_cast<uint8_t>(jt), static_cast<uint8_t>(jf),
+                              static_cast<uint32_t>(k)});
+  }
+  return out;
+}
+
 }  // namespace sysc::runtime

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <linux/filter.h>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
@@ -45,5 +46,11 @@ std::string errno_name(int err);  // 38 -> "ENOSYS"
 
 nlohmann::json seccomp_rules_to_json(const std::vector<SeccompRule>& rules);
 Result<std::vector<SeccompRule>> seccomp_rules_from_json(const nlohmann::json& j);
+
+// A compiled program (SeccompProgram::filter) as JSON, [[code, jt, jf, k], ...], and back:
+// checked to hold 1 to BPF_MAXINSNS instructions, each field in its range (the kernel checks
+// the program itself when it is loaded).
+nlohmann::json seccomp_filter_to_json(const std::vector<sock_filter>& filter);
+Result<std::vector<sock_filter>> seccomp_filter_from_json(const nlohmann::json& j);
 
 }  // namespace sysc::runtime

@@ -105,6 +105,28 @@ TEST(SeccompProfile, PolicyCompilesAndRejectsUnknownCalls) {
   EXPECT_FALSE(make_policy({}, {}, "/nonexistent/p.seccomp").ok());
 }
 
+// lxcd sends the compiled program with its attach answer; the CLI loads what it gets back, so
+// the round trip keeps every instruction, and anything but a list of 4 in-range numbers is refused.
+TEST(SeccompProfile, CompiledProgramJsonRoundTrip) {
+  auto policy = make_policy({}, {}, "", false);
+  ASSERT_TRUE(policy.ok()) << policy.error().message;
+  auto prog = compile_seccomp(*policy);
+  ASSERT_TRUE(prog.ok()) << prog.error().message;
+  ASSERT_FALSE(prog->filter.empty());
+  auto back = seccomp_filter_from_json(nlohmann::json::parse(seccomp_filter_to_json(prog->filter).dump()));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  ASSERT_EQ(back->size(), prog->filter.size());
+  for (size_t i = 0; i < back->size(); ++i) {
+    const sock_filter &a = (*back)[i], &b = prog->filter[i];
+    EXPECT_TRUE(a.code == b.code && a.jt == b.jt && a.jf == b.jf && a.k == b.k) << "instruction " << i;
+  }
+  for (const char* bad : {"[]", "{}", "[[6, 0, 0]]", "[[6, 0, 0, -1]]", "[[65536, 0, 0, 0]]", "[[6, 256, 0, 0]]",
+                          "[[6, 0, 0, 4294967296]]", "[[6, 0, 0, \"0\"]]", "[[6.5, 0, 0, 0]]"})
+    EXPECT_FALSE(seccomp_filter_from_json(nlohmann::json::parse(bad)).ok()) << bad;
+  EXPECT_FALSE(seccomp_filter_from_json(nlohmann::json(std::vector<nlohmann::json>(BPF_MAXINSNS + 1, {6, 0, 0, 0}))).ok());
+  EXPECT_TRUE(seccomp_filter_from_json(nlohmann::json::parse("[[6, 0, 0, 2147418112]]")).ok());
+}
+
 TEST(SeccompProfile, ConfigKeyTakesAnAbsolutePath) {
   auto c = config::parse_container("[security]\nseccomp_profile = /etc/sysc/tight.seccomp\n", "c.conf");
   ASSERT_TRUE(c.ok()) << c.error().message;
