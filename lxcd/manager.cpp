@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <ctime>
 #include <fcntl.h>
+#include <optional>
 #include <poll.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -21,6 +22,7 @@
 #include "lxcd/storage.h"
 #include "lxcd/templates.h"
 #include "net/netlink.h"
+#include "runtime/attach.h"
 #include "runtime/container.h"
 #include "runtime/security.h"
 #include "runtime/spec.h"
@@ -53,14 +55,22 @@ std::string read_or_empty(const std::string& path) {
 }
 
 // Whether PID sits in cgroup REL (or below it, as systemd's init.scope) in some hierarchy.
-bool pid_in_cgroup(int pid, const std::string& rel) {
+// PID's /proc/PID/cgroup if it is in the cgroup REL (or below it), else nothing.
+std::optional<std::string> cgroups_if_in(int pid, const std::string& rel) {
   auto text = read_file("/proc/" + std::to_string(pid) + "/cgroup");
-  if (!text) return false;
+  if (!text) return std::nullopt;
   for (const auto& [key, path] : cgroup::parse_proc_cgroup(*text)) {
     std::string want = "/" + rel;
-    if (path == want || path.rfind(want + "/", 0) == 0) return true;
+    if (path == want || path.rfind(want + "/", 0) == 0) return std::move(*text);
   }
-  return false;
+  return std::nullopt;
+}
+
+// "DEV:INO" of this process's mount namespace, "" if unknown.
+std::string own_mount_ns() {
+  struct stat st {};
+  if (::stat("/proc/self/ns/mnt", &st) != 0) return "";
+  return std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
 }
 
 // What an attached process gets: the policy the init got (even if the config or the profile
@@ -438,8 +448,11 @@ Result<json> Manager::attach_info(const std::string& name) {
   auto rec = TRY(record(name));
   if (rec.state != db::State::Running || rec.init_pid <= 0) return make_error(name + ": not running", ESRCH);
   // The recorded pid must still be this container's init (and not a reused pid elsewhere).
-  if (!pid_in_cgroup(rec.init_pid, cgroup_rel(name)))
+  auto proc_cgroup = cgroups_if_in(rec.init_pid, cgroup_rel(name));
+  if (!proc_cgroup)
     return make_error(name + ": not running (its init " + std::to_string(rec.init_pid) + " is gone)", ESRCH);
+  // Per request: the init may have moved (systemd puts itself into init.scope).
+  json cgroups = attach_cgroups(*proc_cgroup);
   // The environment from the config and the policy from the spec file: parsed again only when
   // one of the two files has changed since the last attach (compared by content: a timestamp
   // may not move for an edit in place).
@@ -453,6 +466,7 @@ Result<json> Manager::attach_info(const std::string& name) {
     if (spec_text && it != attach_cache_.end() && it->second.conf == conf_text && it->second.spec == *spec_text) {
       json out = it->second.answer;
       out["init_pid"] = rec.init_pid;
+      if (!cgroups.is_null()) out["cgroups"] = std::move(cgroups);
       return out;
     }
   }
@@ -469,7 +483,26 @@ Result<json> Manager::attach_info(const std::string& name) {
     std::lock_guard<std::mutex> g(attach_mu_);
     attach_cache_[name] = AttachAnswer{std::move(conf_text), std::move(*spec_text), out};
   }
+  if (!cgroups.is_null()) out["cgroups"] = std::move(cgroups);
   return out;
+}
+
+json Manager::attach_cgroups(const std::string& proc_cgroup) {
+  std::lock_guard<std::mutex> g(attach_mu_);
+  for (bool fresh = mountinfo_.empty();; fresh = true) {
+    if (fresh) {
+      auto text = read_file("/proc/self/mountinfo");
+      if (!text) return nullptr;
+      mountinfo_ = std::move(*text);
+    }
+    auto join = runtime::attach_detail::cgroup_join_paths(mountinfo_, proc_cgroup);
+    // A copy from before a hierarchy was mounted, moved or removed shows in a missing directory.
+    bool present = !join.clone_into.empty() || !join.tasks.empty();
+    if (!join.clone_into.empty() && ::access(join.clone_into.c_str(), F_OK) != 0) present = false;
+    if (!join.tasks.empty() && ::access(join.tasks.front().c_str(), F_OK) != 0) present = false;
+    if (present) return {{"mount_ns", own_mount_ns()}, {"clone_into", join.clone_into}, {"tasks", join.tasks}};
+    if (fresh) return nullptr;  // the client finds them itself (and reports what is missing)
+  }
 }
 
 Status Manager::console(const std::string& name, int client_fd) {

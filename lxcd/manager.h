@@ -212,6 +212,10 @@ class Manager {
   };
   std::mutex attach_mu_;
   std::map<std::string, AttachAnswer> attach_cache_;
+  std::string mountinfo_;  // lxcd's /proc/self/mountinfo, read again when a path it gave is gone (attach_mu_)
+  // The "cgroups" of an attach answer: where the init's cgroups (PROC_CGROUP, its /proc/PID/cgroup)
+  // are in lxcd's mount namespace, which is named too; null if that cannot be known.
+  json attach_cgroups(const std::string& proc_cgroup);
   std::unique_ptr<Network> net_;
   std::mutex net_mu_;  // serializes network_sync (files + nft transaction)
   ImageStore images_;

@@ -453,7 +453,7 @@ Result<Stdio> build_plan(const AttachSpec& spec, int pidfd, bool tty, Plan& p) {
   p.parent = getpid();
   p.pidfd = pidfd;
   p.setns_flags = TRY_CTX(setns_flags(spec.init_pid, &p.joins_userns), "namespaces");
-  p.cgroups = TRY(cgroup_join(spec.init_pid));
+  p.cgroups = spec.cgroups ? *spec.cgroups : TRY(cgroup_join(spec.init_pid));
   build_command(spec, tty, p);
   p.security = &spec.security;
   if (!spec.seccomp_filter.empty())

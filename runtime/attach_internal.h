@@ -9,20 +9,9 @@
 
 #include "common/result.h"
 #include "common/unique_fd.h"
+#include "runtime/attach.h"
 
 namespace sysc::runtime::attach_detail {
-
-// Where the init's cgroups are (paths in this mount namespace): for each hierarchy listed in the
-// init's /proc/PID/cgroup that is mounted in `mountinfo` (this process's), through the mount
-// whose root is closest above the init's path. A process joins them without a migration by pid
-// (see cgroup::JoinPlan): cloned into the cgroup2 directory, "0" written to each v1 tasks file.
-struct CgroupJoin {
-  std::string clone_into;          // the cgroup2 directory, "" if none is mounted
-  std::vector<std::string> tasks;  // DIR/tasks of each v1 hierarchy
-  bool operator==(const CgroupJoin&) const = default;
-};
-// Pure: content in.
-CgroupJoin cgroup_join_paths(const std::string& mountinfo, const std::string& proc_cgroup);
 
 // A pty pair: the master stays with the CLI, the slave becomes the attached command's terminal.
 struct Pty {

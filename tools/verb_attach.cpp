@@ -1,6 +1,8 @@
 // sysc attach: run a command in a running container from this process (GET .../attach, then
 // runtime::attach_run, which forks; the CLI is single-threaded so that is safe).
 #include <iostream>
+#include <optional>
+#include <sys/stat.h>
 
 #include "runtime/attach.h"
 #include "runtime/security.h"
@@ -34,6 +36,23 @@ static Result<std::vector<std::string>> merge_env(std::vector<std::string> env, 
   return env;
 }
 
+// lxcd's paths of the init's cgroups, if this process sees the same mounts (its mount namespace).
+static std::optional<runtime::attach_detail::CgroupJoin> cgroups_from(const nlohmann::json& j) {
+  auto c = j.find("cgroups");
+  if (c == j.end() || !c->is_object()) return std::nullopt;
+  struct stat st {};
+  if (::stat("/proc/self/ns/mnt", &st) != 0 ||
+      c->value("mount_ns", "") != std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino))
+    return std::nullopt;
+  try {
+    runtime::attach_detail::CgroupJoin join{c->value("clone_into", ""), c->value("tasks", std::vector<std::string>{})};
+    if (join.clone_into.empty() && join.tasks.empty()) return std::nullopt;
+    return join;
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;  // found here instead
+  }
+}
+
 static Result<runtime::AttachSpec> make_spec(const nlohmann::json& j, const VerbArgs& a) {
   runtime::AttachSpec spec;
   spec.name = a.positional[0];
@@ -47,6 +66,7 @@ static Result<runtime::AttachSpec> make_spec(const nlohmann::json& j, const Verb
   // The program lxcd compiled from those rules (an older lxcd sends none: compiled here then).
   if (auto bpf = j.find("seccomp_bpf"); bpf != j.end())
     spec.seccomp_filter = TRY_CTX(runtime::seccomp_filter_from_json(*bpf), spec.name + ": lxcd's answer");
+  spec.cgroups = cgroups_from(j);
   spec.argv = a.rest;
   if (a.vm["tty"].as<bool>()) spec.tty = runtime::AttachSpec::Tty::Always;
   if (a.vm["no-tty"].as<bool>()) spec.tty = runtime::AttachSpec::Tty::Never;

@@ -34,6 +34,22 @@ class Attach : public ::testing::Test {
 };
 SyscEnv* Attach::env_ = nullptr;
 
+// The attached process is in every cgroup of the init (seen through the cgroup namespace: a
+// cgroup elsewhere would not show as its root). lxcd's answer names their paths for a client in
+// its own mount namespace; one in another (here: a copy, made by unshare) finds them itself from
+// /proc. Both ways end in the same cgroups.
+TEST_F(Attach, JoinsTheInitsCgroupsWithLxcdsPathsOrItsOwn) {
+  const std::string script = "cat /proc/self/cgroup; echo --; cat /proc/1/cgroup";
+  for (const auto& prefix : {std::vector<std::string>{}, std::vector<std::string>{"unshare", "-m"}}) {
+    auto r = env_->sysc_as(prefix, {"attach", "att1", "--", "sh", "-c", script});
+    ASSERT_EQ(r.status, 0) << r.err;
+    const size_t sep = r.out.find("--\n");
+    ASSERT_NE(sep, std::string::npos) << r.out;
+    EXPECT_EQ(r.out.substr(0, sep), r.out.substr(sep + 3)) << (prefix.empty() ? "lxcd's paths" : "own paths");
+    EXPECT_NE(r.out.find(":/\n"), std::string::npos) << r.out;  // the cgroup namespace's root
+  }
+}
+
 TEST_F(Attach, ExitCodesPropagate) {
   EXPECT_EQ(run({"sh", "-c", "exit 0"}).status, 0);
   EXPECT_EQ(run({"sh", "-c", "exit 7"}).status, 7);
