@@ -54,8 +54,8 @@ std::string read_or_empty(const std::string& path) {
   return text ? std::move(*text) : std::string();
 }
 
-// Whether PID sits in cgroup REL (or below it, as systemd's init.scope) in some hierarchy.
-// PID's /proc/PID/cgroup if it is in the cgroup REL (or below it), else nothing.
+// PID's /proc/PID/cgroup if PID sits in cgroup REL (or below it, as systemd's init.scope) in
+// some hierarchy, else nothing.
 std::optional<std::string> cgroups_if_in(int pid, const std::string& rel) {
   auto text = read_file("/proc/" + std::to_string(pid) + "/cgroup");
   if (!text) return std::nullopt;
@@ -66,10 +66,10 @@ std::optional<std::string> cgroups_if_in(int pid, const std::string& rel) {
   return std::nullopt;
 }
 
-// "DEV:INO" of this process's mount namespace, "" if unknown.
-std::string own_mount_ns() {
+// "DEV:INO" (decimal st_dev and st_ino) of PATH, "" if it cannot be stat'ed.
+std::string dev_ino(const char* path) {
   struct stat st {};
-  if (::stat("/proc/self/ns/mnt", &st) != 0) return "";
+  if (::stat(path, &st) != 0) return "";
   return std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
 }
 
@@ -489,20 +489,20 @@ Result<json> Manager::attach_info(const std::string& name) {
 
 json Manager::attach_cgroups(const std::string& proc_cgroup) {
   std::lock_guard<std::mutex> g(attach_mu_);
-  for (bool fresh = mountinfo_.empty();; fresh = true) {
-    if (fresh) {
-      auto text = read_file("/proc/self/mountinfo");
-      if (!text) return nullptr;
-      mountinfo_ = std::move(*text);
-    }
-    auto join = runtime::attach_detail::cgroup_join_paths(mountinfo_, proc_cgroup);
-    // A copy from before a hierarchy was mounted, moved or removed shows in a missing directory.
-    bool present = !join.clone_into.empty() || !join.tasks.empty();
-    if (!join.clone_into.empty() && ::access(join.clone_into.c_str(), F_OK) != 0) present = false;
-    if (!join.tasks.empty() && ::access(join.tasks.front().c_str(), F_OK) != 0) present = false;
-    if (present) return {{"mount_ns", own_mount_ns()}, {"clone_into", join.clone_into}, {"tasks", join.tasks}};
-    if (fresh) return nullptr;  // the client finds them itself (and reports what is missing)
+  // The copy of mountinfo is read again after any change to this mount namespace: the kernel
+  // flags one on an open mountinfo file as POLLPRI (and clears the flag for that file on poll).
+  if (!mountinfo_fd_) mountinfo_fd_.reset(::open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC));
+  pollfd pfd{mountinfo_fd_.get(), POLLPRI, 0};
+  const bool changed = !mountinfo_fd_ || mountinfo_.empty() || (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLPRI | POLLERR)));
+  if (changed) {
+    auto text = read_file("/proc/self/mountinfo");
+    if (!text) return nullptr;
+    mountinfo_ = std::move(*text);
   }
+  auto join = runtime::attach_detail::cgroup_join_paths(mountinfo_, proc_cgroup);
+  if (join.clone_into.empty() && join.tasks.empty()) return nullptr;  // the client finds them itself
+  return {{"mount_ns", dev_ino("/proc/self/ns/mnt")}, {"root", dev_ino("/")}, {"clone_into", join.clone_into},
+          {"tasks", join.tasks}};
 }
 
 Status Manager::console(const std::string& name, int client_fd) {

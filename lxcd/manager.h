@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/unique_fd.h"
 #include "common/paths.h"
 #include "common/result.h"
 #include "config/config.h"
@@ -212,7 +213,8 @@ class Manager {
   };
   std::mutex attach_mu_;
   std::map<std::string, AttachAnswer> attach_cache_;
-  std::string mountinfo_;  // lxcd's /proc/self/mountinfo, read again when a path it gave is gone (attach_mu_)
+  std::string mountinfo_;  // lxcd's /proc/self/mountinfo (attach_mu_), read again when it changed:
+  UniqueFd mountinfo_fd_;  // polled for that
   // The "cgroups" of an attach answer: where the init's cgroups (PROC_CGROUP, its /proc/PID/cgroup)
   // are in lxcd's mount namespace, which is named too; null if that cannot be known.
   json attach_cgroups(const std::string& proc_cgroup);

@@ -465,7 +465,9 @@ Result<Stdio> build_plan(const AttachSpec& spec, int pidfd, bool tty, Plan& p) {
   if (tty) io.pty = TRY_CTX(attach_detail::open_pty(spec.init_pid, isatty(STDIN_FILENO) ? STDIN_FILENO : STDOUT_FILENO), "pty");
   else io.pipes = TRY_CTX(attach_detail::open_stdio_pipes(), "stdio");
   if (tty && p.joins_userns && io.pty.in_container) TRY_CTX(give_pty_to_container_root(spec.init_pid, io.pty.slave.get()), "pty");
-  // Every /proc/PID read above was of this very process if it is still alive now.
+  // Every /proc/PID read above was of this very process if it is still alive now (the cgroup
+  // paths lxcd gave come from its own read before this pidfd was opened: those of the init it
+  // checked belongs to the container).
   if (syscall(SYS_pidfd_send_signal, pidfd, 0, nullptr, 0) != 0) return make_error("the container's init exited", ESRCH);
   p.master = io.pty.master.get();
   p.slave = io.pty.slave.get();

@@ -37,14 +37,17 @@ static Result<std::vector<std::string>> merge_env(std::vector<std::string> env, 
 }
 
 // lxcd's paths of the init's cgroups, if this process sees the same mounts (its mount namespace).
+// (the same mount namespace, and the same root directory: not a chroot).
 static std::optional<runtime::attach_detail::CgroupJoin> cgroups_from(const nlohmann::json& j) {
   auto c = j.find("cgroups");
   if (c == j.end() || !c->is_object()) return std::nullopt;
-  struct stat st {};
-  if (::stat("/proc/self/ns/mnt", &st) != 0 ||
-      c->value("mount_ns", "") != std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino))
-    return std::nullopt;
+  auto dev_ino = [](const char* path) {
+    struct stat st {};
+    return ::stat(path, &st) == 0 ? std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) : std::string();
+  };
   try {
+    const std::string ns = dev_ino("/proc/self/ns/mnt"), root = dev_ino("/");
+    if (ns.empty() || root.empty() || c->value("mount_ns", "") != ns || c->value("root", "") != root) return std::nullopt;
     runtime::attach_detail::CgroupJoin join{c->value("clone_into", ""), c->value("tasks", std::vector<std::string>{})};
     if (join.clone_into.empty() && join.tasks.empty()) return std::nullopt;
     return join;

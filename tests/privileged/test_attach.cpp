@@ -1,7 +1,11 @@
 // `sysc attach` end to end: exit codes, signals, stdin piping, environment, confinement.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -34,6 +38,33 @@ class Attach : public ::testing::Test {
 };
 SyscEnv* Attach::env_ = nullptr;
 
+// lxcd's answer to GET /1.0/containers/NAME/attach, straight from its socket.
+nlohmann::json attach_answer(const SyscEnv& env, const std::string& name) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::string path = env.root() + "/run/sysc/lxcd.sock";
+  if (path.size() >= sizeof addr.sun_path) return nullptr;
+  path.copy(addr.sun_path, path.size());
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return nullptr;
+  std::string got;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    const std::string req = "GET /1.0/containers/" + name + "/attach HTTP/1.1\r\nHost: sysc\r\nConnection: close\r\n\r\n";
+    if (write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
+      char buf[4096];
+      for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) got.append(buf, static_cast<size_t>(n));
+    }
+  }
+  close(fd);
+  const size_t body = got.find("\r\n\r\n");
+  return body == std::string::npos ? nlohmann::json() : nlohmann::json::parse(got.substr(body + 4), nullptr, false);
+}
+
+std::string dev_ino(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) : "";
+}
+
 // The attached process is in every cgroup of the init (seen through the cgroup namespace: a
 // cgroup elsewhere would not show as its root). lxcd's answer names their paths for a client in
 // its own mount namespace; one in another (here: a copy, made by unshare) finds them itself from
@@ -48,6 +79,25 @@ TEST_F(Attach, JoinsTheInitsCgroupsWithLxcdsPathsOrItsOwn) {
     EXPECT_EQ(r.out.substr(0, sep), r.out.substr(sep + 3)) << (prefix.empty() ? "lxcd's paths" : "own paths");
     EXPECT_NE(r.out.find(":/\n"), std::string::npos) << r.out;  // the cgroup namespace's root
   }
+  // The paths lxcd gives: for this mount namespace and root, the container's own cgroups.
+  const auto answer = attach_answer(*env_, "att1");
+  ASSERT_TRUE(answer.is_object() && answer.contains("cgroups")) << answer.dump();
+  const auto& c = answer["cgroups"];
+  EXPECT_EQ(c.value("mount_ns", ""), dev_ino("/proc/self/ns/mnt"));
+  EXPECT_EQ(c.value("root", ""), dev_ino("/"));
+  const auto tasks = c.value("tasks", std::vector<std::string>{});
+  const std::string clone_into = c.value("clone_into", "");
+  ASSERT_FALSE(clone_into.empty() && tasks.empty()) << c.dump();
+  const std::string mine = "/" + env_->cgroup_parent() + "/att1";
+  for (const std::string& t : tasks) {
+    EXPECT_NE(t.find(mine + "/tasks"), std::string::npos) << t;
+    EXPECT_TRUE(std::filesystem::exists(t)) << t;
+  }
+  if (!clone_into.empty()) {
+    EXPECT_NE(clone_into.find(mine), std::string::npos) << clone_into;
+    EXPECT_TRUE(std::filesystem::is_directory(clone_into)) << clone_into;
+  }
+  EXPECT_TRUE(answer.contains("seccomp_bpf")) << answer.dump();
 }
 
 TEST_F(Attach, ExitCodesPropagate) {
