@@ -1,6 +1,7 @@
 // Spawning sysc-shim and talking to its control socket (lxcd side, any thread).
 #include "lxcd/shim_client.h"
 
+#include "common/fd_passing.h"
 #include "common/fs.h"
 
 #include <algorithm>
@@ -282,21 +283,8 @@ Result<ShimConnection> ShimConnection::connect(const std::string& path) {
 
 Status ShimConnection::send(const json& request, int pass_fd) {
   std::string line = request.dump() + "\n";
-  iovec iov{line.data(), line.size()};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  char cmsg[CMSG_SPACE(sizeof(int))] = {};
-  if (pass_fd >= 0) {
-    msg.msg_control = cmsg;
-    msg.msg_controllen = sizeof cmsg;
-    cmsghdr* h = CMSG_FIRSTHDR(&msg);
-    h->cmsg_level = SOL_SOCKET;
-    h->cmsg_type = SCM_RIGHTS;
-    h->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(h), &pass_fd, sizeof(int));
-  }
-  if (sendmsg(fd_.get(), &msg, MSG_NOSIGNAL) != static_cast<ssize_t>(line.size())) return sys_error("send to supervisor");
+  if (send_with_fds(fd_.get(), line.data(), line.size(), &pass_fd, pass_fd >= 0 ? 1 : 0) != static_cast<ssize_t>(line.size()))
+    return sys_error("send to supervisor");
   return {};
 }
 

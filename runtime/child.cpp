@@ -21,6 +21,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/fd_passing.h"
 #include "runtime/cgroup.h"
 #include "runtime/mounts.h"
 
@@ -56,23 +57,8 @@ struct ParentFds {
 // sync 1: wait until the parent moved us into our cgroups (and wrote our id maps).
 ParentFds wait_for_parent(int sync_fd) {
   char c;
-  char control[CMSG_SPACE(2 * sizeof(int))];
-  iovec iov{&c, 1};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n;
-  do n = recvmsg(sync_fd, &msg, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
-  if (n != 1) _exit(126);  // parent gone or gave up: nothing to report to
   ParentFds fds;
-  for (cmsghdr* h = CMSG_FIRSTHDR(&msg); h; h = CMSG_NXTHDR(&msg, h)) {
-    if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) continue;
-    size_t count = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count && i < 2; ++i) memcpy(&fds.fd[i], CMSG_DATA(h) + i * sizeof(int), sizeof(int));
-  }
+  if (recv_with_fds(sync_fd, &c, 1, fds.fd, 2) != 1) _exit(126);  // parent gone or gave up: nothing to report to
   return fds;
 }
 
@@ -251,22 +237,7 @@ bool send_init(int sync_fd, pid_t pid, int pidfd) {
   ChildFailure f;
   f.step = kStepInitForked;
   f.err = pid;
-  iovec iov{&f, sizeof f};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  char control[CMSG_SPACE(sizeof(int))] = {};
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* h = CMSG_FIRSTHDR(&msg);
-  h->cmsg_level = SOL_SOCKET;
-  h->cmsg_type = SCM_RIGHTS;
-  h->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(h), &pidfd, sizeof(int));
-  ssize_t n;
-  do n = sendmsg(sync_fd, &msg, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  return n == static_cast<ssize_t>(sizeof f);
+  return send_with_fds(sync_fd, &f, sizeof f, &pidfd, 1) == static_cast<ssize_t>(sizeof f);
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <utility>
 
+#include "common/fd_passing.h"
 #include "runtime/userns.h"
 
 namespace sysc::runtime {
@@ -99,29 +100,12 @@ class CpuPin {
 
 // The sync 1 byte, carrying the mounts of M (if any) as SCM_RIGHTS.
 ssize_t send_go(int sock, const ChildMounts& m) {
-  char go = 1;
-  iovec iov{&go, 1};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
+  const char go = 1;
   int fds[2];
   size_t count = 0;
   for (const UniqueFd& fd : m.fd)
     if (fd) fds[count++] = fd.get();
-  char control[CMSG_SPACE(sizeof fds)] = {};
-  if (count > 0) {
-    msg.msg_control = control;
-    msg.msg_controllen = CMSG_SPACE(count * sizeof(int));
-    cmsghdr* h = CMSG_FIRSTHDR(&msg);
-    h->cmsg_level = SOL_SOCKET;
-    h->cmsg_type = SCM_RIGHTS;
-    h->cmsg_len = CMSG_LEN(count * sizeof(int));
-    memcpy(CMSG_DATA(h), fds, count * sizeof(int));
-  }
-  ssize_t n;
-  do n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  return n;
+  return send_with_fds(sock, &go, 1, fds, count);
 }
 
 using Deadline = std::chrono::steady_clock::time_point;
@@ -177,24 +161,10 @@ Result<StartedInit> await_init_forked(int sock, pid_t child, Deadline deadline) 
                       ETIMEDOUT);
   }
   ChildFailure f;
-  iovec iov{&f, sizeof f};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  char control[CMSG_SPACE(sizeof(int))] = {};
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n;
-  do n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
+  int fd = -1;
+  const ssize_t n = recv_with_fds(sock, &f, sizeof f, &fd, 1);
   const int err = errno;
-  UniqueFd pidfd;
-  for (cmsghdr* h = CMSG_FIRSTHDR(&msg); n > 0 && h; h = CMSG_NXTHDR(&msg, h)) {
-    if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) continue;
-    int fd;
-    memcpy(&fd, CMSG_DATA(h), sizeof fd);
-    pidfd.reset(fd);
-  }
+  UniqueFd pidfd(fd);
   reap();
   if (n == static_cast<ssize_t>(sizeof f) && f.step == kStepInitForked && pidfd && f.err > 0)
     return StartedInit{static_cast<pid_t>(f.err), std::move(pidfd)};

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/fd_passing.h"
 #include "common/fs.h"
 #include "config/config.h"
 #include "runtime/shim/network.h"
@@ -196,18 +197,10 @@ void Supervisor::on_control(int fd) {
   if (it == clients_.end()) return;
   Client& c = it->second;
   char buf[4096];
-  char cmsg[CMSG_SPACE(sizeof(int))];
-  iovec iov{buf, sizeof buf};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = cmsg;
-  msg.msg_controllen = sizeof cmsg;
-  ssize_t n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
-  UniqueFd passed;
-  for (cmsghdr* h = CMSG_FIRSTHDR(&msg); h; h = CMSG_NXTHDR(&msg, h))
-    if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS) passed.reset(*reinterpret_cast<int*>(CMSG_DATA(h)));
+  int passed_fd = -1;
+  ssize_t n = recv_with_fds(fd, buf, sizeof buf, &passed_fd, 1, MSG_DONTWAIT);
+  if (n < 0 && errno == EAGAIN) return;
+  UniqueFd passed(passed_fd);
   if (n <= 0) {
     epoll_del(fd);
     clients_.erase(it);
