@@ -283,6 +283,7 @@ Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, c
       return e;
     }
   }
+  const std::string clone_failed = cgroup_dir ? "start failed at clone3 into " + join.clone_into : "start failed at clone3";
   // Two tasks are in the cgroup while the init is forked: not with a pids limit of 1.
   const bool two_tasks_fit = !limits.pids || *limits.pids >= 2;
   if (premade && *premade && plan.idmap.enabled() && two_tasks_fit) {
@@ -312,7 +313,7 @@ Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, c
     }
     pin.restore();
     if (pid < 0) {
-      Error e = sys_error(cgroup_dir ? "start failed at clone3 into " + join.clone_into : "start failed at clone3");
+      Error e = sys_error(clone_failed);
       (void)cg.destroy(rel);
       return e;
     }
@@ -344,7 +345,7 @@ Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, c
   else
     pin.restore();
   if (pid < 0) {
-    Error e = sys_error(cgroup_dir ? "start failed at clone3 into " + join.clone_into : "start failed at clone3");
+    Error e = sys_error(clone_failed);
     (void)cg.destroy(rel);
     return e;
   }

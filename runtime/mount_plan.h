@@ -33,7 +33,6 @@ struct MountStep {
     BindRW,      // bind ROOT/target onto itself, then remount it writable (nosuid, nodev, noexec)
     BindHost,    // bind the host path `source` over the existing ROOT/target, read-only
     RemountRO,   // remount the mount at ROOT/target read-only, keeping its flags (MS_REMOUNT|MS_BIND|MS_RDONLY)
-    Mkdir,       // mkdir ROOT/target with mode (existing is fine)
     Symlink,     // symlink(source, ROOT/target) (existing is fine)
     Mknod,       // mknod(ROOT/target, mode, dev)
     BindFile,    // create an empty file at ROOT/target, bind the host path `source` onto it

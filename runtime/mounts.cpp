@@ -254,8 +254,6 @@ int run_mount_step_in_child(int root_fd, const MountStep& s) {
     }
     case MountStep::Op::RemountRO:
       return remount_ro(root_fd, s);
-    case MountStep::Op::Mkdir:
-      return make_dir(root_fd, s.target.c_str(), s.mode);
     case MountStep::Op::MaskFile: {
       int src = open_in_root(root_fd, s.source.c_str(), O_PATH);
       if (src < 0) return errno;
