@@ -67,9 +67,16 @@ Status write_file_atomic(const std::string& path, const std::string& content, mo
 }
 
 Status write_file_in_place(const std::string& path, const std::string& content) {
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC));
+  // Written over, then cut to length, rather than opened with O_TRUNC: ext4 takes a truncation to
+  // zero for a file about to be replaced and starts its writeback at close (auto_da_alloc),
+  // which the caller would wait for; a file that only grows is never truncated at all.
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd) return sys_error("open " + path);
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return sys_error("stat " + path);
   if (!write_all(fd.get(), content)) return sys_error("write " + path);
+  if (static_cast<size_t>(st.st_size) > content.size() && ::ftruncate(fd.get(), static_cast<off_t>(content.size())) != 0)
+    return sys_error("truncate " + path);
   return {};
 }
 

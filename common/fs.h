@@ -13,8 +13,8 @@ Result<std::string> read_file(const std::string& path);
 // durable=false skips the fsync: for run-time files (under /run) that need no crash durability.
 Status write_file_atomic(const std::string& path, const std::string& content, mode_t mode = 0644,
                          bool durable = true);
-// Truncate the existing regular file PATH and write CONTENT into it: no new inode (the file must
-// exist; not followed if a symlink). Not atomic: for a file no one reads until it is written.
+// Write CONTENT over the existing regular file PATH, cut to its length: no new inode (the file
+// must exist; not followed if a symlink). Not atomic: for a file no one reads until it is written.
 Status write_file_in_place(const std::string& path, const std::string& content);
 // fsync of PATH (a file or a directory): on a journaling filesystem this also commits every
 // metadata change made before it (new directories, renames), so one call is a write barrier.

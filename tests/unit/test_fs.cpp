@@ -65,7 +65,7 @@ TEST_F(Fs, WriteAtomicThenRead) {
   EXPECT_FALSE(path_exists(p + ".tmp." + std::to_string(getpid())));
 }
 
-// Into the file that is there (same inode, truncated first); never creates one, never through a
+// Into the file that is there (same inode, cut to the new length); never creates one, never through a
 // symlink.
 TEST_F(Fs, WriteInPlaceKeepsTheFile) {
   const std::string p = dir_ + "/spec.json";
