@@ -257,6 +257,26 @@ bool CreatedDirs::created(const std::string& path) const {
   return std::find(dirs_.begin(), dirs_.end(), path) != dirs_.end();
 }
 
+bool ReadyParents::has(const std::string& rel) const {
+  std::lock_guard<std::mutex> g(mu_);
+  return std::find(ready_.begin(), ready_.end(), rel) != ready_.end();
+}
+
+void ReadyParents::add(const std::string& rel) {
+  std::lock_guard<std::mutex> g(mu_);
+  if (std::find(ready_.begin(), ready_.end(), rel) == ready_.end()) ready_.push_back(rel);
+}
+
+void ReadyParents::forget(const std::string& rel) {
+  std::lock_guard<std::mutex> g(mu_);
+  std::erase(ready_, rel);
+}
+
+std::string parent_rel(const std::string& rel) {
+  const size_t slash = rel.rfind('/');
+  return slash == std::string::npos ? std::string() : rel.substr(0, slash);
+}
+
 bool is_dir(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <sys/types.h>
@@ -53,6 +54,24 @@ class CreatedDirs {
   std::vector<std::string> dirs_;
 };
 bool is_dir(const std::string& path);
+
+// The levels above containers (the one holding them and those over it) that a driver has made
+// and set up in this process: a later create() below one makes only the container's own level.
+// The driver forgets one when a create below it fails with ENOENT (it was removed meanwhile).
+// Shared by the threads of lxcd that start containers.
+class ReadyParents {
+ public:
+  bool has(const std::string& rel) const;
+  void add(const std::string& rel);
+  void forget(const std::string& rel);
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::string> ready_;
+};
+// The level holding REL's own ("a/b/c" -> "a/b"), "" for a top-level REL.
+std::string parent_rel(const std::string& rel);
+
 // PATH is on a cgroup2 filesystem (statfs magic), as opposed to e.g. a test's fake tree.
 bool is_cgroup2_fs(const std::string& path);
 

@@ -138,14 +138,27 @@ class V1Driver final : public Driver {
   Layout layout() const override { return layout_; }
 
   // Level by level, top-down: a devices level is restricted before anything is made below it,
-  // so no child is ever created more permissive than its parent.
+  // so no child is ever created more permissive than its parent. Once the levels above it are
+  // made and set up, only the container's own level is (ReadyParents).
   Status create(const std::string& rel) override {
     TRY(check_rel(rel));
-    CreatedDirs made;  // removed again if anything below fails
     const std::vector<std::string> levels = rel_levels(rel);
+    const std::string above = parent_rel(rel);
+    if (!above.empty() && ready_.has(above)) {
+      Status st = create_levels(rel, levels, levels.size() - 1);
+      if (st || st.error().code != ENOENT) return st;
+      ready_.forget(above);
+    }
+    TRY(create_levels(rel, levels, 0));
+    if (!above.empty()) ready_.add(above);
+    return {};
+  }
+
+  Status create_levels(const std::string& rel, const std::vector<std::string>& levels, size_t first) {
+    CreatedDirs made;  // removed again if anything below fails
     for (const Hierarchy& h : v1_) {
-      std::string parent = h.mount_point;
-      for (size_t i = 0; i < levels.size(); ++i) {
+      std::string parent = first == 0 ? h.mount_point : join(h.mount_point, levels[first - 1]);
+      for (size_t i = first; i < levels.size(); ++i) {
         std::string dir = join(h.mount_point, levels[i]);
         const bool is_new = TRY_CTX(made.make(dir), "cgroup " + rel);
         if (has_controller(h, "cpuset")) {
@@ -423,6 +436,7 @@ class V1Driver final : public Driver {
   std::vector<Hierarchy> v1_;
   std::optional<Hierarchy> unified_;
   std::unique_ptr<Driver> v2_;
+  ReadyParents ready_;
 };
 
 }  // namespace

@@ -66,20 +66,19 @@ class V2Driver final : public Driver {
 
   Layout layout() const override { return Layout::Unified; }
 
+  // Once the levels above it are made and set up, only the container's own level is
+  // (ReadyParents).
   Status create(const std::string& rel) override {
     TRY(check_rel(rel));
-    CreatedDirs made;  // removed again if anything below fails
     const std::vector<std::string> levels = rel_levels(rel);
-    // The mount root is the host's (systemd's) to configure: delegation starts below it, in
-    // the levels we create, so its subtree_control is never written.
-    std::string parent;
-    for (const std::string& level : levels) {
-      if (!parent.empty()) enable_controllers(parent);
-      parent = join(mp_, level);
-      TRY_CTX(made.make(parent), "cgroup " + rel);
+    const std::string above = parent_rel(rel);
+    if (!above.empty() && ready_.has(above)) {
+      Status st = create_levels(rel, levels, levels.size() - 1);
+      if (st || st.error().code != ENOENT) return st;
+      ready_.forget(above);
     }
-    TRY(attach_device_program(rel, levels, made));
-    made.commit();
+    TRY(create_levels(rel, levels, 0));
+    if (!above.empty()) ready_.add(above);
     return {};
   }
 
@@ -216,6 +215,20 @@ class V2Driver final : public Driver {
   }
 
  private:
+  Status create_levels(const std::string& rel, const std::vector<std::string>& levels, size_t first) {
+    CreatedDirs made;  // removed again if anything below fails
+    // The mount root is the host's (systemd's) to configure: delegation starts below it, in
+    // the levels we create, so its subtree_control is never written.
+    // A ready parent (FIRST > 0) has its controllers enabled already.
+    for (size_t i = first; i < levels.size(); ++i) {
+      if (i > first) enable_controllers(join(mp_, levels[i - 1]));
+      TRY_CTX(made.make(join(mp_, levels[i])), "cgroup " + rel);
+    }
+    TRY(attach_device_program(rel, levels, made, first));
+    made.commit();
+    return {};
+  }
+
   // The device allowlist program on the levels we made in this call, and always on the
   // container's own level and the one holding the containers (sysc's; possibly left
   // unrestricted by an older sysc): a container can detach programs from its own cgroup, never
@@ -223,11 +236,11 @@ class V2Driver final : public Driver {
   // A mount point that is not cgroup2 never comes from make_driver(); it is a unit test's fake
   // tree, where there is no cgroup to attach to.
   Status attach_device_program(const std::string& rel, const std::vector<std::string>& levels,
-                               const CreatedDirs& made) const {
+                               const CreatedDirs& made, size_t first) const {
     if (!device_program_ || !is_cgroup2_fs(mp_)) return {};
     const std::string what = "cgroup " + rel + ": device program";
     UniqueFd prog = TRY_CTX(devices::load(devices::assemble(devices::allowlist())), what);
-    for (size_t i = 0; i < levels.size(); ++i) {
+    for (size_t i = first; i < levels.size(); ++i) {
       const std::string dir = join(mp_, levels[i]);
       if (made.created(dir) || i + 2 >= levels.size()) TRY_CTX(devices::attach_once(prog.get(), dir), what);
     }
@@ -236,6 +249,7 @@ class V2Driver final : public Driver {
 
   std::string mp_;
   bool device_program_;
+  ReadyParents ready_;
 };
 
 }  // namespace

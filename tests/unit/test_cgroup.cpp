@@ -316,6 +316,37 @@ TEST_F(FakeTree, V1AttachEveryHierarchyAndCounters) {
   EXPECT_EQ(d->cpu_usage_ns("sysc/web1").value(), 123456789u);
 }
 
+// The levels above a container are made and set up by the first create below them; later ones
+// make only their own level, unless those levels were removed meanwhile.
+TEST_F(FakeTree, ParentLevelsAreSetUpOnceAndMadeAgainWhenRemoved) {
+  put(at("cgroup.controllers"), "cpu memory pids\n");
+  put(at("cgroup.subtree_control"), "");
+  put(at("sysc/cgroup.controllers"), "cpu memory pids\n");
+  put(at("sysc/cgroup.subtree_control"), "");
+  auto v2 = make_v2_driver(root_.string());
+  ASSERT_TRUE(v2->create("sysc/web1").ok());
+  EXPECT_EQ(get(at("sysc/cgroup.subtree_control")), "+cpu +memory +pids");
+  put(at("sysc/cgroup.subtree_control"), "");  // not read or written again by this driver
+  ASSERT_TRUE(v2->create("sysc/web2").ok());
+  EXPECT_EQ(get(at("sysc/cgroup.subtree_control")), "");
+  EXPECT_TRUE(fs::is_directory(at("sysc/web2")));
+  fs::remove_all(at("sysc"));
+  auto again = v2->create("sysc/web3");
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_TRUE(fs::is_directory(at("sysc/web3")));
+
+  auto hs = fake_hybrid(root_ / "v1");
+  hs.erase(hs.begin());  // no cpuset: nothing to seed at each new level
+  for (const auto& h : hs) fs::create_directories(h.mount_point);
+  auto v1 = make_v1_driver(hs, Layout::Hybrid);
+  ASSERT_TRUE(v1->create("sysc/web1").ok());
+  ASSERT_TRUE(v1->create("sysc/web2").ok());
+  for (const auto& h : hs) fs::remove_all(h.mount_point + "/sysc");
+  again = v1->create("sysc/web3");
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  for (const auto& h : hs) EXPECT_TRUE(fs::is_directory(h.mount_point + "/sysc/web3")) << h.mount_point;
+}
+
 TEST_F(FakeTree, V1LegacyPrimaryAndMissingControllers) {
   // Legacy: a cgroup2 mount in the list is ignored; the primary is the first v1 hierarchy.
   std::vector<Hierarchy> hs{Hierarchy{at("systemd"), {}, "systemd", false}, Hierarchy{at("unified"), {}, "", true}};
