@@ -170,17 +170,8 @@ int open_parent(int root_fd, const char* target, char* dir_buf, const char** bas
   return fd < 0 ? -errno : fd;
 }
 
-int make_dir(int root_fd, const char* target, mode_t mode) {
-  char dir[4096];
-  const char* base;
-  int parent = open_parent(root_fd, target, dir, &base);
-  if (parent < 0) return -parent;
-  int rc = mkdirat(parent, base, mode) == 0 || errno == EEXIST ? 0 : errno;
-  close(parent);
-  return rc;
-}
-
-int make_node(int root_fd, const MountStep& s) {
+// KEEP_FILE: a BindFile target's descriptor is left there for the bind onto it (else -1).
+int make_node(int root_fd, const MountStep& s, int* keep_file = nullptr) {
   char dir[4096];
   const char* base;
   int parent = open_parent(root_fd, s.target.c_str(), dir, &base);
@@ -193,13 +184,40 @@ int make_node(int root_fd, const MountStep& s) {
     case MountStep::Op::Mknod:
       rc = mknodat(parent, base, s.mode, s.dev) == 0 || errno == EEXIST ? 0 : errno;
       break;
-    default: {  // BindFile target: an empty regular file
+    default: {  // BindFile target: an empty regular file (never a symlink: O_NOFOLLOW fails on one)
       int fd = openat(parent, base, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, s.mode & 07777);
       rc = fd >= 0 ? 0 : errno;
-      if (fd >= 0) close(fd);
+      if (fd >= 0 && keep_file) *keep_file = fd;
+      else if (fd >= 0) close(fd);
     }
   }
   close(parent);
+  return rc;
+}
+
+// mount(2) onto the object FD was opened on.
+int mount_on_fd(int fd, const char* source, const char* fstype, unsigned long flags, const char* data) {
+  char path[32];
+  fd_path(fd, path);
+  return ::mount(source, path, fstype, flags, data) == 0 ? 0 : errno;
+}
+
+// A filesystem mounted on TARGET inside root, made as a directory first. The directory is opened
+// from its parent, already open; one that is a symlink is resolved inside root as before.
+int mount_new(int root_fd, const MountStep& s) {
+  char dir[4096];
+  const char* base;
+  int parent = open_parent(root_fd, s.target.c_str(), dir, &base);
+  if (parent < 0) return -parent;
+  int rc = mkdirat(parent, base, 0755) == 0 || errno == EEXIST ? 0 : errno;
+  int fd = rc != 0 ? -1 : openat(parent, base, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (rc == 0 && fd < 0 && (errno == ENOTDIR || errno == ELOOP))
+    fd = open_in_root(root_fd, s.target.c_str(), O_PATH | O_DIRECTORY);
+  if (rc == 0 && fd < 0) rc = errno;
+  close(parent);
+  if (fd < 0) return rc;
+  rc = mount_on_fd(fd, s.source.c_str(), s.fstype.c_str(), s.flags, s.data.empty() ? nullptr : s.data.c_str());
+  close(fd);
   return rc;
 }
 
@@ -208,9 +226,7 @@ int mount_on(int root_fd, const MountStep& s, const char* source, const char* fs
              const char* data, bool directory) {
   int fd = open_in_root(root_fd, s.target.c_str(), O_PATH | (directory ? O_DIRECTORY : 0));
   if (fd < 0) return errno;
-  char path[32];
-  fd_path(fd, path);
-  int rc = ::mount(source, path, fstype, flags, data) == 0 ? 0 : errno;
+  int rc = mount_on_fd(fd, source, fstype, flags, data);
   close(fd);
   return rc;
 }
@@ -238,12 +254,8 @@ int bind_self(int root_fd, const MountStep& s, bool rdonly) {
 
 int run_mount_step_in_child(int root_fd, const MountStep& s) {
   switch (s.op) {
-    case MountStep::Op::Mount: {
-      int rc = make_dir(root_fd, s.target.c_str(), 0755);
-      if (rc != 0) return rc;
-      return mount_on(root_fd, s, s.source.c_str(), s.fstype.c_str(), s.flags,
-                      s.data.empty() ? nullptr : s.data.c_str(), true);
-    }
+    case MountStep::Op::Mount:
+      return mount_new(root_fd, s);
     case MountStep::Op::BindRO:
       return bind_self(root_fd, s, true);
     case MountStep::Op::BindRW:
@@ -272,8 +284,12 @@ int run_mount_step_in_child(int root_fd, const MountStep& s) {
       return rc != 0 ? rc : remount_ro(root_fd, s, /*nodev=*/false);
     }
     case MountStep::Op::BindFile: {
-      int rc = make_node(root_fd, s);
-      return rc != 0 ? rc : mount_on(root_fd, s, s.source.c_str(), nullptr, MS_BIND, nullptr, false);
+      int file = -1;
+      int rc = make_node(root_fd, s, &file);
+      if (rc != 0) return rc;
+      rc = mount_on_fd(file, s.source.c_str(), nullptr, MS_BIND, nullptr);
+      close(file);
+      return rc;
     }
     default:
       return make_node(root_fd, s);
