@@ -183,14 +183,7 @@ void setup_console(int sync_fd) {
 }
 
 void loopback_up(int sync_fd) {
-  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s < 0) fail(sync_fd, kStepLoopback, errno);
-  ifreq ifr{};
-  memcpy(ifr.ifr_name, "lo", 3);
-  if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0) fail(sync_fd, kStepLoopback, errno);
-  ifr.ifr_flags |= IFF_UP;
-  if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0) fail(sync_fd, kStepLoopback, errno);
-  close(s);
+  if (int err = loopback_up_if_down(); err != 0) fail(sync_fd, kStepLoopback, err);
 }
 
 // Into the v1 cgroups: "0" moves the calling thread (all of this single-threaded process)
@@ -211,6 +204,22 @@ void reset_signals() {
 }
 
 }  // namespace
+
+int loopback_up_if_down() {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return errno;
+  ifreq ifr{};
+  memcpy(ifr.ifr_name, "lo", 3);
+  int err = 0;
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0) {
+    err = errno;
+  } else if (!(ifr.ifr_flags & IFF_UP)) {
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0) err = errno;
+  }
+  close(s);
+  return err;
+}
 
 const char* child_step_name(int step) {
   if (step < 0 || step >= static_cast<int>(sizeof kStepNames / sizeof kStepNames[0])) return "unknown step";

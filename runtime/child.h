@@ -66,6 +66,9 @@ enum ChildStep {
 };
 const char* child_step_name(int step);
 
+// The calling process's network namespace's loopback up, unless it already is: 0 or an errno.
+int loopback_up_if_down();
+
 // Runs in the child right after clone3. SELF_TASKS: the v1 `tasks` files it writes "0" to
 // (cgroup::JoinPlan). Never returns.
 [[noreturn]] void run_child(const ChildPlan& plan, const std::vector<std::string>& self_tasks, int sync_fd);

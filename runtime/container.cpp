@@ -201,6 +201,9 @@ Result<PremadeNamespaces> PremadeNamespaces::make() {
     const int keep = wait_end.get();
     syscall(SYS_close_range, 3, keep - 1, 0);
     syscall(SYS_close_range, keep + 1, ~0U, 0);
+    // Its network namespace's loopback up now, off the start's path (the start's child brings it
+    // up itself where this did not).
+    loopback_up_if_down();
     char c;
     while (read(keep, &c, 1) < 0 && errno == EINTR) {
     }

@@ -4,7 +4,13 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -266,6 +272,30 @@ ino_t ns_inode(int pid, const char* ns) {
 // ahead, held by a child; an unprivileged start joins exactly those (and makes its own mount and
 // pid namespaces), its init a child of the supervisor, and the holder is gone afterwards. A
 // privileged container does not take them: it stays in the host's user namespace.
+// The flags of "lo" in PID's network namespace (read by a child that joins it), or -1.
+int loopback_flags(int pid) {
+  int fds[2];
+  if (pipe(fds) != 0) return -1;
+  const pid_t child = fork();
+  if (child == 0) {
+    close(fds[0]);
+    int flags = -1;
+    const int ns = open(("/proc/" + std::to_string(pid) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC);
+    const int s = ns >= 0 && setns(ns, CLONE_NEWNET) == 0 ? socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0) : -1;
+    ifreq ifr{};
+    memcpy(ifr.ifr_name, "lo", 3);
+    if (s >= 0 && ioctl(s, SIOCGIFFLAGS, &ifr) == 0) flags = ifr.ifr_flags;
+    (void)!write(fds[1], &flags, sizeof flags);
+    _exit(0);
+  }
+  close(fds[1]);
+  int flags = -1;
+  if (child < 0 || read(fds[0], &flags, sizeof flags) != static_cast<ssize_t>(sizeof flags)) flags = -1;
+  close(fds[0]);
+  if (child > 0) waitpid(child, nullptr, 0);
+  return flags;
+}
+
 TEST_F(Userns, StartJoinsTheNamespacesItsSpareSupervisorMadeAhead) {
   const int lxcd = env_->lxcd_pid();
   ASSERT_GT(lxcd, 0);
@@ -292,6 +322,7 @@ TEST_F(Userns, StartJoinsTheNamespacesItsSpareSupervisorMadeAhead) {
     ASSERT_NE(held[ns], 0u) << ns;
     EXPECT_NE(held[ns], ns_inode(self, ns)) << ns;
   }
+  EXPECT_EQ(loopback_flags(holder) & IFF_UP, IFF_UP) << "the holder brings its loopback up ahead";
   env_->create_busybox("un4");
   make_unprivileged(*env_, "un4");
   auto r = env_->sysc({"start", "un4"});
