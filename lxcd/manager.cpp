@@ -278,7 +278,8 @@ Result<json> Manager::start_locked(const db::ContainerRecord& rec) {
   // The cgroup here, while the shim reads the spec and sets up its console and socket.
   std::string failure;
   Result<SpawnedShim> spawned = make_error("start called off", ECANCELED);
-  if (auto st = runtime::prepare_cgroup(*cg_, spec.cgroup, spec.limits, spec.idmap); !st) {
+  // Delegated by the shim, in parallel with its child's set-up (start_container).
+  if (auto st = runtime::prepare_cgroup(*cg_, spec.cgroup, spec.limits, spec.idmap, /*delegate=*/false); !st) {
     failure = st.error().message;
     { ShimLaunch off = std::move(launch); }  // EOF on its go pipe: it stops and is reaped
   } else {

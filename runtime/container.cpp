@@ -243,7 +243,8 @@ void PremadeNamespaces::reset() {
   holder_ = 0;
 }
 
-Status prepare_cgroup(cgroup::Driver& cg, const std::string& rel, const Limits& limits, const IdMap& idmap) {
+Status prepare_cgroup(cgroup::Driver& cg, const std::string& rel, const Limits& limits, const IdMap& idmap,
+                      bool delegate) {
   if (auto st = cg.create(rel); !st) {
     (void)cg.destroy(rel);  // levels made before the failure
     return std::move(st).error().context("start failed at cgroup");
@@ -254,7 +255,7 @@ Status prepare_cgroup(cgroup::Driver& cg, const std::string& rel, const Limits& 
     return std::move(st).error().context("start failed at cgroup limits");
   }
   // Delegated to the container's root, so its init can manage the subtree (systemd does).
-  if (idmap.enabled()) {
+  if (delegate && idmap.enabled()) {
     if (auto st = delegate_cgroup(cg.paths(rel), idmap.host_uid, idmap.host_gid); !st) {
       (void)cg.destroy(rel);
       return std::move(st).error().context("start failed at cgroup");
@@ -267,6 +268,11 @@ Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, c
                                     const std::function<Status(pid_t)>& parent_setup, bool cgroup_made,
                                     const PremadeNamespaces* premade) {
   if (!cgroup_made) TRY(prepare_cgroup(cg, rel, limits, plan.idmap));
+  // A cgroup made by lxcd is delegated here: while the child sets up where it can be, else now.
+  const bool delegate_here = cgroup_made && plan.idmap.enabled();
+  auto delegate = [&] {
+    return delegate_cgroup(cg.paths(rel), plan.idmap.host_uid, plan.idmap.host_gid);
+  };
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
     (void)cg.destroy(rel);
@@ -312,7 +318,7 @@ Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, c
     if (pid == 0) {
       close(parent_end.release());
       const int fds[2] = {mounts->fd[0].get(), mounts->fd[1].get()};
-      run_child_in_premade(plan, join.self_tasks, child_end.get(), premade->holder_pidfd(), fds);
+      run_child_in_premade(plan, join.self_tasks, child_end.get(), premade->holder_pidfd(), fds, delegate_here);
     }
     pin.restore();
     if (pid < 0) {
@@ -323,14 +329,31 @@ Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, c
     cgroup_dir.reset();
     child_end.reset();
     *mounts = ChildMounts{};
+    Status delegated;
+    if (delegate_here) {
+      delegated = delegate();
+      const char go = 1;
+      if (delegated && send(parent_end.get(), &go, 1, MSG_NOSIGNAL) != 1)
+        delegated = sys_error("start failed at cgroup: the init's go-ahead");
+    }
     auto started = await_init_forked(parent_end.get(), static_cast<pid_t>(pid), deadline);
     if (!started) {
       (void)cg.destroy(rel);
       return std::move(started).error();
     }
+    if (!delegated) {
+      abort_child(started->pid, started->pidfd.get(), cg, rel);
+      return std::move(delegated).error().context("start failed at cgroup");
+    }
     return await_exec(parent_end.get(), std::move(*started), cg, rel, deadline);
   }
 
+  if (delegate_here) {
+    if (auto st = delegate(); !st) {
+      (void)cg.destroy(rel);
+      return std::move(st).error().context("start failed at cgroup");
+    }
+  }
   int pidfd = -1;
   clone_args args{};
   // With CLONE_NEWUSER the other new namespaces belong to the new user namespace.

@@ -363,6 +363,27 @@ TEST_F(Userns, StartJoinsTheNamespacesItsSpareSupervisorMadeAhead) {
   }
 }
 
+// lxcd makes the cgroup, the supervisor delegates it while its child sets the container up; the
+// init must still find it delegated from its very first step (it waits for the chown).
+TEST_F(Userns, TheInitFindsItsCgroupDelegatedFromItsFirstStep) {
+  env_->create_busybox("un5");
+  make_unprivileged(*env_, "un5");
+  const std::string cg = access("/sys/fs/cgroup/unified", F_OK) == 0 ? "/sys/fs/cgroup/unified" : "/sys/fs/cgroup";
+  std::ofstream(env_->rootfs("un5") + "/owner-init.sh")
+      << "stat -c %u " << cg << " " << cg << "/cgroup.procs > /owner-at-init\nexec /sbin/init\n";
+  ASSERT_EQ(env_->sysc({"config", "set", "un5", "init", "/bin/sh /owner-init.sh"}).status, 0);
+  auto r = env_->sysc({"start", "un5"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::string owners;
+  for (int i = 0; i < 100 && owners.empty(); ++i) {
+    owners = in(*env_, "un5", "cat /owner-at-init 2>/dev/null").out;
+    if (owners.empty()) usleep(20000);
+  }
+  EXPECT_EQ(owners, "0\n0\n");  // not 65534: the host's root, unmapped inside
+  ASSERT_EQ(env_->sysc({"destroy", "--force", "un5"}).status, 0);
+  EXPECT_TRUE(env_->leftovers("un5").empty()) << ::testing::PrintToString(env_->leftovers("un5"));
+}
+
 // Joining namespaces made ahead puts two tasks in the container's cgroup for a moment (the one
 // that joins them forks the init): with a pids limit of 1 the start makes its own instead.
 TEST_F(Userns, APidsLimitOfOneStillStarts) {
