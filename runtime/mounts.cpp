@@ -54,8 +54,8 @@ MountStep node(const char* target, unsigned major, unsigned minor, bool userns, 
 }
 
 // Kernel interfaces a tenant has no business reading (host memory, keyrings of every user,
-// timers and scheduler state of the host, firmware tables): files become an empty read-only
-// node, directories an empty read-only tmpfs. Absent ones (kernel config) are skipped. The
+// timers and scheduler state of the host, firmware tables): files become the container's
+// /dev/null, directories an empty read-only tmpfs. Absent ones (kernel config) are skipped. The
 // directories share one tmpfs, mounted on sys/firmware (sysfs always has it) and bound over the
 // others: every superblock a container mounts raises the number of shrinkers, which sizes a
 // per-cgroup array that every memory cgroup on the host pays for.
@@ -231,10 +231,8 @@ int mount_on(int root_fd, const MountStep& s, const char* source, const char* fs
   return rc;
 }
 
-// nodev stays off for masks: they are the container's own /dev/null, which must still open.
-int remount_ro(int root_fd, const MountStep& s, bool nodev = true, bool rdonly = true) {
-  return mount_on(root_fd, s, nullptr, nullptr,
-                  MS_REMOUNT | MS_BIND | (rdonly ? MS_RDONLY : 0) | MS_NOSUID | MS_NOEXEC | (nodev ? MS_NODEV : 0),
+int remount_ro(int root_fd, const MountStep& s, bool rdonly = true) {
+  return mount_on(root_fd, s, nullptr, nullptr, MS_REMOUNT | MS_BIND | (rdonly ? MS_RDONLY : 0) | kNoSuidDevExec,
                   nullptr, false);
 }
 
@@ -247,7 +245,7 @@ int bind_self(int root_fd, const MountStep& s, bool rdonly) {
   int rc = ::mount(path, path, nullptr, MS_BIND, nullptr) == 0 ? 0 : errno;
   close(fd);
   // Reopen: the path now resolves to the new bind mount, which is what gets remounted.
-  return rc != 0 ? rc : remount_ro(root_fd, s, true, rdonly);
+  return rc != 0 ? rc : remount_ro(root_fd, s, rdonly);
 }
 
 }  // namespace
@@ -278,10 +276,12 @@ int run_mount_step_in_child(int root_fd, const MountStep& s) {
       char from[32], to[32];
       fd_path(src, from);
       fd_path(dst, to);
+      // No remount: a bind keeps its source mount's flags (the mask tmpfs is read-only, nosuid,
+      // nodev, noexec), and the container's /dev/null swallows writes read-only or not.
       int rc = ::mount(from, to, nullptr, MS_BIND, nullptr) == 0 ? 0 : errno;
       close(src);
       close(dst);
-      return rc != 0 ? rc : remount_ro(root_fd, s, /*nodev=*/false);
+      return rc;
     }
     case MountStep::Op::BindFile: {
       int file = -1;
