@@ -3,11 +3,13 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <pty.h>
+#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
+#include <sstream>
 #include <thread>
 
 #include "support/harness.h"
@@ -62,8 +64,32 @@ TEST_F(Lifecycle, ForceStopKillsAtOnceAndTimeoutEscalates) {
   EXPECT_TRUE(env_->leftovers("life2").empty());
 }
 
+// The scheduling policy of PID (/proc/PID/stat field 41), -1 if unreadable.
+int sched_policy(int pid) {
+  const std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
+  const size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return -1;
+  std::istringstream in(stat.substr(paren + 2));
+  std::string field;
+  for (int i = 3; i <= 41 && in >> field; ++i)
+    if (i == 41) return std::stoi(field);
+  return -1;
+}
+
+// The supervisor runs its start's hand-offs at SCHED_FIFO; the init, and the supervisor once the
+// start has answered, run at SCHED_OTHER, after a reboot too.
+void expect_normal_policy(SyscEnv& env, const std::string& name) {
+  const auto info = env.info(name);
+  for (const char* key : {"init_pid", "shim_pid"}) {
+    const int pid = info.value(key, 0);
+    ASSERT_GT(pid, 0) << key;
+    EXPECT_EQ(sched_policy(pid), SCHED_OTHER) << key << " " << pid;
+  }
+}
+
 TEST_F(Lifecycle, RebootFromInsideStartsItAgain) {
   start("life3");
+  expect_normal_policy(*env_, "life3");
   int before = init_pid("life3");
   auto r = env_->sysc({"attach", "life3", "--", "reboot"});
   bool rebooted = false;
@@ -77,6 +103,7 @@ TEST_F(Lifecycle, RebootFromInsideStartsItAgain) {
   EXPECT_NE(log.out.find("rebooting"), std::string::npos) << log.out;
   auto ps = env_->sysc({"attach", "life3", "--", "cat", "/proc/1/comm"});
   EXPECT_EQ(ps.out, "init\n");
+  expect_normal_policy(*env_, "life3");
 }
 
 TEST_F(Lifecycle, HaltFromInsideStopsIt) {
