@@ -239,7 +239,7 @@ void ChildPlan::finalize() {
 namespace {
 
 // From the cgroup namespace on: the same in both ways of making the namespaces.
-[[noreturn]] void setup_and_exec(const ChildPlan& plan, int sync_fd, const ParentFds& fds, bool await_delegation);
+[[noreturn]] void setup_and_exec(const ChildPlan& plan, int sync_fd, const ParentFds& fds, int delegated_fd);
 
 // The init's pid and pidfd to the supervisor: a kStepInitForked record.
 bool send_init(int sync_fd, pid_t pid, int pidfd) {
@@ -257,11 +257,11 @@ void run_child(const ChildPlan& plan, const std::vector<std::string>& self_tasks
   umask(0);  // device nodes and mount targets get exactly the planned modes
   ParentFds fds = wait_for_parent(sync_fd);
   join_v1_cgroups(self_tasks, sync_fd);
-  setup_and_exec(plan, sync_fd, fds, false);
+  setup_and_exec(plan, sync_fd, fds, -1);
 }
 
 void run_child_in_premade(const ChildPlan& plan, const std::vector<std::string>& self_tasks, int sync_fd,
-                          int holder_pidfd, const int (&mount_fds)[2], bool await_delegation) {
+                          int holder_pidfd, const int (&mount_fds)[2], int delegated_fd) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   // Host root in the host's mount namespace while it runs: nothing may ptrace it.
   prctl(PR_SET_DUMPABLE, 0);
@@ -301,7 +301,7 @@ void run_child_in_premade(const ChildPlan& plan, const std::vector<std::string>&
     ParentFds fds;
     fds.fd[0] = mount_fds[0];
     fds.fd[1] = mount_fds[1];
-    setup_and_exec(plan, sync_fd, fds, await_delegation);
+    setup_and_exec(plan, sync_fd, fds, delegated_fd);
   }
   if (!send_init(sync_fd, static_cast<pid_t>(pid), pidfd)) {
     syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
@@ -315,7 +315,7 @@ void run_child_in_premade(const ChildPlan& plan, const std::vector<std::string>&
 
 namespace {
 
-void setup_and_exec(const ChildPlan& plan, int sync_fd, const ParentFds& fds, bool await_delegation) {
+void setup_and_exec(const ChildPlan& plan, int sync_fd, const ParentFds& fds, int delegated_fd) {
   // Now our cgroups are final; the new cgroup namespace is rooted at them.
   if (unshare(CLONE_NEWCGROUP) != 0) fail(sync_fd, kStepCgroupNs, errno);
   if (sethostname(plan.name.c_str(), plan.name.size()) != 0) fail(sync_fd, kStepHostname, errno);
@@ -333,11 +333,12 @@ void setup_and_exec(const ChildPlan& plan, int sync_fd, const ParentFds& fds, bo
   reset_signals();
   // The supervisor chowns the cgroup while this process sets up; the init runs only once it
   // can manage its subtree. By now the byte is usually there. No byte (EOF): the supervisor is
-  // gone or gave up on the start.
-  if (await_delegation) {
+  // gone or gave up on the start. (A pipe of its own, not the sync socket: a byte left unread
+  // there would turn a failure record sent before it into ECONNRESET for the supervisor.)
+  if (delegated_fd >= 0) {
     char go = 0;
     ssize_t n;
-    do n = read(sync_fd, &go, 1);
+    do n = read(delegated_fd, &go, 1);
     while (n < 0 && errno == EINTR);
     if (n != 1) _exit(126);
   }

@@ -74,9 +74,9 @@ int loopback_up_if_down();
 [[noreturn]] void run_child(const ChildPlan& plan, const std::vector<std::string>& self_tasks, int sync_fd);
 // The same, for a clone3 child born in no new namespace that joins those of HOLDER_PIDFD (see
 // kStepInitForked above). MOUNT_FDS: the detached mounts sync 1 would have carried, -1 if none.
-// AWAIT_DELEGATION: the init reads one byte from the supervisor (sent once the cgroup is
-// delegated) before its execve; EOF instead ends it.
+// DELEGATED_FD (-1: none): a pipe the init reads one byte from before its execve, which the
+// supervisor writes once the cgroup is delegated; EOF instead ends it.
 [[noreturn]] void run_child_in_premade(const ChildPlan& plan, const std::vector<std::string>& self_tasks, int sync_fd,
-                                       int holder_pidfd, const int (&mount_fds)[2], bool await_delegation);
+                                       int holder_pidfd, const int (&mount_fds)[2], int delegated_fd);
 
 }  // namespace sysc::runtime

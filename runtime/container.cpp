@@ -312,13 +312,27 @@ Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, c
     args.flags = cgroup_dir ? CLONE_INTO_CGROUP : 0;
     args.exit_signal = SIGCHLD;
     args.cgroup = cgroup_dir ? static_cast<uint64_t>(cgroup_dir.get()) : 0;
+    // The init's wait for the delegation (see run_child_in_premade).
+    UniqueFd delegated_rd, delegated_wr;
+    if (delegate_here) {
+      int p[2];
+      if (pipe2(p, O_CLOEXEC) != 0) {
+        Error e = sys_error("start failed at cgroup: pipe");
+        (void)cg.destroy(rel);
+        return e;
+      }
+      delegated_rd.reset(p[0]);
+      delegated_wr.reset(p[1]);
+    }
     CpuPin pin;  // kept by the child for the init it forks, which then takes its cpuset's CPUs
     const Deadline deadline = setup_deadline();
     long pid = syscall(SYS_clone3, &args, sizeof args);
     if (pid == 0) {
       close(parent_end.release());
+      close(delegated_wr.release());
       const int fds[2] = {mounts->fd[0].get(), mounts->fd[1].get()};
-      run_child_in_premade(plan, join.self_tasks, child_end.get(), premade->holder_pidfd(), fds, delegate_here);
+      run_child_in_premade(plan, join.self_tasks, child_end.get(), premade->holder_pidfd(), fds,
+                           delegate_here ? delegated_rd.get() : -1);
     }
     pin.restore();
     if (pid < 0) {
@@ -328,13 +342,15 @@ Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, c
     }
     cgroup_dir.reset();
     child_end.reset();
+    delegated_rd.reset();
     *mounts = ChildMounts{};
     Status delegated;
     if (delegate_here) {
       delegated = delegate();
       const char go = 1;
-      if (delegated && send(parent_end.get(), &go, 1, MSG_NOSIGNAL) != 1)
+      if (delegated && write(delegated_wr.get(), &go, 1) != 1)
         delegated = sys_error("start failed at cgroup: the init's go-ahead");
+      delegated_wr.reset();  // without the byte: EOF, the init ends
     }
     auto started = await_init_forked(parent_end.get(), static_cast<pid_t>(pid), deadline);
     if (!started) {
