@@ -203,6 +203,17 @@ Result<json> Manager::info(const std::string& name) {
   return j;
 }
 
+bool Manager::cgroup_parents_ready() {
+  std::lock_guard<std::mutex> g(parents_mu_);
+  if (!parents_ready_) {
+    // Container names start with a letter or digit: this one is never a container's.
+    const std::string probe = cgroup_rel(".sysc-parents");
+    parents_ready_ = static_cast<bool>(cg_->create(probe));
+    (void)cg_->destroy(probe);
+  }
+  return parents_ready_;
+}
+
 Result<json> Manager::start(const std::string& name) {
   auto lock = lock_for(name);
   std::lock_guard<std::mutex> g(*lock);
@@ -220,9 +231,11 @@ Result<json> Manager::start_locked(const db::ContainerRecord& rec) {
                           std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + " bytes (a shorter state root or name)",
                       ENAMETOOLONG);
   // The supervisor (the pool's spare, or one spawned now that execs and starts up while the
-  // container is prepared below) waits for the spec file (spec_ready) and the cgroup
-  // (cgroup_ready). Any failure before the cgroup is ready calls it off (the launch's destructor).
+  // container is prepared below) makes the container's cgroup meanwhile, then waits for the spec
+  // file (spec_ready) and the go. Any failure before the go calls it off (the launch's
+  // destructor): it removes the cgroup again and stops.
   auto launch = TRY_CTX(shims_.take(), name + ": start failed");
+  launch.make_cgroup(global_.cgroup_driver, cgroup_rel(name), cgroup_parents_ready());
   auto cfg = TRY(load_config(name));
   auto policy = TRY_CTX(runtime::make_policy(cfg.cap_drop, cfg.cap_keep, cfg.seccomp_profile, cfg.allow_compat),
                         name + ": invalid configuration");
@@ -275,18 +288,11 @@ Result<json> Manager::start_locked(const db::ContainerRecord& rec) {
     TRY_CTX(write_file_atomic(paths_.shim_spec_file(name), spec_text, 0600, /*durable=*/false), name);
   TRY(store_.set_state(name, db::State::Starting));
   launch.spec_ready(paths_.shim_spec_file(name));
-  // The cgroup here, while the shim reads the spec and sets up its console and socket.
+  // The shim limits and delegates the cgroup it made, then starts the container.
   std::string failure;
-  Result<SpawnedShim> spawned = make_error("start called off", ECANCELED);
-  // Delegated by the shim, in parallel with its child's set-up (start_container).
-  if (auto st = runtime::prepare_cgroup(*cg_, spec.cgroup, spec.limits, spec.idmap, /*delegate=*/false); !st) {
-    failure = st.error().message;
-    { ShimLaunch off = std::move(launch); }  // EOF on its go pipe: it stops and is reaped
-  } else {
-    spawned = launch.cgroup_ready();
-    if (!spawned) failure = spawned.error().message;
-    else if (!spawned->status.value("ok", false)) failure = spawned->status.value("error", "start failed");
-  }
+  Result<SpawnedShim> spawned = launch.go();
+  if (!spawned) failure = spawned.error().message;
+  else if (!spawned->status.value("ok", false)) failure = spawned->status.value("error", "start failed");
   if (!failure.empty()) {
     if (spawned) reap_if_child(spawned->pid);
     (void)cg_->destroy(cgroup_rel(name));  // the shim removes it, unless it died mid-start

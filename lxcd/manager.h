@@ -147,6 +147,9 @@ class Manager {
   void keep_privileged();
   void recover_idmap_claims();
   std::string cgroup_rel(const std::string& name) const { return global_.cgroup_parent + "/" + name; }
+  // The levels above the containers' cgroups made and set up by lxcd's driver (once, through a
+  // probe cgroup made and removed again): supervisors told so make only a container's own level.
+  bool cgroup_parents_ready();
   json to_json(const db::ContainerRecord& r) const;
   // Records (or confirms) the addresses of the container's veth NICs; the runtime's view of them.
   Result<std::vector<runtime::NicSpec>> plan_nics(const std::string& name, const config::ContainerConfig& cfg);
@@ -220,6 +223,8 @@ class Manager {
   json attach_cgroups(const std::string& proc_cgroup);
   std::unique_ptr<Network> net_;
   std::mutex net_mu_;  // serializes network_sync (files + nft transaction)
+  std::mutex parents_mu_;
+  bool parents_ready_ = false;  // cgroup_parents_ready() succeeded once
   ImageStore images_;
   std::mutex images_mu_;  // image removal and btrfs image copies
   BtrfsSpares btrfs_spares_;  // a snapshot of each btrfs image copy, made ahead of the next create

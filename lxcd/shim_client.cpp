@@ -3,6 +3,7 @@
 
 #include "common/fd_passing.h"
 #include "common/fs.h"
+#include "runtime/spec.h"
 
 #include <algorithm>
 #include <chrono>
@@ -110,6 +111,15 @@ void ShimLaunch::write_go(const void* data, size_t size) {
   while (n < 0 && errno == EINTR);
 }
 
+void ShimLaunch::make_cgroup(const std::string& driver, const std::string& rel, bool parents_ready) {
+  const std::string payload = driver + "\n" + rel + (parents_ready ? "\n1" : "\n0");
+  if (payload.size() > PATH_MAX) return;  // the shim then makes it itself, after go()
+  const uint16_t head[2] = {runtime::kGoMakeCgroup, static_cast<uint16_t>(payload.size())};
+  std::string msg(reinterpret_cast<const char*>(head), sizeof head);
+  msg += payload;
+  write_go(msg.data(), msg.size());
+}
+
 void ShimLaunch::spec_ready(const std::string& spec_path) {
   std::string msg(2, '\0');
   // Paths come from lxcd's own state root; one longer than PATH_MAX is sent empty, and the shim
@@ -132,7 +142,7 @@ bool ShimLaunch::alive() {
   return false;
 }
 
-Result<SpawnedShim> ShimLaunch::cgroup_ready() {
+Result<SpawnedShim> ShimLaunch::go() {
   const char byte = 1;
   write_go(&byte, 1);
   go_.reset();

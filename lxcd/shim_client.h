@@ -23,13 +23,14 @@ struct SpawnedShim {
 // A sysc-shim spawned for a start, before lxcd prepares the container: the exec and the shim's
 // own start-up run alongside that work (or ahead of it: ShimPool). posix_spawn `shim_path` in a
 // new session (it must outlive lxcd), with stdin on /dev/null, stdout/stderr on log_fd, the
-// status pipe as fd 3 and the go pipe as fd 4. The shim reads nothing until spec_ready(), and
-// clones nothing until cgroup_ready(); a launch destroyed before cgroup_ready() is called off:
-// the shim sees EOF on fd 4 and stops before it clones anything (after spec_ready() it has opened
-// the console log, appending, and its socket in the run dir; a spare has its socket there from
-// take_run_dir() on), and is reaped.
-// The go pipe carries, in order: the spec file's path (2 bytes of length, host order, then the
-// path) once the file is written, then one byte once the cgroup is ready.
+// status pipe as fd 3 and the go pipe as fd 4. The shim makes nothing but the container's
+// cgroup before spec_ready(), and clones nothing until go(); a launch destroyed before go() is
+// called off: the shim sees EOF on fd 4, removes the cgroup it made and stops before it clones
+// anything (after spec_ready() it has opened the console log, appending, and its socket in the
+// run dir; a spare has its socket there from take_run_dir() on), and is reaped.
+// The go pipe carries, in order: optionally the cgroup to make (2 bytes 0xffff, 2 bytes of
+// length, host order, then "DRIVER\nREL\n0" or, with its parents ready, "...\n1"), the spec file's path (2 bytes of length, then the
+// path) once the file is written, then one byte: go.
 class ShimLaunch {
  public:
   // With SPARE_ROOT (ROOT/run/sysc), the shim also makes SPARE_ROOT/.spare-PID ahead: its
@@ -42,11 +43,14 @@ class ShimLaunch {
   // if it made none or has not finished it yet: then the start makes RUN_DIR and the shim its
   // socket there after spec_ready().
   bool take_run_dir(const std::string& run_dir);
-  // The spec file is written: the shim reads it and sets up everything but the cgroup.
+  // The container's cgroup REL (driver DRIVER, as sysc.conf names it): the shim makes it at once,
+  // while lxcd prepares the rest of the start, and writes its limits once it has the spec.
+  // PARENTS_READY: lxcd's driver has set up the levels above it (cgroup::Driver::parents_ready).
+  void make_cgroup(const std::string& driver, const std::string& rel, bool parents_ready);
+  // The spec file is written: the shim reads it and sets up everything it can before go().
   void spec_ready(const std::string& spec_path);
-  // The cgroup is made (runtime::prepare_cgroup): the shim starts the container; waits for its
-  // status line.
-  Result<SpawnedShim> cgroup_ready();
+  // The start is recorded: the shim starts the container; waits for its status line.
+  Result<SpawnedShim> go();
   pid_t pid() const { return pid_; }
   // False once the shim has exited (it is reaped then).
   bool alive();

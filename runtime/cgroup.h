@@ -61,6 +61,9 @@ class Driver {
   // cpuset.cpus/mems down from the parent; on v2 enables the parent's available controllers
   // in each new level's subtree_control. Existing is fine.
   virtual Status create(const std::string& rel) = 0;
+  // Another driver (lxcd's) has made and set up the levels above REL as create() does: the next
+  // create() of REL makes only REL's own level (all of them again if one is missing).
+  virtual void parents_ready(const std::string& rel) = 0;
   // Move PID into REL in every hierarchy.
   virtual Status attach(const std::string& rel, pid_t pid) = 0;
   // How a process about to be cloned enters REL instead (see JoinPlan). Paths only, no I/O.

@@ -272,6 +272,21 @@ void ReadyParents::forget(const std::string& rel) {
   std::erase(ready_, rel);
 }
 
+Status create_through(ReadyParents& ready, const std::string& rel,
+                      const std::function<Status(const std::vector<std::string>&, size_t)>& create_levels) {
+  TRY(check_rel(rel));
+  const std::vector<std::string> levels = rel_levels(rel);
+  const std::string above = parent_rel(rel);
+  if (!above.empty() && ready.has(above)) {
+    Status st = create_levels(levels, levels.size() - 1);
+    if (st || st.error().code != ENOENT) return st;
+    ready.forget(above);
+  }
+  TRY(create_levels(levels, 0));
+  if (!above.empty()) ready.add(above);
+  return {};
+}
+
 std::string parent_rel(const std::string& rel) {
   const size_t slash = rel.rfind('/');
   return slash == std::string::npos ? std::string() : rel.substr(0, slash);

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -69,6 +70,11 @@ class ReadyParents {
   mutable std::mutex mu_;
   std::vector<std::string> ready_;
 };
+// create() of REL through READY: CREATE_LEVELS(levels, first) makes levels[first..] of
+// rel_levels(REL); only the last one when the levels above are ready, all of them otherwise
+// (and again after an ENOENT: a ready level was removed meanwhile), after which they are.
+Status create_through(ReadyParents& ready, const std::string& rel,
+                      const std::function<Status(const std::vector<std::string>&, size_t)>& create_levels);
 // The level holding REL's own ("a/b/c" -> "a/b"), "" for a top-level REL.
 std::string parent_rel(const std::string& rel);
 

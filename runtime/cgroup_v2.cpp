@@ -69,17 +69,13 @@ class V2Driver final : public Driver {
   // Once the levels above it are made and set up, only the container's own level is
   // (ReadyParents).
   Status create(const std::string& rel) override {
-    TRY(check_rel(rel));
-    const std::vector<std::string> levels = rel_levels(rel);
-    const std::string above = parent_rel(rel);
-    if (!above.empty() && ready_.has(above)) {
-      Status st = create_levels(rel, levels, levels.size() - 1);
-      if (st || st.error().code != ENOENT) return st;
-      ready_.forget(above);
-    }
-    TRY(create_levels(rel, levels, 0));
-    if (!above.empty()) ready_.add(above);
-    return {};
+    return create_through(ready_, rel, [&](const std::vector<std::string>& levels, size_t first) {
+      return create_levels(rel, levels, first);
+    });
+  }
+
+  void parents_ready(const std::string& rel) override {
+    if (std::string above = parent_rel(rel); !above.empty()) ready_.add(above);
   }
 
   Status attach(const std::string& rel, pid_t pid) override {

@@ -243,8 +243,7 @@ void PremadeNamespaces::reset() {
   holder_ = 0;
 }
 
-Status prepare_cgroup(cgroup::Driver& cg, const std::string& rel, const Limits& limits, const IdMap& idmap,
-                      bool delegate) {
+Status prepare_cgroup(cgroup::Driver& cg, const std::string& rel, const Limits& limits, const IdMap& idmap) {
   if (auto st = cg.create(rel); !st) {
     (void)cg.destroy(rel);  // levels made before the failure
     return std::move(st).error().context("start failed at cgroup");
@@ -255,7 +254,7 @@ Status prepare_cgroup(cgroup::Driver& cg, const std::string& rel, const Limits& 
     return std::move(st).error().context("start failed at cgroup limits");
   }
   // Delegated to the container's root, so its init can manage the subtree (systemd does).
-  if (delegate && idmap.enabled()) {
+  if (idmap.enabled()) {
     if (auto st = delegate_cgroup(cg.paths(rel), idmap.host_uid, idmap.host_gid); !st) {
       (void)cg.destroy(rel);
       return std::move(st).error().context("start failed at cgroup");
@@ -267,8 +266,14 @@ Status prepare_cgroup(cgroup::Driver& cg, const std::string& rel, const Limits& 
 Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, const std::string& rel, const Limits& limits,
                                     const std::function<Status(pid_t)>& parent_setup, bool cgroup_made,
                                     const PremadeNamespaces* premade) {
-  if (!cgroup_made) TRY(prepare_cgroup(cg, rel, limits, plan.idmap));
-  // A cgroup made by lxcd is delegated here: while the child sets up where it can be, else now.
+  if (!cgroup_made) {
+    TRY(prepare_cgroup(cg, rel, limits, plan.idmap));
+  } else if (auto st = cg.apply_limits(rel, limits); !st) {
+    // Before the clone: the child enters an already limited cgroup.
+    (void)cg.destroy(rel);
+    return std::move(st).error().context("start failed at cgroup limits");
+  }
+  // A cgroup made ahead is delegated here: while the child sets up where it can be, else now.
   const bool delegate_here = cgroup_made && plan.idmap.enabled();
   auto delegate = [&] {
     return delegate_cgroup(cg.paths(rel), plan.idmap.host_uid, plan.idmap.host_gid);

@@ -2,6 +2,7 @@
 // the shim (config parsed, halt signal detected, policy chosen). Serialized as JSON in the run dir.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,10 @@
 #include "runtime/seccomp_profile.h"
 
 namespace sysc::runtime {
+
+// On the shim's go pipe, this value where a spec path's length would be: the message is the
+// container's cgroup to make at once (lxcd's ShimLaunch::make_cgroup).
+inline constexpr uint16_t kGoMakeCgroup = 0xffff;
 
 // One veth NIC, fully resolved by lxcd (addresses recorded in its database).
 struct NicSpec {

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <climits>
 #include <fcntl.h>
+#include <optional>
 #include <sched.h>
 #include <linux/prctl.h>
 #include <sys/mman.h>
@@ -95,6 +96,11 @@ Result<runtime::ChildPlan> make_plan(const runtime::RuntimeSpec& spec, const cgr
 // `ss -x` and /proc/net/unix show (.spare-PID.tmp/shim.sock); connecting goes by the path.
 struct Prepared {
   Result<std::unique_ptr<cgroup::Driver>> auto_driver = make_error("not made", ENOENT);
+  std::string driver_name = "auto";  // of auto_driver
+  // The container's cgroup as lxcd asked for it ahead of the spec (runtime::kGoMakeCgroup):
+  // empty if it did not; else what making it gave.
+  std::string early_cgroup;
+  Status early_made;
   Result<shim::Console> console = make_error("not made", ENOENT);
   std::string spare_dir;   // ROOT/run/sysc/.spare-PID, empty if none was made
   UniqueFd spare_listen;   // listening on spare_dir/shim.sock
@@ -143,6 +149,25 @@ Prepared prepare() {
   return p;
 }
 
+// MSG is "DRIVER\nREL\nREADY" (ShimLaunch::make_cgroup): REL made with that driver as
+// cgroup::Driver::create does it, only its own level when READY is 1 (lxcd's driver set up those
+// above). The outcome waits for the go in early_made.
+void make_early_cgroup(Prepared& pre, const std::string& msg) {
+  const size_t nl = msg.find('\n');
+  const size_t nl2 = nl == std::string::npos ? nl : msg.find('\n', nl + 1);
+  const std::string driver = msg.substr(0, nl);
+  const std::string rel = nl == std::string::npos ? std::string() : msg.substr(nl + 1, nl2 - nl - 1);
+  const bool parents_ready = nl2 != std::string::npos && msg.compare(nl2 + 1, std::string::npos, "1") == 0;
+  if (driver != pre.driver_name || !pre.auto_driver) {
+    pre.auto_driver = cgroup::make_driver(driver);
+    pre.driver_name = driver;
+  }
+  if (rel.empty() || !pre.auto_driver) return;  // made after the go, or its failure reported then
+  pre.early_cgroup = rel;
+  if (parents_ready) (*pre.auto_driver)->parents_ready(rel);
+  pre.early_made = (*pre.auto_driver)->create(rel);
+}
+
 // The control socket in RUN_DIR: the spare's, when lxcd renamed its directory to RUN_DIR; else a
 // new one (and the spare's directory, if lxcd did not take it, goes).
 Result<UniqueFd> control_socket(const std::string& run_dir, Prepared& pre) {
@@ -159,9 +184,13 @@ Result<UniqueFd> control_socket(const std::string& run_dir, Prepared& pre) {
 
 Result<int> run(const std::string& spec_path, Prepared& pre) {
   runtime::RuntimeSpec spec = TRY(runtime::spec_from_json(TRY(read_file(spec_path))));
-  auto cg = TRY_CTX(spec.cgroup_driver == "auto" && pre.auto_driver ? std::move(pre.auto_driver)
-                                                                     : cgroup::make_driver(spec.cgroup_driver),
+  auto cg = TRY_CTX(spec.cgroup_driver == pre.driver_name && pre.auto_driver ? std::move(pre.auto_driver)
+                                                                            : cgroup::make_driver(spec.cgroup_driver),
                     spec.name + ": start failed at cgroup setup");
+  // Made ahead only when it is this start's.
+  std::optional<Status> early;
+  if (!pre.early_cgroup.empty() && pre.early_cgroup == spec.cgroup) early = std::move(pre.early_made);
+  else if (!pre.early_cgroup.empty()) (void)cg->destroy(pre.early_cgroup);
   auto console = TRY_CTX(pre.console ? std::move(pre.console) : shim::Console::open_pty(),
                          spec.name + ": start failed at console");
   TRY_CTX(console.open_log(spec.console_log, spec.console_log_max), spec.name + ": start failed at console");
@@ -172,7 +201,7 @@ Result<int> run(const std::string& spec_path, Prepared& pre) {
   auto listen_fd = TRY_CTX(control_socket(spec.run_dir, pre), spec.name + ": start failed at control socket");
   shim::Supervisor sup(std::move(spec), std::move(plan), std::move(cg), std::move(console), std::move(listen_fd),
                        std::move(pre.premade));
-  return sup.run(kStatusFd, kGoFd);
+  return sup.run(kStatusFd, kGoFd, std::move(early));
 }
 
 // lxcd raises its own descriptor limit (a connection per running container) and passes the soft
@@ -269,6 +298,7 @@ int main(int argc, char** argv) {
   std::string spec_path;
   auto called_off = [&] {
     if (!pre.spare_dir.empty()) (void)remove_tree(pre.spare_dir);  // unless lxcd took it (then it is gone)
+    if (!pre.early_cgroup.empty() && pre.auto_driver) (void)(*pre.auto_driver)->destroy(pre.early_cgroup);
     return 0;
   };
   if (argc == 2) {
@@ -277,7 +307,16 @@ int main(int argc, char** argv) {
     spec_path = argv[1];
   } else {
     uint16_t len = 0;
-    if (!read_exactly(kGoFd, &len, sizeof len) || len == 0 || len > PATH_MAX) return called_off();
+    if (!read_exactly(kGoFd, &len, sizeof len)) return called_off();
+    if (len == runtime::kGoMakeCgroup) {
+      // The container's cgroup, made now while lxcd writes the spec; its limits come with that.
+      if (!read_exactly(kGoFd, &len, sizeof len) || len == 0 || len > PATH_MAX) return called_off();
+      std::string msg(len, '\0');
+      if (!read_exactly(kGoFd, msg.data(), len)) return called_off();
+      make_early_cgroup(pre, msg);
+      if (!read_exactly(kGoFd, &len, sizeof len)) return called_off();
+    }
+    if (len == 0 || len > PATH_MAX) return called_off();
     spec_path.assign(len, '\0');
     if (!read_exactly(kGoFd, spec_path.data(), len)) return called_off();
   }

@@ -75,16 +75,25 @@ Supervisor::Supervisor(runtime::RuntimeSpec spec, runtime::ChildPlan plan, std::
 
 Status Supervisor::boot() {
   plan_.finalize();
-  // The first boot's cgroup is lxcd's work, done while this process started up; reboots make
-  // their own (the cgroup went with the previous init).
-  const bool cgroup_made = static_cast<bool>(cgroup_ready_);
-  if (cgroup_made) {
+  // The first boot's cgroup was made ahead, while lxcd wrote the spec; reboots make their own
+  // (the cgroup went with the previous init).
+  bool cgroup_made = false;
+  if (go_) {
     char byte = 0;
     ssize_t n;
-    do n = read(cgroup_ready_.get(), &byte, 1);
+    do n = read(go_.get(), &byte, 1);
     while (n < 0 && errno == EINTR);
-    cgroup_ready_.reset();
-    if (n != 1) return make_error("start failed at cgroup: called off by lxcd", ECANCELED);
+    go_.reset();
+    if (n != 1) {
+      if (early_cgroup_) (void)cg_->destroy(spec_.cgroup);
+      return make_error("start failed: called off by lxcd", ECANCELED);
+    }
+    if (early_cgroup_ && !*early_cgroup_) {
+      (void)cg_->destroy(spec_.cgroup);  // levels made before the failure
+      return std::move(*early_cgroup_).error().context("start failed at cgroup");
+    }
+    cgroup_made = early_cgroup_.has_value();
+    early_cgroup_.reset();
   }
   // A holder that is gone (killed from outside) only means the namespaces are made here.
   const runtime::PremadeNamespaces* premade = premade_.alive() ? &premade_ : nullptr;
@@ -103,8 +112,9 @@ Status Supervisor::boot() {
   return {};
 }
 
-int Supervisor::run(int status_fd, int cgroup_ready_fd) {
-  cgroup_ready_.reset(cgroup_ready_fd);
+int Supervisor::run(int status_fd, int go_fd, std::optional<Status> early_cgroup) {
+  go_.reset(go_fd);
+  early_cgroup_ = std::move(early_cgroup);
   epoll_.reset(epoll_create1(EPOLL_CLOEXEC));
   stop_timer_.reset(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
   epoll_add(listen_.get());

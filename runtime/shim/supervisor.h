@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 
@@ -27,10 +28,11 @@ class Supervisor {
   Supervisor(runtime::RuntimeSpec spec, runtime::ChildPlan plan, std::unique_ptr<cgroup::Driver> cg,
              Console console, UniqueFd listen_fd, runtime::PremadeNamespaces premade = {});
   // Starts the container; `status_fd` gets one JSON line ({"ok":true,"init_pid":N} or
-  // {"ok":false,"error":"..."}) and is closed. Returns the process exit code. cgroup_ready_fd:
-  // lxcd's go pipe, on which it writes one byte once it has made the container's cgroup
-  // (runtime::prepare_cgroup) while the shim started up; EOF instead calls the start off.
-  int run(int status_fd, int cgroup_ready_fd);
+  // {"ok":false,"error":"..."}) and is closed. Returns the process exit code. go_fd: lxcd's go
+  // pipe, on which it writes one byte once the start is recorded; EOF instead calls the start
+  // off. EARLY_CGROUP: how making the container's cgroup went, when that was done before the
+  // spec came (its limits are written after the go); without it the first boot makes it.
+  int run(int status_fd, int go_fd, std::optional<Status> early_cgroup = std::nullopt);
 
  private:
   struct Client {
@@ -58,7 +60,8 @@ class Supervisor {
   std::unique_ptr<cgroup::Driver> cg_;
   Console console_;
   UniqueFd listen_;
-  UniqueFd cgroup_ready_;  // until the first boot: lxcd makes the cgroup of that one
+  UniqueFd go_;                        // until the first boot
+  std::optional<Status> early_cgroup_;  // the first boot's cgroup, made ahead
   runtime::PremadeNamespaces premade_;  // until the first boot has answered
   UniqueFd epoll_;
   UniqueFd stop_timer_;

@@ -330,10 +330,20 @@ TEST_F(FakeTree, ParentLevelsAreSetUpOnceAndMadeAgainWhenRemoved) {
   ASSERT_TRUE(v2->create("sysc/web2").ok());
   EXPECT_EQ(get(at("sysc/cgroup.subtree_control")), "");
   EXPECT_TRUE(fs::is_directory(at("sysc/web2")));
+  // A driver told that another set the levels up (a supervisor, by lxcd) does not either.
+  auto told = make_v2_driver(root_.string());
+  told->parents_ready("sysc/web4");
+  ASSERT_TRUE(told->create("sysc/web4").ok());
+  EXPECT_EQ(get(at("sysc/cgroup.subtree_control")), "");
   fs::remove_all(at("sysc"));
   auto again = v2->create("sysc/web3");
   ASSERT_TRUE(again.ok()) << again.error().message;
   EXPECT_TRUE(fs::is_directory(at("sysc/web3")));
+  fs::remove_all(at("sysc"));
+  told->parents_ready("sysc/web5");
+  again = told->create("sysc/web5");
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_TRUE(fs::is_directory(at("sysc/web5")));
 
   auto hs = fake_hybrid(root_ / "v1");
   hs.erase(hs.begin());  // no cpuset: nothing to seed at each new level
