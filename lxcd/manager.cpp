@@ -234,8 +234,20 @@ Result<json> Manager::start_locked(const db::ContainerRecord& rec) {
   // container is prepared below) makes the container's cgroup meanwhile, then waits for the spec
   // file (spec_ready) and the go. Any failure before the go calls it off (the launch's
   // destructor): it removes the cgroup again and stops.
+  // Declared before the launch, so it runs after the launch's destructor has reaped the shim: a
+  // start that ends before the go removes the cgroup the shim made, should the shim have died
+  // before it could (called off, it removes the cgroup itself).
+  struct MadeAhead {
+    cgroup::Driver& cg;
+    std::string rel;
+    bool pending = false;
+    ~MadeAhead() {
+      if (pending) (void)cg.destroy(rel);
+    }
+  } made_ahead{*cg_, cgroup_rel(name)};
   auto launch = TRY_CTX(shims_.take(), name + ": start failed");
   launch.make_cgroup(global_.cgroup_driver, cgroup_rel(name), cgroup_parents_ready());
+  made_ahead.pending = true;
   auto cfg = TRY(load_config(name));
   auto policy = TRY_CTX(runtime::make_policy(cfg.cap_drop, cfg.cap_keep, cfg.seccomp_profile, cfg.allow_compat),
                         name + ": invalid configuration");
@@ -291,6 +303,7 @@ Result<json> Manager::start_locked(const db::ContainerRecord& rec) {
   // The shim limits and delegates the cgroup it made, then starts the container.
   std::string failure;
   Result<SpawnedShim> spawned = launch.go();
+  made_ahead.pending = false;  // the shim's now, or removed below with the failed start
   if (!spawned) failure = spawned.error().message;
   else if (!spawned->status.value("ok", false)) failure = spawned->status.value("error", "start failed");
   if (!failure.empty()) {

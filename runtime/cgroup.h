@@ -64,6 +64,8 @@ class Driver {
   // Another driver (lxcd's) has made and set up the levels above REL as create() does: the next
   // create() of REL makes only REL's own level (all of them again if one is missing).
   virtual void parents_ready(const std::string& rel) = 0;
+  // The opposite: the next create() of REL makes and sets up every level again.
+  virtual void forget_parents(const std::string& rel) = 0;
   // Move PID into REL in every hierarchy.
   virtual Status attach(const std::string& rel, pid_t pid) = 0;
   // How a process about to be cloned enters REL instead (see JoinPlan). Paths only, no I/O.

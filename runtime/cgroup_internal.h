@@ -59,7 +59,7 @@ bool is_dir(const std::string& path);
 // The levels above containers (the one holding them and those over it) that a driver has made
 // and set up in this process: a later create() below one makes only the container's own level.
 // The driver forgets one when a create below it fails with ENOENT (it was removed meanwhile).
-// Shared by the threads of lxcd that start containers.
+// Safe to use from several threads.
 class ReadyParents {
  public:
   bool has(const std::string& rel) const;

@@ -160,9 +160,10 @@ class V1Driver final : public Driver {
           if (copied && i > 0 && i + 1 == levels.size())
             (void)write_control(join(parent, "cgroup.clone_children"), "1");
         }
-        // Levels we create, and always the container's own and the one holding the containers
-        // (sysc's by definition; an older sysc may have left it unrestricted). A container can
-        // re-grant itself anything its parent allows, so the parent is what really restricts.
+        // Levels we create, and always the container's own and (when this call sets up the levels
+        // above too: FIRST is 0) the one holding the containers (sysc's by definition; an older
+        // sysc may have left it unrestricted). A container can re-grant itself anything its
+        // parent allows, so the parent is what really restricts.
         if (has_controller(h, "devices") && (is_new || i + 2 >= levels.size()))
           TRY_CTX(restrict_devices(dir), "cgroup " + rel);
         parent = dir;
@@ -176,6 +177,10 @@ class V1Driver final : public Driver {
   void parents_ready(const std::string& rel) override {
     if (std::string above = parent_rel(rel); !above.empty()) ready_.add(above);
     if (v2_) v2_->parents_ready(rel);
+  }
+  void forget_parents(const std::string& rel) override {
+    ready_.forget(parent_rel(rel));
+    if (v2_) v2_->forget_parents(rel);
   }
 
   Status attach(const std::string& rel, pid_t pid) override {

@@ -77,6 +77,7 @@ class V2Driver final : public Driver {
   void parents_ready(const std::string& rel) override {
     if (std::string above = parent_rel(rel); !above.empty()) ready_.add(above);
   }
+  void forget_parents(const std::string& rel) override { ready_.forget(parent_rel(rel)); }
 
   Status attach(const std::string& rel, pid_t pid) override {
     TRY(check_rel(rel));
@@ -226,8 +227,8 @@ class V2Driver final : public Driver {
   }
 
   // The device allowlist program on the levels we made in this call, and always on the
-  // container's own level and the one holding the containers (sysc's; possibly left
-  // unrestricted by an older sysc): a container can detach programs from its own cgroup, never
+  // container's own level and (when this call sets up the levels above too: FIRST is 0) the one
+  // holding the containers (sysc's; possibly left unrestricted by an older sysc): a container can detach programs from its own cgroup, never
   // from its parent's, which it cannot even see. ALLOW_MULTI: each attached program must allow.
   // A mount point that is not cgroup2 never comes from make_driver(); it is a unit test's fake
   // tree, where there is no cgroup to attach to.

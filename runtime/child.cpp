@@ -16,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -196,6 +197,17 @@ void join_v1_cgroups(const std::vector<std::string>& self_tasks, int sync_fd) {
   }
 }
 
+// set_child_sched(): -1 while unset.
+int g_child_policy = -1;
+int g_child_nice = 0;
+
+void restore_sched() {
+  if (g_child_policy < 0) return;
+  sched_param none{};
+  sched_setscheduler(0, g_child_policy, &none);
+  setpriority(PRIO_PROCESS, 0, g_child_nice);
+}
+
 void reset_signals() {
   sigset_t none;
   sigemptyset(&none);
@@ -204,6 +216,11 @@ void reset_signals() {
 }
 
 }  // namespace
+
+void set_child_sched(int policy, int nice) {
+  g_child_policy = policy;
+  g_child_nice = nice;
+}
 
 int loopback_up_if_down() {
   int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -239,7 +256,7 @@ void ChildPlan::finalize() {
 namespace {
 
 // From the cgroup namespace on: the same in both ways of making the namespaces.
-[[noreturn]] void setup_and_exec(const ChildPlan& plan, int sync_fd, const ParentFds& fds, int delegated_fd);
+[[noreturn]] void setup_and_exec(const ChildPlan& plan, int sync_fd, const ParentFds& fds);
 
 // The init's pid and pidfd to the supervisor: a kStepInitForked record.
 bool send_init(int sync_fd, pid_t pid, int pidfd) {
@@ -252,16 +269,18 @@ bool send_init(int sync_fd, pid_t pid, int pidfd) {
 }  // namespace
 
 void run_child(const ChildPlan& plan, const std::vector<std::string>& self_tasks, int sync_fd) {
+  restore_sched();
   // The container dies with its shim: a supervisor killed with -9 leaves a known state.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   umask(0);  // device nodes and mount targets get exactly the planned modes
   ParentFds fds = wait_for_parent(sync_fd);
   join_v1_cgroups(self_tasks, sync_fd);
-  setup_and_exec(plan, sync_fd, fds, -1);
+  setup_and_exec(plan, sync_fd, fds);
 }
 
 void run_child_in_premade(const ChildPlan& plan, const std::vector<std::string>& self_tasks, int sync_fd,
-                          int holder_pidfd, const int (&mount_fds)[2], int delegated_fd) {
+                          int holder_pidfd, const int (&mount_fds)[2]) {
+  restore_sched();  // before the user namespace: a negative nice needs the host's CAP_SYS_NICE
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   // Host root in the host's mount namespace while it runs: nothing may ptrace it.
   prctl(PR_SET_DUMPABLE, 0);
@@ -301,7 +320,7 @@ void run_child_in_premade(const ChildPlan& plan, const std::vector<std::string>&
     ParentFds fds;
     fds.fd[0] = mount_fds[0];
     fds.fd[1] = mount_fds[1];
-    setup_and_exec(plan, sync_fd, fds, delegated_fd);
+    setup_and_exec(plan, sync_fd, fds);
   }
   if (!send_init(sync_fd, static_cast<pid_t>(pid), pidfd)) {
     syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
@@ -315,7 +334,7 @@ void run_child_in_premade(const ChildPlan& plan, const std::vector<std::string>&
 
 namespace {
 
-void setup_and_exec(const ChildPlan& plan, int sync_fd, const ParentFds& fds, int delegated_fd) {
+void setup_and_exec(const ChildPlan& plan, int sync_fd, const ParentFds& fds) {
   // Now our cgroups are final; the new cgroup namespace is rooted at them.
   if (unshare(CLONE_NEWCGROUP) != 0) fail(sync_fd, kStepCgroupNs, errno);
   if (sethostname(plan.name.c_str(), plan.name.size()) != 0) fail(sync_fd, kStepHostname, errno);
@@ -331,17 +350,6 @@ void setup_and_exec(const ChildPlan& plan, int sync_fd, const ParentFds& fds, in
   // Close every inherited fd but stdio and the sync socket (which is CLOEXEC: execve closes it).
   syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
   reset_signals();
-  // The supervisor chowns the cgroup while this process sets up; the init runs only once it
-  // can manage its subtree. By now the byte is usually there. No byte (EOF): the supervisor is
-  // gone or gave up on the start. (A pipe of its own, not the sync socket: a byte left unread
-  // there would turn a failure record sent before it into ECONNRESET for the supervisor.)
-  if (delegated_fd >= 0) {
-    char go = 0;
-    ssize_t n;
-    do n = read(delegated_fd, &go, 1);
-    while (n < 0 && errno == EINTR);
-    if (n != 1) _exit(126);
-  }
   // Seccomp last: after it, only the syscalls init needs remain.
   int err = apply_security_in_child(plan.security, &prog, &what);
   if (err != 0) fail(sync_fd, kStepSecurity, err, what);

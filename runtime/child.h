@@ -69,14 +69,18 @@ const char* child_step_name(int step);
 // The calling process's network namespace's loopback up, unless it already is: 0 or an errno.
 int loopback_up_if_down();
 
+// The scheduling policy (SCHED_OTHER, SCHED_BATCH, SCHED_IDLE) and nice value the child of a
+// start takes first thing, and with it the init: the supervisor's own, saved before it raises
+// itself for the start (a child of a raised supervisor is reset to SCHED_OTHER and nice 0).
+// Best effort: a negative nice needs CAP_SYS_NICE in the host's user namespace.
+void set_child_sched(int policy, int nice);
+
 // Runs in the child right after clone3. SELF_TASKS: the v1 `tasks` files it writes "0" to
 // (cgroup::JoinPlan). Never returns.
 [[noreturn]] void run_child(const ChildPlan& plan, const std::vector<std::string>& self_tasks, int sync_fd);
 // The same, for a clone3 child born in no new namespace that joins those of HOLDER_PIDFD (see
 // kStepInitForked above). MOUNT_FDS: the detached mounts sync 1 would have carried, -1 if none.
-// DELEGATED_FD (-1: none): a pipe the init reads one byte from before its execve, which the
-// supervisor writes once the cgroup is delegated; EOF instead ends it.
 [[noreturn]] void run_child_in_premade(const ChildPlan& plan, const std::vector<std::string>& self_tasks, int sync_fd,
-                                       int holder_pidfd, const int (&mount_fds)[2], int delegated_fd);
+                                       int holder_pidfd, const int (&mount_fds)[2]);
 
 }  // namespace sysc::runtime

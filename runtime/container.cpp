@@ -243,15 +243,24 @@ void PremadeNamespaces::reset() {
   holder_ = 0;
 }
 
-Status prepare_cgroup(cgroup::Driver& cg, const std::string& rel, const Limits& limits, const IdMap& idmap) {
-  if (auto st = cg.create(rel); !st) {
-    (void)cg.destroy(rel);  // levels made before the failure
-    return std::move(st).error().context("start failed at cgroup");
+Status prepare_cgroup(cgroup::Driver& cg, const std::string& rel, const Limits& limits, const IdMap& idmap, bool made) {
+  if (!made) {
+    if (auto st = cg.create(rel); !st) {
+      (void)cg.destroy(rel);  // levels made before the failure
+      return std::move(st).error().context("start failed at cgroup");
+    }
   }
   // Before the clone and the attach: the child enters an already limited cgroup.
-  if (auto st = cg.apply_limits(rel, limits); !st) {
+  Status limited = cg.apply_limits(rel, limits);
+  if (!limited && made) {
+    // Made below levels another driver set up before (parents_ready): one may have changed
+    // since (a controller enabled above it later). Set them all up again, then retry once.
+    cg.forget_parents(rel);
+    if (cg.create(rel)) limited = cg.apply_limits(rel, limits);
+  }
+  if (!limited) {
     (void)cg.destroy(rel);
-    return std::move(st).error().context("start failed at cgroup limits");
+    return std::move(limited).error().context("start failed at cgroup limits");
   }
   // Delegated to the container's root, so its init can manage the subtree (systemd does).
   if (idmap.enabled()) {
@@ -266,18 +275,7 @@ Status prepare_cgroup(cgroup::Driver& cg, const std::string& rel, const Limits& 
 Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, const std::string& rel, const Limits& limits,
                                     const std::function<Status(pid_t)>& parent_setup, bool cgroup_made,
                                     const PremadeNamespaces* premade) {
-  if (!cgroup_made) {
-    TRY(prepare_cgroup(cg, rel, limits, plan.idmap));
-  } else if (auto st = cg.apply_limits(rel, limits); !st) {
-    // Before the clone: the child enters an already limited cgroup.
-    (void)cg.destroy(rel);
-    return std::move(st).error().context("start failed at cgroup limits");
-  }
-  // A cgroup made ahead is delegated here: while the child sets up where it can be, else now.
-  const bool delegate_here = cgroup_made && plan.idmap.enabled();
-  auto delegate = [&] {
-    return delegate_cgroup(cg.paths(rel), plan.idmap.host_uid, plan.idmap.host_gid);
-  };
+  TRY(prepare_cgroup(cg, rel, limits, plan.idmap, cgroup_made));
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
     (void)cg.destroy(rel);
@@ -317,27 +315,13 @@ Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, c
     args.flags = cgroup_dir ? CLONE_INTO_CGROUP : 0;
     args.exit_signal = SIGCHLD;
     args.cgroup = cgroup_dir ? static_cast<uint64_t>(cgroup_dir.get()) : 0;
-    // The init's wait for the delegation (see run_child_in_premade).
-    UniqueFd delegated_rd, delegated_wr;
-    if (delegate_here) {
-      int p[2];
-      if (pipe2(p, O_CLOEXEC) != 0) {
-        Error e = sys_error("start failed at cgroup: pipe");
-        (void)cg.destroy(rel);
-        return e;
-      }
-      delegated_rd.reset(p[0]);
-      delegated_wr.reset(p[1]);
-    }
     CpuPin pin;  // kept by the child for the init it forks, which then takes its cpuset's CPUs
     const Deadline deadline = setup_deadline();
     long pid = syscall(SYS_clone3, &args, sizeof args);
     if (pid == 0) {
       close(parent_end.release());
-      close(delegated_wr.release());
       const int fds[2] = {mounts->fd[0].get(), mounts->fd[1].get()};
-      run_child_in_premade(plan, join.self_tasks, child_end.get(), premade->holder_pidfd(), fds,
-                           delegate_here ? delegated_rd.get() : -1);
+      run_child_in_premade(plan, join.self_tasks, child_end.get(), premade->holder_pidfd(), fds);
     }
     pin.restore();
     if (pid < 0) {
@@ -347,34 +331,15 @@ Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, c
     }
     cgroup_dir.reset();
     child_end.reset();
-    delegated_rd.reset();
     *mounts = ChildMounts{};
-    Status delegated;
-    if (delegate_here) {
-      delegated = delegate();
-      const char go = 1;
-      if (delegated && write(delegated_wr.get(), &go, 1) != 1)
-        delegated = sys_error("start failed at cgroup: the init's go-ahead");
-      delegated_wr.reset();  // without the byte: EOF, the init ends
-    }
     auto started = await_init_forked(parent_end.get(), static_cast<pid_t>(pid), deadline);
     if (!started) {
       (void)cg.destroy(rel);
       return std::move(started).error();
     }
-    if (!delegated) {
-      abort_child(started->pid, started->pidfd.get(), cg, rel);
-      return std::move(delegated).error().context("start failed at cgroup");
-    }
     return await_exec(parent_end.get(), std::move(*started), cg, rel, deadline);
   }
 
-  if (delegate_here) {
-    if (auto st = delegate(); !st) {
-      (void)cg.destroy(rel);
-      return std::move(st).error().context("start failed at cgroup");
-    }
-  }
   int pidfd = -1;
   clone_args args{};
   // With CLONE_NEWUSER the other new namespaces belong to the new user namespace.

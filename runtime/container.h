@@ -56,8 +56,7 @@ class PremadeNamespaces {
 // parent_setup runs between the cgroup placement and sync 1, with the child's host pid (its
 // network namespace exists, its init has not run): the veth pairs are made there.
 // cgroup_made: the cgroup's directories exist already (the shim made them while lxcd wrote the
-// spec); LIMITS are written here, and for a user namespace it is delegated to the container's
-// root, with PREMADE while the child sets up (the init waits for that before its execve).
+// spec); LIMITS are written and the delegation done here (prepare_cgroup with MADE).
 // PREMADE (for an unprivileged container, a live holder): its namespaces are joined instead of
 // made, and parent_setup gets the holder's pid (the network namespace is the holder's).
 Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, const std::string& cgroup_rel,
@@ -65,8 +64,10 @@ Result<StartedInit> start_container(const ChildPlan& plan, cgroup::Driver& cg, c
                                     const std::function<Status(pid_t)>& parent_setup = nullptr,
                                     bool cgroup_made = false, const PremadeNamespaces* premade = nullptr);
 
-// The cgroup of a start, made, limited and delegated (to the host ids of the container's root
-// when IDMAP is enabled); on failure, what was made is removed. "start failed at <step>" errors.
-Status prepare_cgroup(cgroup::Driver& cg, const std::string& cgroup_rel, const Limits& limits, const IdMap& idmap);
+// The cgroup of a start, made (unless MADE: its directories exist already), limited and
+// delegated (to the host ids of the container's root when IDMAP is enabled); on failure, what
+// was made is removed. "start failed at <step>" errors.
+Status prepare_cgroup(cgroup::Driver& cg, const std::string& cgroup_rel, const Limits& limits, const IdMap& idmap,
+                      bool made = false);
 
 }  // namespace sysc::runtime

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <ctime>
 #include <sched.h>
+#include <sys/resource.h>
 #include <fcntl.h>
 #include <nlohmann/json.hpp>
 #include <sys/epoll.h>
@@ -43,14 +44,23 @@ std::string exit_reason(const siginfo_t& info, bool stopping, bool forced) {
 // exec, then the status line. Each wakes the supervisor while the container's first processes
 // keep the CPUs busy: at SCHED_OTHER it waited behind them for its turn (~0.25 ms a start on a
 // 2-CPU host), at SCHED_FIFO it runs at once. Meanwhile it only sleeps or makes a few system
-// calls, and SCHED_RESET_ON_FORK keeps what it forks (the init too) at SCHED_OTHER. Where the
-// kernel refuses (no CAP_SYS_NICE, an RT group without runtime), nothing changes.
+// calls. SCHED_RESET_ON_FORK: what it forks is never real-time; the child of the start then
+// takes the supervisor's own policy and nice value back (runtime::set_child_sched), and so does
+// the supervisor in lower(). Where the kernel refuses (no CAP_SYS_NICE, an RT group without
+// runtime), nothing changes.
 class StartPriority {
  public:
   StartPriority() {
+    const int policy = sched_getscheduler(0);
+    errno = 0;
+    const int nice = getpriority(PRIO_PROCESS, 0);
+    if (policy < 0 || (policy != SCHED_OTHER && policy != SCHED_BATCH && policy != SCHED_IDLE) || errno != 0) return;
     sched_param rt{};
     rt.sched_priority = 1;
     raised_ = sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &rt) == 0;
+    if (!raised_) return;
+    policy_ = policy;
+    runtime::set_child_sched(policy, nice);
   }
   StartPriority(const StartPriority&) = delete;
   StartPriority& operator=(const StartPriority&) = delete;
@@ -58,12 +68,13 @@ class StartPriority {
   void lower() {
     if (!raised_) return;
     raised_ = false;
-    sched_param normal{};
-    sched_setscheduler(0, SCHED_OTHER, &normal);
+    sched_param none{};
+    sched_setscheduler(0, policy_, &none);  // the nice value stays what it was
   }
 
  private:
   bool raised_ = false;
+  int policy_ = SCHED_OTHER;
 };
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <pty.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -64,17 +65,19 @@ TEST_F(Lifecycle, ForceStopKillsAtOnceAndTimeoutEscalates) {
   EXPECT_TRUE(env_->leftovers("life2").empty());
 }
 
-// The scheduling policy of PID (/proc/PID/stat field 41), -1 if unreadable.
-int sched_policy(int pid) {
+// Field N (from 3 on) of /proc/PID/stat as a number, -1 if unreadable.
+long stat_field(int pid, int n) {
   const std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
   const size_t paren = stat.rfind(')');
   if (paren == std::string::npos) return -1;
   std::istringstream in(stat.substr(paren + 2));
   std::string field;
-  for (int i = 3; i <= 41 && in >> field; ++i)
-    if (i == 41) return std::stoi(field);
+  for (int i = 3; i <= n && in >> field; ++i)
+    if (i == n) return std::stol(field);
   return -1;
 }
+int sched_policy(int pid) { return static_cast<int>(stat_field(pid, 41)); }
+int nice_of(int pid) { return static_cast<int>(stat_field(pid, 19)); }
 
 // The supervisor runs its start's hand-offs at SCHED_FIFO; the init, and the supervisor once the
 // start has answered, run at SCHED_OTHER, after a reboot too.
@@ -104,6 +107,24 @@ TEST_F(Lifecycle, RebootFromInsideStartsItAgain) {
   auto ps = env_->sysc({"attach", "life3", "--", "cat", "/proc/1/comm"});
   EXPECT_EQ(ps.out, "init\n");
   expect_normal_policy(*env_, "life3");
+}
+
+// The container runs at the supervisor's nice value (lxcd's, as its spare got it), although the
+// supervisor raises itself to SCHED_FIFO for the start.
+TEST_F(Lifecycle, TheInitTakesItsSupervisorsNiceValue) {
+  ASSERT_EQ(env_->sysc({"list"}).status, 0);  // lxcd running
+  const int spare = wait_spare(env_->lxcd_pid());
+  ASSERT_GT(spare, 0) << "no spare supervisor of lxcd " << env_->lxcd_pid() << ": "
+                      << ::testing::PrintToString(spares_of(env_->lxcd_pid()));
+  ASSERT_EQ(setpriority(PRIO_PROCESS, static_cast<id_t>(spare), 5), 0);
+  start("life10");
+  const auto info = env_->info("life10");
+  ASSERT_EQ(info.value("shim_pid", 0), spare);
+  for (const char* key : {"init_pid", "shim_pid"}) {
+    const int pid = info.value(key, 0);
+    EXPECT_EQ(nice_of(pid), 5) << key;
+    EXPECT_EQ(sched_policy(pid), SCHED_OTHER) << key;
+  }
 }
 
 TEST_F(Lifecycle, HaltFromInsideStopsIt) {

@@ -363,12 +363,15 @@ TEST_F(Userns, StartJoinsTheNamespacesItsSpareSupervisorMadeAhead) {
   }
 }
 
-// lxcd makes the cgroup, the supervisor delegates it while its child sets the container up; the
-// init must still find it delegated from its very first step (it waits for the chown).
+// The supervisor makes the cgroup ahead (while lxcd writes the spec) and delegates it before its
+// clone: the init finds it delegated from its very first step.
 TEST_F(Userns, TheInitFindsItsCgroupDelegatedFromItsFirstStep) {
   env_->create_busybox("un5");
   make_unprivileged(*env_, "un5");
-  const std::string cg = access("/sys/fs/cgroup/unified", F_OK) == 0 ? "/sys/fs/cgroup/unified" : "/sys/fs/cgroup";
+  // Its own cgroup as it sees it: the cgroup2 one (hybrid or unified), else v1's name=systemd.
+  const std::string cg = access("/sys/fs/cgroup/unified", F_OK) == 0        ? "/sys/fs/cgroup/unified"
+                         : access("/sys/fs/cgroup/cgroup.procs", F_OK) == 0 ? "/sys/fs/cgroup"
+                                                                            : "/sys/fs/cgroup/systemd";
   std::ofstream(env_->rootfs("un5") + "/owner-init.sh")
       << "stat -c %u " << cg << " " << cg << "/cgroup.procs > /owner-at-init\nexec /sbin/init\n";
   ASSERT_EQ(env_->sysc({"config", "set", "un5", "init", "/bin/sh /owner-init.sh"}).status, 0);
