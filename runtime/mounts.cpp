@@ -223,8 +223,8 @@ int mount_new(int root_fd, const MountStep& s) {
 
 // mount(2) onto the target opened inside root; `source` may be a host path (bind of the pty).
 int mount_on(int root_fd, const MountStep& s, const char* source, const char* fstype, unsigned long flags,
-             const char* data, bool directory) {
-  int fd = open_in_root(root_fd, s.target.c_str(), O_PATH | (directory ? O_DIRECTORY : 0));
+             const char* data) {
+  int fd = open_in_root(root_fd, s.target.c_str(), O_PATH);
   if (fd < 0) return errno;
   int rc = mount_on_fd(fd, source, fstype, flags, data);
   close(fd);
@@ -233,7 +233,7 @@ int mount_on(int root_fd, const MountStep& s, const char* source, const char* fs
 
 int remount_ro(int root_fd, const MountStep& s, bool rdonly = true) {
   return mount_on(root_fd, s, nullptr, nullptr, MS_REMOUNT | MS_BIND | (rdonly ? MS_RDONLY : 0) | kNoSuidDevExec,
-                  nullptr, false);
+                  nullptr);
 }
 
 // Bind ROOT/target onto itself; the new mount is then remounted (read-only or writable).
@@ -259,7 +259,7 @@ int run_mount_step_in_child(int root_fd, const MountStep& s) {
     case MountStep::Op::BindRW:
       return bind_self(root_fd, s, false);
     case MountStep::Op::BindHost: {
-      int rc = mount_on(root_fd, s, s.source.c_str(), nullptr, MS_BIND, nullptr, false);
+      int rc = mount_on(root_fd, s, s.source.c_str(), nullptr, MS_BIND, nullptr);
       return rc != 0 ? rc : remount_ro(root_fd, s);
     }
     case MountStep::Op::RemountRO:

@@ -309,7 +309,8 @@ int main(int argc, char** argv) {
     uint16_t len = 0;
     if (!read_exactly(kGoFd, &len, sizeof len)) return called_off();
     if (len == runtime::kGoMakeCgroup) {
-      // The container's cgroup, made now while lxcd writes the spec; its limits come with that.
+      // The container's cgroup, made now while lxcd writes the spec; its limits, from the spec,
+      // are written after the go.
       if (!read_exactly(kGoFd, &len, sizeof len) || len == 0 || len > PATH_MAX) return called_off();
       std::string msg(len, '\0');
       if (!read_exactly(kGoFd, msg.data(), len)) return called_off();
