@@ -73,29 +73,16 @@ std::string dev_ino(const char* path) {
   return std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
 }
 
-// What an attached process gets: the policy the init got (even if the config or the profile
-// changed since), else the config's (a spec.json written by an older lxcd).
-Result<json> attach_policy(const Result<std::string>& spec_text, const config::ContainerConfig& cfg) {
-  if (auto spec = spec_text ? runtime::spec_from_json(*spec_text) : Result<runtime::RuntimeSpec>(spec_text.error()); spec)
-    return json{{"cap_drop", spec->cap_drop}, {"seccomp", runtime::seccomp_rules_to_json(spec->seccomp)},
-                {"seccomp_compat", spec->seccomp_compat}};
-  auto p = TRY(runtime::make_policy(cfg.cap_drop, cfg.cap_keep, cfg.seccomp_profile, cfg.allow_compat));
-  return json{{"cap_drop", runtime::cap_names(p.cap_drop)}, {"seccomp", runtime::seccomp_rules_to_json(p.seccomp)},
-              {"seccomp_compat", p.allow_compat}};
-}
-
-// The program of POLICY's seccomp rules (attach_policy's answer), compiled here once for each
-// kept answer: an attach then neither has libseccomp ask the kernel what it supports nor compiles
-// the rules itself.
-Result<json> compiled_seccomp(const json& policy) {
+// What an attached process gets: the policy the init got (SPEC: even if the config or the
+// profile changed since), else the config's (no spec, or one an older lxcd wrote).
+Result<runtime::SecurityPolicy> attach_policy(const std::optional<runtime::RuntimeSpec>& spec,
+                                              const config::ContainerConfig& cfg) {
+  if (!spec) return runtime::make_policy(cfg.cap_drop, cfg.cap_keep, cfg.seccomp_profile, cfg.allow_compat);
   runtime::SecurityPolicy p;
-  p.seccomp = TRY(runtime::seccomp_rules_from_json(policy.value("seccomp", json())));
-  p.allow_compat = policy.value("seccomp_compat", false);
-  // libseccomp fills what it learns of the kernel into process-wide state at its first use.
-  static std::mutex mu;
-  std::lock_guard<std::mutex> g(mu);
-  auto prog = TRY(runtime::compile_seccomp(p));
-  return runtime::seccomp_filter_to_json(prog.filter);
+  p.cap_drop = TRY(runtime::cap_numbers(spec->cap_drop));
+  p.seccomp = spec->seccomp;
+  p.allow_compat = spec->seccomp_compat;
+  return p;
 }
 
 std::string read_exit_reason(const std::string& path) {
@@ -276,6 +263,7 @@ Result<json> Manager::start_locked(const db::ContainerRecord& rec) {
   spec.cap_drop = runtime::cap_names(policy.cap_drop);
   spec.seccomp = policy.seccomp;
   spec.seccomp_compat = policy.allow_compat;
+  spec.seccomp_filter = TRY_CTX(seccomp_program(policy), name + ": start failed at seccomp");
   spec.run_dir = paths_.shim_dir(name);
   spec.console_log = paths_.console_log(name);
   spec.nics = TRY(plan_nics(name, cfg));
@@ -493,18 +481,39 @@ Result<json> Manager::attach_info(const std::string& name) {
   auto cfg = conf_text.empty() ? config::ContainerConfig{}
                                : TRY_CTX(config::parse_container(conf_text, paths_.container_conf(name)),
                                          name + ": invalid configuration");
+  std::optional<runtime::RuntimeSpec> spec;
+  if (spec_text)
+    if (auto s = runtime::spec_from_json(*spec_text); s) spec = std::move(*s);
   json env = json::array();
   for (const auto& [k, v] : cfg.environment) env.push_back(k + "=" + v);
-  json out = {{"name", name}, {"init_pid", rec.init_pid}, {"env", env}};
-  out.update(TRY_CTX(attach_policy(spec_text, cfg), name + ": invalid configuration"));
-  out["seccomp_bpf"] = TRY_CTX(compiled_seccomp(out), name + ": seccomp");
+  auto policy = TRY_CTX(attach_policy(spec, cfg), name + ": invalid configuration");
+  std::vector<sock_filter> filter = spec ? spec->seccomp_filter : std::vector<sock_filter>{};
+  if (filter.empty()) filter = TRY_CTX(seccomp_program(policy), name + ": seccomp");
+  json out = {{"name", name},
+              {"init_pid", rec.init_pid},
+              {"env", env},
+              {"cap_drop", runtime::cap_names(policy.cap_drop)},
+              {"seccomp", runtime::seccomp_rules_to_json(policy.seccomp)},
+              {"seccomp_compat", policy.allow_compat},
+              {"seccomp_filter", runtime::seccomp_filter_to_text(filter)}};
   // Kept only when the policy came from the spec file: the fallback also reads a profile file.
-  if (spec_text && runtime::spec_from_json(*spec_text)) {
+  if (spec) {
     std::lock_guard<std::mutex> g(attach_mu_);
     attach_cache_[name] = AttachAnswer{std::move(conf_text), std::move(*spec_text), out};
   }
   if (!cgroups.is_null()) out["cgroups"] = std::move(cgroups);
   return out;
+}
+
+Result<std::vector<sock_filter>> Manager::seccomp_program(const runtime::SecurityPolicy& policy) {
+  std::string key = runtime::seccomp_rules_to_json(policy.seccomp).dump();
+  if (policy.allow_compat) key += " compat";
+  // One lock for the programs and for libseccomp, which fills what it learns of the kernel into
+  // process-wide state at its first use.
+  std::lock_guard<std::mutex> g(seccomp_mu_);
+  if (auto it = seccomp_programs_.find(key); it != seccomp_programs_.end()) return it->second;
+  auto prog = TRY(runtime::compile_seccomp(policy));
+  return seccomp_programs_[std::move(key)] = std::move(prog.filter);
 }
 
 json Manager::attach_cgroups(const std::string& proc_cgroup) {

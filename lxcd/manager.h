@@ -26,6 +26,7 @@
 #include "lxcd/monitor.h"
 #include "lxcd/network.h"
 #include "lxcd/shim_client.h"
+#include "runtime/security.h"
 #include "runtime/spec.h"
 #include "runtime/cgroup.h"
 
@@ -218,6 +219,11 @@ class Manager {
   std::map<std::string, AttachAnswer> attach_cache_;
   std::string mountinfo_;  // lxcd's /proc/self/mountinfo (attach_mu_), read again when it changed:
   UniqueFd mountinfo_fd_;  // polled for that
+  // Compiled seccomp programs by their rules (and allow_compat): a start puts its policy's into
+  // the spec, so the supervisor does not compile it on the start's path; an attach sends it.
+  std::mutex seccomp_mu_;
+  std::map<std::string, std::vector<sock_filter>> seccomp_programs_;
+  Result<std::vector<sock_filter>> seccomp_program(const runtime::SecurityPolicy& policy);
   // The "cgroups" of an attach answer: where the init's cgroups (PROC_CGROUP, its /proc/PID/cgroup)
   // are in lxcd's mount namespace, which is named too; null if that cannot be known.
   json attach_cgroups(const std::string& proc_cgroup);

@@ -456,10 +456,7 @@ Result<Stdio> build_plan(const AttachSpec& spec, int pidfd, bool tty, Plan& p) {
   p.cgroups = spec.cgroups ? *spec.cgroups : TRY(cgroup_join(spec.init_pid));
   build_command(spec, tty, p);
   p.security = &spec.security;
-  if (!spec.seccomp_filter.empty())
-    p.seccomp.filter = spec.seccomp_filter;
-  else
-    p.seccomp = TRY(compile_seccomp(spec.security));
+  p.seccomp = TRY(seccomp_program(spec.security, spec.seccomp_filter));
   p.fprog = p.seccomp.prog();
   Stdio io;
   if (tty) io.pty = TRY_CTX(attach_detail::open_pty(spec.init_pid, isatty(STDIN_FILENO) ? STDIN_FILENO : STDOUT_FILENO), "pty");

@@ -131,30 +131,48 @@ Result<std::vector<SeccompRule>> seccomp_rules_from_json(const nlohmann::json& j
   return out;
 }
 
-nlohmann::json seccomp_filter_to_json(const std::vector<sock_filter>& filter) {
-  nlohmann::json arr = nlohmann::json::array();
-  for (const sock_filter& f : filter) arr.push_back({f.code, f.jt, f.jf, f.k});
-  return arr;
+std::string seccomp_filter_to_text(const std::vector<sock_filter>& filter) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(filter.size() * 16);
+  auto put = [&](uint32_t v, int digits) {
+    for (int shift = (digits - 1) * 4; shift >= 0; shift -= 4) out += kHex[(v >> shift) & 0xf];
+  };
+  for (const sock_filter& f : filter) {
+    put(f.code, 4);
+    put(f.jt, 2);
+    put(f.jf, 2);
+    put(f.k, 8);
+  }
+  return out;
 }
 
-Result<std::vector<sock_filter>> seccomp_filter_from_json(const nlohmann::json& j) {
-  if (!j.is_array() || j.empty() || j.size() > BPF_MAXINSNS)
-    return make_error("seccomp program: expected 1 to " + std::to_string(BPF_MAXINSNS) + " instructions", EINVAL);
-  std::vector<sock_filter> out;
-  out.reserve(j.size());
-  auto field = [](const nlohmann::json& v, uint64_t max, uint64_t* got) {
-    if (!v.is_number_unsigned() || v.get<uint64_t>() > max) return false;
-    *got = v.get<uint64_t>();
-    return true;
+Result<std::vector<sock_filter>> seccomp_filter_from_text(std::string_view text) {
+  const size_t count = text.size() / 16;
+  if (text.size() % 16 != 0 || count == 0 || count > BPF_MAXINSNS)
+    return make_error("seccomp program: expected 1 to " + std::to_string(BPF_MAXINSNS) +
+                          " instructions of 16 hex digits, got " + std::to_string(text.size()) + " characters",
+                      EINVAL);
+  bool ok = true;
+  size_t pos = 0;
+  auto get = [&](int digits) {
+    uint32_t v = 0;
+    for (int i = 0; i < digits; ++i) {
+      const char c = text[pos++];
+      const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+      if (d < 0) ok = false;
+      v = (v << 4) | static_cast<uint32_t>(d & 0xf);
+    }
+    return v;
   };
-  for (const auto& ins : j) {
-    uint64_t code, jt, jf, k;
-    if (!ins.is_array() || ins.size() != 4 || !field(ins[0], UINT16_MAX, &code) || !field(ins[1], UINT8_MAX, &jt) ||
-        !field(ins[2], UINT8_MAX, &jf) || !field(ins[3], UINT32_MAX, &k))
-      return make_error("seccomp program: bad instruction " + ins.dump(), EINVAL);
-    out.push_back(sock_filter{static_cast<uint16_t>(code), static_cast<uint8_t>(jt), static_cast<uint8_t>(jf),
-                              static_cast<uint32_t>(k)});
+  std::vector<sock_filter> out(count);
+  for (sock_filter& f : out) {
+    f.code = static_cast<uint16_t>(get(4));
+    f.jt = static_cast<uint8_t>(get(2));
+    f.jf = static_cast<uint8_t>(get(2));
+    f.k = get(8);
   }
+  if (!ok) return make_error("seccomp program: not a hex string", EINVAL);
   return out;
 }
 

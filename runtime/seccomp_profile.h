@@ -12,6 +12,7 @@
 #include <linux/filter.h>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.h"
@@ -47,10 +48,11 @@ std::string errno_name(int err);  // 38 -> "ENOSYS"
 nlohmann::json seccomp_rules_to_json(const std::vector<SeccompRule>& rules);
 Result<std::vector<SeccompRule>> seccomp_rules_from_json(const nlohmann::json& j);
 
-// A compiled program (SeccompProgram::filter) as JSON, [[code, jt, jf, k], ...], and back:
-// checked to hold 1 to BPF_MAXINSNS instructions, each field in its range (the kernel checks
-// the program itself when it is loaded).
-nlohmann::json seccomp_filter_to_json(const std::vector<sock_filter>& filter);
-Result<std::vector<sock_filter>> seccomp_filter_from_json(const nlohmann::json& j);
+// A compiled program (SeccompProgram::filter) as text, and back: 16 hex digits per instruction
+// (code 4, jt 2, jf 2, k 8), one after the other. Read back only with 1 to BPF_MAXINSNS
+// instructions and nothing but hex digits (the kernel checks the program itself when it is
+// loaded). One string is cheap to write into a spec file or an answer and cheap to parse there.
+std::string seccomp_filter_to_text(const std::vector<sock_filter>& filter);
+Result<std::vector<sock_filter>> seccomp_filter_from_text(std::string_view text);
 
 }  // namespace sysc::runtime

@@ -116,6 +116,11 @@ Result<SeccompProgram> compile_seccomp(const SecurityPolicy& policy) {
   return out;
 }
 
+Result<SeccompProgram> seccomp_program(const SecurityPolicy& policy, const std::vector<sock_filter>& compiled) {
+  if (compiled.empty()) return compile_seccomp(policy);
+  return SeccompProgram{compiled};
+}
+
 int apply_security_in_child(const SecurityPolicy& policy, sock_fprog* prog, const char** step) {
   // Bounding set, then the same capabilities out of the inheritable set: for root, execve keeps
   // (inheritable | bounding), so a dropped capability must leave both.

@@ -36,6 +36,9 @@ struct SeccompProgram {
 // policy.allow_compat the filter holds i386 and x32 as well, each with the same rules (a rule
 // for a call an ABI lacks, like kexec_file_load on i386, has nothing to match there).
 Result<SeccompProgram> compile_seccomp(const SecurityPolicy& policy);
+// POLICY's program: COMPILED when it is not empty (lxcd compiled POLICY already and sent it
+// along), else compiled here.
+Result<SeccompProgram> seccomp_program(const SecurityPolicy& policy, const std::vector<sock_filter>& compiled);
 // libseccomp asks the kernel what it supports at its first use in a process; this does that
 // ahead (a spare supervisor, before it knows its container's policy).
 void probe_seccomp();

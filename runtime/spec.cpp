@@ -23,6 +23,7 @@ std::string to_json(const RuntimeSpec& s) {
   if (s.overlay.enabled())
     j["overlay"] = {{"lower", s.overlay.lower}, {"upper", s.overlay.upper}, {"work", s.overlay.work}};
   j["seccomp_compat"] = s.seccomp_compat;
+  if (!s.seccomp_filter.empty()) j["seccomp_filter"] = seccomp_filter_to_text(s.seccomp_filter);
   j["nics"] = json::array();
   for (const auto& n : s.nics)
     j["nics"].push_back({{"host_name", n.host_name}, {"name", n.name}, {"mac", n.mac}, {"mtu", n.mtu},
@@ -59,6 +60,8 @@ Result<RuntimeSpec> spec_from_json(const std::string& text) {
     s.cap_drop = j.at("cap_drop").get<std::vector<std::string>>();
     s.seccomp = TRY(seccomp_rules_from_json(j.at("seccomp")));
     s.seccomp_compat = j.value("seccomp_compat", false);
+    if (j.contains("seccomp_filter"))
+      s.seccomp_filter = TRY(seccomp_filter_from_text(j.at("seccomp_filter").get<std::string>()));
     s.run_dir = j.at("run_dir").get<std::string>();
     s.console_log = j.at("console_log").get<std::string>();
     s.console_log_max = j.value("console_log_max", s.console_log_max);

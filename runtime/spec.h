@@ -42,6 +42,9 @@ struct RuntimeSpec {
   std::vector<std::string> cap_drop;   // capability names
   std::vector<SeccompRule> seccomp;    // calls that fail with an errno (defaults + profile)
   bool seccomp_compat = false;         // 32-bit ABIs pass the filter under the same rules
+  // The program of those two, compiled by lxcd (which keeps it for the next start with the same
+  // rules); empty: the supervisor compiles them itself (a spec of an older lxcd).
+  std::vector<sock_filter> seccomp_filter;
   std::string run_dir;                 // per-container run dir (socket, exit file)
   std::string console_log;             // console log file
   long console_log_max = 1 << 20;      // bytes before the log is rotated to .1

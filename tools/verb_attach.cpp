@@ -67,8 +67,8 @@ static Result<runtime::AttachSpec> make_spec(const nlohmann::json& j, const Verb
   spec.security.seccomp = TRY_CTX(runtime::seccomp_rules_from_json(j.value("seccomp", nlohmann::json())), spec.name);
   spec.security.allow_compat = j.value("seccomp_compat", false);
   // The program lxcd compiled from those rules (an older lxcd sends none: compiled here then).
-  if (auto bpf = j.find("seccomp_bpf"); bpf != j.end())
-    spec.seccomp_filter = TRY_CTX(runtime::seccomp_filter_from_json(*bpf), spec.name + ": lxcd's answer");
+  if (auto prog = j.find("seccomp_filter"); prog != j.end() && prog->is_string())
+    spec.seccomp_filter = TRY_CTX(runtime::seccomp_filter_from_text(prog->get<std::string>()), spec.name + ": lxcd's answer");
   spec.cgroups = cgroups_from(j);
   spec.argv = a.rest;
   if (a.vm["tty"].as<bool>()) spec.tty = runtime::AttachSpec::Tty::Always;

@@ -78,7 +78,7 @@ Result<runtime::ChildPlan> make_plan(const runtime::RuntimeSpec& spec, const cgr
   plan.security.cap_drop = TRY(runtime::cap_numbers(spec.cap_drop));
   plan.security.seccomp = spec.seccomp;
   plan.security.allow_compat = spec.seccomp_compat;
-  plan.seccomp = TRY(runtime::compile_seccomp(plan.security));
+  plan.seccomp = TRY(runtime::seccomp_program(plan.security, spec.seccomp_filter));
   return plan;
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/security.h"
 #include "support/harness.h"
 #include "support/test_io.h"
 
@@ -97,7 +98,27 @@ TEST_F(Attach, JoinsTheInitsCgroupsWithLxcdsPathsOrItsOwn) {
     EXPECT_NE(clone_into.find(mine), std::string::npos) << clone_into;
     EXPECT_TRUE(std::filesystem::is_directory(clone_into)) << clone_into;
   }
-  EXPECT_TRUE(answer.contains("seccomp_bpf")) << answer.dump();
+}
+
+// The init's seccomp program is compiled once, by lxcd: it goes into the spec file the supervisor
+// starts from, and into attach answers, as the program of the rules next to it.
+TEST_F(Attach, LxcdSendsTheProgramCompiledFromTheRulesItSends) {
+  const auto answer = attach_answer(*env_, "att1");
+  ASSERT_TRUE(answer.is_object() && answer.contains("seccomp_filter")) << answer.dump();
+  runtime::SecurityPolicy policy;
+  auto rules = runtime::seccomp_rules_from_json(answer.at("seccomp"));
+  ASSERT_TRUE(rules.ok()) << rules.error().message;
+  policy.seccomp = *rules;
+  policy.allow_compat = answer.value("seccomp_compat", false);
+  auto compiled = runtime::compile_seccomp(policy);
+  ASSERT_TRUE(compiled.ok()) << compiled.error().message;
+  const std::string text = runtime::seccomp_filter_to_text(compiled->filter);
+  EXPECT_EQ(answer.value("seccomp_filter", ""), text);
+  std::ifstream in(env_->root() + "/run/sysc/att1/spec.json");
+  ASSERT_TRUE(in) << "no spec file under " << env_->root() << "/run/sysc/att1";
+  const auto spec = nlohmann::json::parse(in, nullptr, false);
+  ASSERT_TRUE(spec.is_object());
+  EXPECT_EQ(spec.value("seccomp_filter", ""), text);
 }
 
 TEST_F(Attach, ExitCodesPropagate) {

@@ -174,6 +174,26 @@ TEST(SeccompCompat, RuntimeSpecCarriesTheFlag) {
   EXPECT_FALSE(back->seccomp_compat);
 }
 
+// lxcd's compiled program travels in the spec as it is; a spec without one (an older lxcd)
+// leaves the supervisor to compile the rules, and a damaged one fails the spec.
+TEST(SeccompCompat, RuntimeSpecCarriesTheCompiledProgram) {
+  RuntimeSpec s;
+  s.name = "web1";
+  s.init_argv = {"/sbin/init"};
+  s.seccomp_compat = true;
+  s.seccomp_filter = compile(true).filter;
+  auto back = spec_from_json(to_json(s));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(seccomp_filter_to_text(back->seccomp_filter), seccomp_filter_to_text(s.seccomp_filter));
+  auto j = nlohmann::json::parse(to_json(s));
+  j.erase("seccomp_filter");
+  back = spec_from_json(j.dump());
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_TRUE(back->seccomp_filter.empty());
+  j["seccomp_filter"] = "not hex";
+  EXPECT_FALSE(spec_from_json(j.dump()).ok());
+}
+
 TEST(SeccompCompat, WithoutCompatAbisTheFlagChangesNothing) {
   if (host_has_compat_abis()) {
     // On x86_64 it does change the program; the tests above say how.

@@ -105,26 +105,50 @@ TEST(SeccompProfile, PolicyCompilesAndRejectsUnknownCalls) {
   EXPECT_FALSE(make_policy({}, {}, "/nonexistent/p.seccomp").ok());
 }
 
-// lxcd sends the compiled program with its attach answer; the CLI loads what it gets back, so
-// the round trip keeps every instruction, and anything but a list of 4 in-range numbers is refused.
-TEST(SeccompProfile, CompiledProgramJsonRoundTrip) {
+// lxcd sends the compiled program in the spec file and with its attach answer; the supervisor
+// and the CLI load what they get back, so the round trip keeps every instruction, and anything
+// but whole instructions of hex digits is refused.
+TEST(SeccompProfile, CompiledProgramTextRoundTrip) {
   auto policy = make_policy({}, {}, "", false);
   ASSERT_TRUE(policy.ok()) << policy.error().message;
   auto prog = compile_seccomp(*policy);
   ASSERT_TRUE(prog.ok()) << prog.error().message;
   ASSERT_FALSE(prog->filter.empty());
-  auto back = seccomp_filter_from_json(nlohmann::json::parse(seccomp_filter_to_json(prog->filter).dump()));
+  const std::string text = seccomp_filter_to_text(prog->filter);
+  EXPECT_EQ(text.size(), prog->filter.size() * 16);
+  auto back = seccomp_filter_from_text(text);
   ASSERT_TRUE(back.ok()) << back.error().message;
   ASSERT_EQ(back->size(), prog->filter.size());
   for (size_t i = 0; i < back->size(); ++i) {
     const sock_filter &a = (*back)[i], &b = prog->filter[i];
     EXPECT_TRUE(a.code == b.code && a.jt == b.jt && a.jf == b.jf && a.k == b.k) << "instruction " << i;
   }
-  for (const char* bad : {"[]", "{}", "[[6, 0, 0]]", "[[6, 0, 0, -1]]", "[[65536, 0, 0, 0]]", "[[6, 256, 0, 0]]",
-                          "[[6, 0, 0, 4294967296]]", "[[6, 0, 0, \"0\"]]", "[[6.5, 0, 0, 0]]"})
-    EXPECT_FALSE(seccomp_filter_from_json(nlohmann::json::parse(bad)).ok()) << bad;
-  EXPECT_FALSE(seccomp_filter_from_json(nlohmann::json(std::vector<nlohmann::json>(BPF_MAXINSNS + 1, {6, 0, 0, 0}))).ok());
-  EXPECT_TRUE(seccomp_filter_from_json(nlohmann::json::parse("[[6, 0, 0, 2147418112]]")).ok());
+  // Field order and width: code, jt, jf, k.
+  EXPECT_EQ(seccomp_filter_to_text({sock_filter{0x15, 0x01, 0x2a, 0x7fff0000}}), "0015012a7fff0000");
+  auto one = seccomp_filter_from_text("0015012a7fff0000");
+  ASSERT_TRUE(one.ok()) << one.error().message;
+  EXPECT_TRUE((*one)[0].code == 0x15 && (*one)[0].jt == 1 && (*one)[0].jf == 0x2a && (*one)[0].k == 0x7fff0000);
+  for (const char* bad : {"", "0015012a7fff000", "0015012a7fff00000", "0015012a7fff000g", "0015012A7FFF0000",
+                          "0015012a 7fff000", "-015012a7fff0000"})
+    EXPECT_FALSE(seccomp_filter_from_text(bad).ok()) << bad;
+  EXPECT_FALSE(seccomp_filter_from_text(std::string(16 * (BPF_MAXINSNS + 1), '0')).ok());
+  EXPECT_TRUE(seccomp_filter_from_text(std::string(16 * BPF_MAXINSNS, '0')).ok());
+}
+
+// The supervisor and the CLI load the program lxcd compiled when they have one, and compile the
+// rules themselves only without it: what lxcd sent is used as it is, not compiled again.
+TEST(SeccompProfile, AProgramFromLxcdIsUsedAsItIs) {
+  auto policy = make_policy({}, {}, "", false);
+  ASSERT_TRUE(policy.ok()) << policy.error().message;
+  const std::vector<sock_filter> sent = {sock_filter{0x06, 0, 0, 0x7fff0000}};  // return ALLOW
+  auto used = seccomp_program(*policy, sent);
+  ASSERT_TRUE(used.ok()) << used.error().message;
+  ASSERT_EQ(used->filter.size(), 1u);
+  EXPECT_EQ(used->filter[0].k, 0x7fff0000u);
+  auto own = seccomp_program(*policy, {});
+  auto compiled = compile_seccomp(*policy);
+  ASSERT_TRUE(own.ok() && compiled.ok());
+  EXPECT_EQ(seccomp_filter_to_text(own->filter), seccomp_filter_to_text(compiled->filter));
 }
 
 TEST(SeccompProfile, ConfigKeyTakesAnAbsolutePath) {
