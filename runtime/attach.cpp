@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "common/fs.h"
+#include "common/sched.h"
 #include "common/unique_fd.h"
 #include "runtime/attach_internal.h"
 #include "runtime/cgroup.h"
@@ -257,6 +258,9 @@ Step security_step(const char* name) {
     int r = p.stdio[fd] == fd ? fcntl(fd, F_SETFD, 0) : dup2(p.stdio[fd], fd);
     if (r < 0) fail(p, kStdio, errno);
   }
+  // The CLI's short slice was reset by the fork; this process is as short-lived (the command it
+  // forks gets the default again).
+  ask_for_short_slice();
   join_cgroups(p);
   cgroup::allow_cpuset_cpus();  // the container's CPUs, not the caller's mask
   if (setns(p.pidfd, p.setns_flags) != 0) fail(p, kSetns, errno);

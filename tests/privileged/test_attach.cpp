@@ -3,8 +3,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -119,6 +122,37 @@ TEST_F(Attach, LxcdSendsTheProgramCompiledFromTheRulesItSends) {
   const auto spec = nlohmann::json::parse(in, nullptr, false);
   ASSERT_TRUE(spec.is_object());
   EXPECT_EQ(spec.value("seccomp_filter", ""), text);
+}
+
+// "se.slice" of /proc/PID/sched in TEXT (several lines of it: the first), or -1.
+long long slice_in(const std::string& text, size_t from = 0) {
+  size_t at = text.find("se.slice", from);
+  if (at == std::string::npos) return -1;
+  at = text.find(':', at);
+  return at == std::string::npos ? -1 : std::atoll(text.c_str() + at + 1);
+}
+
+// The CLI asks for a short slice (it mostly waits, then has little to do, and should not wait
+// for a busy CPU's current task to block); nothing it runs in the container keeps it.
+TEST_F(Attach, TheCliRunsOnAShortSliceAndItsCommandOnTheDefault) {
+  std::ifstream own_file("/proc/self/sched");
+  if (!own_file) GTEST_SKIP() << "no /proc/PID/sched (a kernel without CONFIG_SCHED_DEBUG)";
+  utsname u{};
+  uname(&u);
+  int major = 0, minor = 0;
+  std::sscanf(u.release, "%d.%d", &major, &minor);
+  if (major < 6 || (major == 6 && minor < 12)) GTEST_SKIP() << "kernel " << u.release << " has no custom slices (6.12+)";
+  const std::string own((std::istreambuf_iterator<char>(own_file)), std::istreambuf_iterator<char>());
+  const long long default_slice = slice_in(own);
+  ASSERT_GT(default_slice, 0) << own;
+  // The shell prints the CLI's slice while its command sleeps; the command prints its own after.
+  auto r = env_->sysc_as({"sh", "-c", "\"$@\" & pid=$!; sleep 0.5; grep se.slice /proc/$pid/sched; wait $pid", "sh"},
+                         {"attach", "att1", "--", "sh", "-c", "sleep 1; grep se.slice /proc/self/sched"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const size_t second = r.out.find("se.slice", r.out.find("se.slice") + 1);
+  ASSERT_NE(second, std::string::npos) << r.out;
+  EXPECT_EQ(slice_in(r.out), 100000) << r.out;
+  EXPECT_EQ(slice_in(r.out, second), default_slice) << r.out;
 }
 
 TEST_F(Attach, ExitCodesPropagate) {
