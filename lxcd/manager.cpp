@@ -232,9 +232,15 @@ Result<json> Manager::start_locked(const db::ContainerRecord& rec) {
       if (pending) (void)cg.destroy(rel);
     }
   } made_ahead{*cg_, cgroup_rel(name)};
-  auto launch = TRY_CTX(shims_.take(), name + ": start failed");
+  auto taken = shims_.take();
+  if (!taken) {
+    shims_.refill();
+    return std::move(taken).error().context(name + ": start failed");
+  }
+  ShimLaunch launch = std::move(*taken);
   launch.make_cgroup(global_.cgroup_driver, cgroup_rel(name), cgroup_parents_ready());
   made_ahead.pending = true;
+  shims_.refill();
   auto cfg = TRY(load_config(name));
   auto policy = TRY_CTX(runtime::make_policy(cfg.cap_drop, cfg.cap_keep, cfg.seccomp_profile, cfg.allow_compat),
                         name + ": invalid configuration");

@@ -260,7 +260,6 @@ Result<ShimLaunch> ShimPool::take() {
       take_cpu_ = sched_getcpu();
     }
   }
-  cv_.notify_one();
   if (spare) {
     struct stat exe_now {};
     const bool usable = ::stat(shim_path_.c_str(), &exe_now) == 0 && same_file(exe_now, exe_then) && spare->alive();
@@ -277,6 +276,8 @@ Result<ShimLaunch> ShimPool::take() {
   }
   return ShimLaunch::spawn(shim_path_, log_fd_);
 }
+
+void ShimPool::refill() { cv_.notify_one(); }
 
 Result<ShimConnection> ShimConnection::connect(const std::string& path) {
   sockaddr_un addr{};
