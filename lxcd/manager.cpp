@@ -109,6 +109,7 @@ Manager::Manager(Paths paths, config::GlobalConfig global, db::Store store, std:
       idmaps_(global_.idmap_registry, paths_.state_dir), cg_(std::move(cg)),
       shim_path_(std::move(shim_path)), log_fd_(log_fd), shims_(shim_path_, log_fd, paths_.run_dir), net_(std::move(network)),
       images_(paths_.cache_dir + "/images"), btrfs_spares_(paths_.state_dir + "/images", images_mu_),
+      layout_spares_(paths_.containers_dir),
       monitor_([this](const std::string& n, int pid, const json& ev) { on_shim_event(n, pid, ev); },
                [this](const std::string& n, int pid) { on_shim_gone(n, pid); }) { load_boot_state(); }
 

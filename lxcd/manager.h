@@ -20,6 +20,7 @@
 #include "db/store.h"
 #include "lxcd/btrfs_spares.h"
 #include "lxcd/idmap_registry.h"
+#include "lxcd/layout_spares.h"
 #include "lxcd/images.h"
 #include "lxcd/events.h"
 #include "lxcd/lxcfs.h"
@@ -234,6 +235,7 @@ class Manager {
   ImageStore images_;
   std::mutex images_mu_;  // image removal and btrfs image copies
   BtrfsSpares btrfs_spares_;  // a snapshot of each btrfs image copy, made ahead of the next create
+  LayoutSpares layout_spares_;  // an empty container directory per backend, laid out ahead likewise
   Monitor monitor_;
   Lxcfs* lxcfs_ = nullptr;
   std::thread ticker_, autostart_;  // last: they stop before anything they use is destroyed

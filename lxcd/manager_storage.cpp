@@ -109,7 +109,15 @@ Result<json> Manager::create(const CreateRequest& req) {
   TRY_CTX(mkdir_p(paths_.containers_dir, 0711), name);
   auto backend = TRY_CTX(storage::choose(req.storage.empty() ? global_.storage_backend : req.storage, paths_.state_dir), name);
   std::vector<std::string> args = effective_template_args(req.tmpl, req.args);
-  if (::mkdir(dir.c_str(), 0700) != 0) return sys_error(name + ": create " + dir);
+  // The directory laid out ahead for this backend, else made now; the next one is laid out once
+  // this create has ended, whatever its outcome.
+  struct WantLayout {
+    LayoutSpares& spares;
+    storage::Backend backend;
+    ~WantLayout() { spares.want(backend); }
+  } want_layout{layout_spares_, backend};
+  const bool laid_out = layout_spares_.take(backend, dir);
+  if (!laid_out && ::mkdir(dir.c_str(), 0700) != 0) return sys_error(name + ": create " + dir);
   // From here every failure removes what this create made: no half-created container.
   std::string conf = paths_.container_conf(name);
   bool wrote_conf = false, inserted = false;
@@ -150,8 +158,10 @@ Result<json> Manager::create(const CreateRequest& req) {
   if (backend != storage::Backend::Overlay) progress(85, std::string("root filesystem (") + storage::to_string(backend) + ")");
   // btrfs: the image's spare snapshot, when one is ready, else a snapshot made now.
   bool placed = backend == storage::Backend::Btrfs && btrfs_spares_.take(img->id, storage::Layout(dir).rootfs);
-  if (!placed)
-    if (auto st = storage::create(backend, source, dir); !st) return undo(std::move(st).error().context(name + ": create failed"));
+  if (!placed) {
+    Status st = laid_out ? storage::fill(backend, source, dir) : storage::create(backend, source, dir);
+    if (!st) return undo(std::move(st).error().context(name + ": create failed"));
+  }
   if (auto st = storage::personalize(backend, dir, img->rootfs, name, /*reset_machine=*/true); !st)
     return undo(std::move(st).error().context(name + ": create failed"));
   if (auto st = mkdir_p(paths_.container_conf_dir, 0755); !st) return undo(std::move(st).error().context(name));

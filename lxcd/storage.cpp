@@ -140,34 +140,40 @@ Layout::Layout(const std::string& container_dir)
     : dir(container_dir), rootfs(container_dir + "/rootfs"), upper(container_dir + "/overlay/upper"),
       work(container_dir + "/overlay/work") {}
 
-Status create(Backend b, const std::string& image_rootfs, const std::string& dir) {
+Status lay_out(Backend b, const std::string& dir) {
+  Layout l(dir);
+  if (b == Backend::Btrfs) return {};
+  if (::mkdir(l.rootfs.c_str(), 0755) != 0) return sys_error("mkdir " + l.rootfs);
+  if (b == Backend::Overlay &&
+      (::mkdir((dir + "/overlay").c_str(), 0700) != 0 || ::mkdir(l.upper.c_str(), 0755) != 0 ||
+       ::mkdir(l.work.c_str(), 0700) != 0))
+    return sys_error("mkdir " + dir + "/overlay");
+  return {};
+}
+
+Status fill(Backend b, const std::string& image_rootfs, const std::string& dir) {
   Layout l(dir);
   switch (b) {
-    case Backend::Dir:
-      if (::mkdir(l.rootfs.c_str(), 0755) != 0) return sys_error("mkdir " + l.rootfs);
-      return copy_tree(image_rootfs, l.rootfs, "copy the image");
-    case Backend::Overlay:
-      if (::mkdir(l.rootfs.c_str(), 0755) != 0 || ::mkdir((dir + "/overlay").c_str(), 0700) != 0 ||
-          ::mkdir(l.upper.c_str(), 0755) != 0 || ::mkdir(l.work.c_str(), 0700) != 0)
-        return sys_error("mkdir " + dir + "/overlay");
-      return {};
-    case Backend::Btrfs:
-      return btrfs::snapshot(image_rootfs, l.rootfs);
+    case Backend::Dir: return copy_tree(image_rootfs, l.rootfs, "copy the image");
+    case Backend::Overlay: return {};
+    case Backend::Btrfs: return btrfs::snapshot(image_rootfs, l.rootfs);
   }
   return {};
 }
 
+Status create(Backend b, const std::string& image_rootfs, const std::string& dir) {
+  TRY(lay_out(b, dir));
+  return fill(b, image_rootfs, dir);
+}
+
 Status copy(Backend b, const std::string& src_dir, const std::string& dst_dir) {
   Layout s(src_dir), d(dst_dir);
+  TRY(lay_out(b, dst_dir));
   switch (b) {
     case Backend::Dir:
-      if (::mkdir(d.rootfs.c_str(), 0755) != 0) return sys_error("mkdir " + d.rootfs);
       return copy_tree(s.rootfs, d.rootfs, "copy the root filesystem");
     case Backend::Overlay:
       // Same lower layer; the upper layer (whiteouts and opaque-dir xattrs included) is copied.
-      if (::mkdir(d.rootfs.c_str(), 0755) != 0 || ::mkdir((dst_dir + "/overlay").c_str(), 0700) != 0 ||
-          ::mkdir(d.upper.c_str(), 0755) != 0 || ::mkdir(d.work.c_str(), 0700) != 0)
-        return sys_error("mkdir " + dst_dir + "/overlay");
       return copy_tree(s.upper, d.upper, "copy the upper layer");
     case Backend::Btrfs:
       return btrfs::snapshot(s.rootfs, d.rootfs);

@@ -30,6 +30,11 @@ struct Layout {
 // Makes DIR/rootfs (and the overlay dirs) from IMAGE_ROOTFS. For btrfs, IMAGE_ROOTFS must be a
 // subvolume on the same filesystem (see images' btrfs copy). DIR exists and is empty.
 Status create(Backend b, const std::string& image_rootfs, const std::string& dir);
+// The two halves of create: the empty directories backend B needs in the empty DIR (dir and
+// overlay: rootfs/, overlay also overlay/upper/ and overlay/work/; btrfs: none, its rootfs is a
+// snapshot), made without an image; then DIR/rootfs from IMAGE_ROOTFS in a DIR laid out so.
+Status lay_out(Backend b, const std::string& dir);
+Status fill(Backend b, const std::string& image_rootfs, const std::string& dir);
 // A new container dir DST_DIR (existing, empty) with the same content as the stopped SRC_DIR.
 Status copy(Backend b, const std::string& src_dir, const std::string& dst_dir);
 // Makes DST (not existing; the parent exists) a tree of backend B from the plain directory TREE on

@@ -85,6 +85,65 @@ TEST(Storage, DirAndOverlayFromOneImage) {
   EXPECT_TRUE(fs::exists(image_rootfs + "/etc/from-image"));
 }
 
+namespace {
+
+// The inode of PATH once it exists (polled: spares are laid out in the background), else 0.
+ino_t inode_when_there(const std::string& path, int timeout_s = 10) {
+  for (int i = 0; i < timeout_s * 100; ++i) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) == 0) return st.st_ino;
+    usleep(10000);
+  }
+  return 0;
+}
+
+}  // namespace
+
+// A create renames a directory laid out ahead for its backend instead of making its directories
+// (each one an inode allocation on its path); the next one is laid out after it. A half-made one
+// an lxcd left (.tmp) is never taken and is replaced.
+TEST(Storage, CreateTakesTheDirectoryLaidOutAheadForItsBackend) {
+  SYSC_REQUIRE_ROOT();
+  SyscEnv env;
+  const std::string containers = env.root() + "/var/lib/sysc/containers";
+  ASSERT_EQ(env.sysc({"create", "busybox", "lo-1", "-q", "--storage", "overlay"}).status, 0);
+  for (const char* backend : {"overlay", "dir"}) {
+    SCOPED_TRACE(backend);
+    const std::string spare = containers + "/.spare-" + backend;
+    if (std::string(backend) == "dir") {
+      // Half made by an lxcd that ended mid-way: junk inside, never taken as a spare.
+      put(spare + ".tmp/junk", "x\n");
+      ASSERT_EQ(env.sysc({"create", "busybox", "lo-2", "-q", "--storage", backend}).status, 0);
+      EXPECT_FALSE(fs::exists(env.container_dir("lo-2") + "/junk"));
+      ASSERT_EQ(env.sysc({"destroy", "lo-2"}).status, 0);
+    }
+    const ino_t ahead = inode_when_there(spare);
+    ASSERT_NE(ahead, 0u) << "no " << spare;
+    EXPECT_FALSE(fs::exists(spare + ".tmp"));
+    EXPECT_TRUE(fs::is_directory(spare + "/rootfs"));
+    EXPECT_EQ(fs::is_directory(spare + "/overlay/upper") && fs::is_directory(spare + "/overlay/work"),
+              std::string(backend) == "overlay");
+    const std::string name = std::string("lo-") + backend;
+    auto r = env.sysc({"create", "busybox", name, "-q", "--storage", backend});
+    ASSERT_EQ(r.status, 0) << r.err;
+    struct stat st {};
+    ASSERT_EQ(::stat(env.container_dir(name).c_str(), &st), 0);
+    EXPECT_EQ(st.st_ino, ahead) << "the create made its own directory";
+    EXPECT_EQ(st.st_mode & 07777, 0700u);
+    // A container like any other: its identity, its own writes, its image's files.
+    ASSERT_EQ(env.sysc({"start", name}).status, 0);
+    EXPECT_EQ(env.sh(name, "hostname; echo mine > /root/data; cat /root/data; test -x /bin/busybox && echo ok"),
+              name + "\nmine\nok\n");
+    ASSERT_EQ(env.sysc({"stop", "--force", name}).status, 0);
+    const ino_t next = inode_when_there(spare);
+    EXPECT_NE(next, 0u) << "no spare laid out after the create";
+    EXPECT_NE(next, ahead);
+    ASSERT_EQ(env.sysc({"destroy", name}).status, 0);
+    EXPECT_TRUE(env.leftovers(name).empty());
+  }
+  ASSERT_EQ(env.sysc({"destroy", "lo-1"}).status, 0);
+}
+
 TEST(Storage, NoCacheAndRefreshBuildNewImagesAndKeepUsedOnes) {
   SYSC_REQUIRE_ROOT();
   SyscEnv env;
