@@ -22,7 +22,7 @@ LayoutSpares::~LayoutSpares() {
 }
 
 std::string LayoutSpares::path(const std::string& containers_dir, storage::Backend b) {
-  return containers_dir + "/.spare-" + storage::to_string(b);
+  return containers_dir + "/" + kPrefix + storage::to_string(b);
 }
 
 bool LayoutSpares::take(storage::Backend b, const std::string& dst) {
@@ -62,7 +62,7 @@ void LayoutSpares::refill(storage::Backend b) {
   const std::string spare = path(dir_, b), tmp = spare + ".tmp";
   struct stat st {};
   if (::lstat(spare.c_str(), &st) == 0) return;  // ready
-  (void)remove_tree(tmp);                         // left by an lxcd that ended mid-way
+  (void)remove_tree(tmp);                         // left by a refill that failed mid-way
   Status made = ::mkdir(tmp.c_str(), 0700) == 0 ? storage::lay_out(b, tmp) : sys_error("mkdir " + tmp);
   if (made && ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, spare.c_str(), RENAME_NOREPLACE) != 0)
     made = sys_error("rename " + tmp + " to " + spare);

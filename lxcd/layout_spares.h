@@ -5,8 +5,7 @@
 // inode, which on a journaling filesystem costs 0.1-0.2 ms on this kind of host (an overlay
 // create made five of them). The next spare is made in the background once a create has ended.
 // Spares are made as .spare-BACKEND.tmp and renamed when complete, so a create only ever takes
-// a whole one; recovery leaves dot-names alone, and a refill replaces a .tmp an lxcd killed
-// mid-way left behind.
+// a whole one. lxcd removes every spare (and .tmp) it finds when it starts: it lays out its own.
 #pragma once
 
 #include <condition_variable>
@@ -21,6 +20,7 @@ namespace sysc::lxcd {
 
 class LayoutSpares {
  public:
+  static constexpr const char* kPrefix = ".spare-";  // of every spare's name, .tmp ones too
   explicit LayoutSpares(std::string containers_dir);
   ~LayoutSpares();  // stops the thread (a spare half made stays as .tmp, replaced by the next refill)
   // Renames the spare of backend B to DST (not existing; the parent is containers_dir): true if

@@ -74,14 +74,22 @@ std::string dev_ino(const char* path) {
 }
 
 // What an attached process gets: the policy the init got (SPEC: even if the config or the
-// profile changed since), else the config's (no spec, or one an older lxcd wrote).
-Result<runtime::SecurityPolicy> attach_policy(const std::optional<runtime::RuntimeSpec>& spec,
-                                              const config::ContainerConfig& cfg) {
-  if (!spec) return runtime::make_policy(cfg.cap_drop, cfg.cap_keep, cfg.seccomp_profile, cfg.allow_compat);
-  runtime::SecurityPolicy p;
-  p.cap_drop = TRY(runtime::cap_numbers(spec->cap_drop));
-  p.seccomp = spec->seccomp;
-  p.allow_compat = spec->seccomp_compat;
+// profile changed since; its capability names as they are), else the config's (no spec, or one
+// an older lxcd wrote).
+struct AttachPolicy {
+  std::vector<std::string> cap_drop;
+  runtime::SecurityPolicy seccomp;  // its seccomp and allow_compat
+};
+Result<AttachPolicy> attach_policy(const std::optional<runtime::RuntimeSpec>& spec, const config::ContainerConfig& cfg) {
+  AttachPolicy p;
+  if (spec) {
+    p.cap_drop = spec->cap_drop;
+    p.seccomp.seccomp = spec->seccomp;
+    p.seccomp.allow_compat = spec->seccomp_compat;
+    return p;
+  }
+  p.seccomp = TRY(runtime::make_policy(cfg.cap_drop, cfg.cap_keep, cfg.seccomp_profile, cfg.allow_compat));
+  p.cap_drop = runtime::cap_names(p.seccomp.cap_drop);
   return p;
 }
 
@@ -495,13 +503,13 @@ Result<json> Manager::attach_info(const std::string& name) {
   for (const auto& [k, v] : cfg.environment) env.push_back(k + "=" + v);
   auto policy = TRY_CTX(attach_policy(spec, cfg), name + ": invalid configuration");
   std::vector<sock_filter> filter = spec ? spec->seccomp_filter : std::vector<sock_filter>{};
-  if (filter.empty()) filter = TRY_CTX(seccomp_program(policy), name + ": seccomp");
+  if (filter.empty()) filter = TRY_CTX(seccomp_program(policy.seccomp), name + ": seccomp");
   json out = {{"name", name},
               {"init_pid", rec.init_pid},
               {"env", env},
-              {"cap_drop", runtime::cap_names(policy.cap_drop)},
-              {"seccomp", runtime::seccomp_rules_to_json(policy.seccomp)},
-              {"seccomp_compat", policy.allow_compat},
+              {"cap_drop", policy.cap_drop},
+              {"seccomp", runtime::seccomp_rules_to_json(policy.seccomp.seccomp)},
+              {"seccomp_compat", policy.seccomp.allow_compat},
               {"seccomp_filter", runtime::seccomp_filter_to_text(filter)}};
   // Kept only when the policy came from the spec file: the fallback also reads a profile file.
   if (spec) {
@@ -520,6 +528,7 @@ Result<std::vector<sock_filter>> Manager::seccomp_program(const runtime::Securit
   std::lock_guard<std::mutex> g(seccomp_mu_);
   if (auto it = seccomp_programs_.find(key); it != seccomp_programs_.end()) return it->second;
   auto prog = TRY(runtime::compile_seccomp(policy));
+  if (seccomp_programs_.size() >= 64) seccomp_programs_.clear();  // profiles come and go: kept bounded
   return seccomp_programs_[std::move(key)] = std::move(prog.filter);
 }
 

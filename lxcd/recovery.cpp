@@ -260,6 +260,11 @@ void Manager::recover_run_dirs(const std::vector<std::string>& running) {
 void Manager::recover_container_dirs() {
   const std::string trash_prefix = ".destroy-";
   for (const auto& entry : entries(paths_.containers_dir, /*dirs_only=*/true)) {
+    if (entry.rfind(LayoutSpares::kPrefix, 0) == 0) {
+      // Laid out ahead by an earlier lxcd (its layout, its umask): this one lays out its own.
+      if (Status st = remove_tree(paths_.containers_dir + "/" + entry); !st) note(entry, st.error().message + ", ignoring");
+      continue;
+    }
     if (entry.rfind(trash_prefix, 0) == 0) {
       std::string name = entry.substr(trash_prefix.size());
       if (!validate_name(name)) continue;

@@ -114,12 +114,12 @@ TEST(Storage, CreateTakesTheDirectoryLaidOutAheadForItsBackend) {
       // Half made by an lxcd that ended mid-way: junk inside, never taken as a spare.
       put(spare + ".tmp/junk", "x\n");
       ASSERT_EQ(env.sysc({"create", "busybox", "lo-2", "-q", "--storage", backend}).status, 0);
-      EXPECT_FALSE(fs::exists(env.container_dir("lo-2") + "/junk"));
       ASSERT_EQ(env.sysc({"destroy", "lo-2"}).status, 0);
     }
     const ino_t ahead = inode_when_there(spare);
     ASSERT_NE(ahead, 0u) << "no " << spare;
     EXPECT_FALSE(fs::exists(spare + ".tmp"));
+    EXPECT_FALSE(fs::exists(spare + "/junk")) << "a half-made spare was finished instead of replaced";
     EXPECT_TRUE(fs::is_directory(spare + "/rootfs"));
     EXPECT_EQ(fs::is_directory(spare + "/overlay/upper") && fs::is_directory(spare + "/overlay/work"),
               std::string(backend) == "overlay");
@@ -130,6 +130,7 @@ TEST(Storage, CreateTakesTheDirectoryLaidOutAheadForItsBackend) {
     ASSERT_EQ(::stat(env.container_dir(name).c_str(), &st), 0);
     EXPECT_EQ(st.st_ino, ahead) << "the create made its own directory";
     EXPECT_EQ(st.st_mode & 07777, 0700u);
+    EXPECT_FALSE(fs::exists(env.container_dir(name) + "/junk"));
     // A container like any other: its identity, its own writes, its image's files.
     ASSERT_EQ(env.sysc({"start", name}).status, 0);
     EXPECT_EQ(env.sh(name, "hostname; echo mine > /root/data; cat /root/data; test -x /bin/busybox && echo ok"),
@@ -141,6 +142,13 @@ TEST(Storage, CreateTakesTheDirectoryLaidOutAheadForItsBackend) {
     ASSERT_EQ(env.sysc({"destroy", name}).status, 0);
     EXPECT_TRUE(env.leftovers(name).empty());
   }
+  // An lxcd lays out its own spares: those of an earlier one (another layout, another umask)
+  // go when it starts.
+  ASSERT_NE(inode_when_there(containers + "/.spare-overlay"), 0u);
+  env.kill_lxcd(SIGTERM);
+  ASSERT_EQ(env.sysc({"list"}).status, 0);
+  EXPECT_FALSE(fs::exists(containers + "/.spare-overlay"));
+  EXPECT_FALSE(fs::exists(containers + "/.spare-dir"));
   ASSERT_EQ(env.sysc({"destroy", "lo-1"}).status, 0);
 }
 
