@@ -111,11 +111,14 @@ Result<json> Manager::create(const CreateRequest& req) {
   std::vector<std::string> args = effective_template_args(req.tmpl, req.args);
   // The directory laid out ahead for this backend, else made now; the next one is laid out once
   // this create has ended, whatever its outcome.
+  auto later = [&req](std::function<void()> f) {
+    if (req.after_answer) req.after_answer->push_back(std::move(f));
+    else f();
+  };
   struct WantLayout {
-    LayoutSpares& spares;
-    storage::Backend backend;
-    ~WantLayout() { spares.want(backend); }
-  } want_layout{layout_spares_, backend};
+    std::function<void()> want;
+    ~WantLayout() { want(); }
+  } want_layout{[&later, this, backend] { later([this, backend] { layout_spares_.want(backend); }); }};
   const bool laid_out = layout_spares_.take(backend, dir);
   if (!laid_out && ::mkdir(dir.c_str(), 0700) != 0) return sys_error(name + ": create " + dir);
   // From here every failure removes what this create made: no half-created container.
@@ -148,12 +151,12 @@ Result<json> Manager::create(const CreateRequest& req) {
   }
   // The next btrfs create of this image finds a spare snapshot, made once this one has ended.
   struct WantSpare {
-    BtrfsSpares* spares;
-    std::string image;
+    std::function<void()> want;
     ~WantSpare() {
-      if (spares) spares->want(image);
+      if (want) want();
     }
-  } want_spare{backend == storage::Backend::Btrfs ? &btrfs_spares_ : nullptr, img->id};
+  } want_spare{backend != storage::Backend::Btrfs ? std::function<void()>()
+                                                   : [&later, this, id = img->id] { later([this, id] { btrfs_spares_.want(id); }); }};
   // Overlay lays out four empty directories: no step worth a line of its own.
   if (backend != storage::Backend::Overlay) progress(85, std::string("root filesystem (") + storage::to_string(backend) + ")");
   // btrfs: the image's spare snapshot, when one is ready, else a snapshot made now.

@@ -196,7 +196,9 @@ void stream_create(local::socket& sock, Manager& m, const ApiRequest& r) {
     asio::write(sock, asio::buffer(out), ec);
     out.clear();
   };
+  std::vector<std::function<void()>> after_answer;
   CreateRequest cr{r.name, r.template_name, r.template_args, r.storage, r.no_cache, sock.native_handle()};
+  cr.after_answer = &after_answer;
   cr.on_progress = [&](int pct, const std::string& msg) {
     if (ec) return;  // the client is gone: the template is being cancelled
     send(reply_text(json{{"progress", pct}, {"message", msg}}), pct >= 100);
@@ -210,6 +212,7 @@ void stream_create(local::socket& sock, Manager& m, const ApiRequest& r) {
     last = {{"status", static_cast<int>(status_for(res.error().code))}, {"error", res.error().message}};
   }
   send(reply_text(last), false);
+  for (auto& f : after_answer) f();
 }
 
 // How long a client may stay silent while it sends its request. Each connection holds a thread
