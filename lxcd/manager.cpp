@@ -543,11 +543,20 @@ json Manager::attach_cgroups(const std::string& proc_cgroup) {
     auto text = read_file("/proc/self/mountinfo");
     if (!text) return nullptr;
     mountinfo_ = std::move(*text);
+    cgroups_answers_.clear();
   }
+  // The same cgroups give the same answer until the mounts change: one parse of mountinfo per
+  // container (and per move of its init), not one per attach. lxcd never changes its own mount
+  // namespace or root.
+  if (auto it = cgroups_answers_.find(proc_cgroup); it != cgroups_answers_.end()) return it->second;
   auto join = runtime::attach_detail::cgroup_join_paths(mountinfo_, proc_cgroup);
-  if (join.clone_into.empty() && join.tasks.empty()) return nullptr;  // the client finds them itself
-  return {{"mount_ns", dev_ino("/proc/self/ns/mnt")}, {"root", dev_ino("/")}, {"clone_into", join.clone_into},
-          {"tasks", join.tasks}};
+  json answer;  // null: the client finds them itself
+  if (!join.clone_into.empty() || !join.tasks.empty()) {
+    static const std::string mount_ns = dev_ino("/proc/self/ns/mnt"), root = dev_ino("/");
+    answer = {{"mount_ns", mount_ns}, {"root", root}, {"clone_into", join.clone_into}, {"tasks", join.tasks}};
+  }
+  if (cgroups_answers_.size() >= 4096) cgroups_answers_.clear();
+  return cgroups_answers_[proc_cgroup] = answer;
 }
 
 Status Manager::console(const std::string& name, int client_fd) {

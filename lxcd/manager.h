@@ -224,6 +224,7 @@ class Manager {
   std::map<std::string, AttachAnswer> attach_cache_;
   std::string mountinfo_;  // lxcd's /proc/self/mountinfo (attach_mu_), read again when it changed:
   UniqueFd mountinfo_fd_;  // polled for that
+  std::map<std::string, json> cgroups_answers_;  // attach_cgroups' answers by PROC_CGROUP, for mountinfo_
   // Compiled seccomp programs by their rules (and allow_compat): a start puts its policy's into
   // the spec, so the supervisor does not compile it on the start's path; an attach sends it.
   std::mutex seccomp_mu_;

@@ -103,6 +103,36 @@ TEST_F(Attach, JoinsTheInitsCgroupsWithLxcdsPathsOrItsOwn) {
   }
 }
 
+// An init that moves itself into a cgroup of its own (systemd goes into init.scope) is followed
+// by the next attach: lxcd's answer is the one for where the init is now, not one kept from
+// before. The writable hierarchies are the delegated ones (name=systemd, cgroup2).
+TEST_F(Attach, FollowsAnInitThatMovedToAnotherCgroup) {
+  const std::string same = "cat /proc/self/cgroup; echo --; cat /proc/1/cgroup";
+  auto before = run({"sh", "-c", same});  // an answer for the cgroups the init starts in
+  ASSERT_EQ(before.status, 0) << before.err;
+  const std::string move = "for d in /sys/fs/cgroup/*/; do [ -w $d ] || continue; "
+                           "mkdir $d/moved && echo 1 > $d/moved/cgroup.procs && echo moved; done";
+  auto moved = run({"sh", "-c", move});
+  ASSERT_EQ(moved.status, 0) << moved.err;
+  ASSERT_NE(moved.out.find("moved"), std::string::npos) << "no writable cgroup hierarchy in the container";
+  auto r = run({"sh", "-c", same});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const size_t sep = r.out.find("--\n");
+  ASSERT_NE(sep, std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(":/moved\n"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.substr(0, sep), r.out.substr(sep + 3));
+  // Back where it was, for the other tests (the next attach joins it there, and the empty
+  // cgroups can go).
+  auto back = run({"sh", "-c", "for d in /sys/fs/cgroup/*/; do [ -d $d/moved ] && echo 1 > $d/cgroup.procs; done; "
+                               "cat /proc/1/cgroup"});
+  ASSERT_EQ(back.status, 0) << back.err;
+  EXPECT_EQ(back.out.find("moved"), std::string::npos) << back.out;
+  auto gone = run({"sh", "-c", "for d in /sys/fs/cgroup/*/; do [ -d $d/moved ] && rmdir $d/moved; done; "
+                               "ls -d /sys/fs/cgroup/*/moved 2>/dev/null; true"});
+  ASSERT_EQ(gone.status, 0) << gone.err;
+  EXPECT_EQ(gone.out, "");
+}
+
 // The init's seccomp program is compiled once, by lxcd: it goes into the spec file the supervisor
 // starts from, and into attach answers, as the program of the rules next to it.
 TEST_F(Attach, LxcdSendsTheProgramCompiledFromTheRulesItSends) {
