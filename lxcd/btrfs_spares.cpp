@@ -13,16 +13,9 @@ constexpr char kPrefix[] = ".spare-";
 constexpr char kTmp[] = ".tmp";
 }  // namespace
 
-BtrfsSpares::BtrfsSpares(std::string dir, std::mutex& images_mu) : dir_(std::move(dir)), images_mu_(images_mu) {}
-
-BtrfsSpares::~BtrfsSpares() {
-  {
-    std::lock_guard<std::mutex> g(mu_);
-    quit_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+BtrfsSpares::BtrfsSpares(std::string dir, std::mutex& images_mu)
+    : dir_(std::move(dir)), images_mu_(images_mu),
+      refills_("spare snapshots", [this](const std::string& id) { refill(id); }) {}
 
 std::string BtrfsSpares::image_of(const std::string& entry, bool* half_made) {
   if (half_made) *half_made = false;
@@ -42,36 +35,7 @@ bool BtrfsSpares::take(const std::string& image_id, const std::string& dst) {
   return ::rename(spare.c_str(), dst.c_str()) == 0;
 }
 
-void BtrfsSpares::want(const std::string& image_id) {
-  {
-    std::lock_guard<std::mutex> g(mu_);
-    wanted_.insert(image_id);
-    // Called from a destructor: nothing may escape. Without the thread creates go on without spares.
-    if (!thread_.joinable()) {
-      try {
-        thread_ = std::thread([this] { run(); });
-      } catch (const std::exception& e) {
-        fprintf(stderr, "lxcd: spare snapshots: no thread: %s\n", e.what());
-        wanted_.clear();
-        return;
-      }
-    }
-  }
-  cv_.notify_one();
-}
-
-void BtrfsSpares::run() {
-  std::unique_lock<std::mutex> l(mu_);
-  for (;;) {
-    cv_.wait(l, [this] { return quit_ || !wanted_.empty(); });
-    if (quit_) return;
-    std::string id = *wanted_.begin();
-    wanted_.erase(wanted_.begin());
-    l.unlock();
-    refill(id);
-    l.lock();
-  }
-}
+void BtrfsSpares::want(const std::string& image_id) { refills_.want(image_id); }
 
 void BtrfsSpares::refill(const std::string& image_id) {
   std::lock_guard<std::mutex> g(images_mu_);  // the image's copy stays while it is snapshotted

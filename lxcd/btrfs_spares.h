@@ -3,11 +3,10 @@
 // disk, much more on a busy one).
 #pragma once
 
-#include <condition_variable>
 #include <mutex>
-#include <set>
 #include <string>
-#include <thread>
+
+#include "lxcd/refill_thread.h"
 
 namespace sysc::lxcd {
 
@@ -18,8 +17,9 @@ namespace sysc::lxcd {
 // lock held: Manager::remove_unused_images).
 class BtrfsSpares {
  public:
+  // Its destruction stops the thread once its snapshot in progress is done (a killed lxcd leaves
+  // .tmp, removed later).
   BtrfsSpares(std::string dir, std::mutex& images_mu);
-  ~BtrfsSpares();  // stops the thread once its snapshot in progress is done (a killed lxcd leaves .tmp, removed later)
   // Renames the spare of IMAGE_ID to DST (on the same filesystem, not existing yet): true if
   // there was one.
   bool take(const std::string& image_id, const std::string& dst);
@@ -31,15 +31,10 @@ class BtrfsSpares {
   static std::string image_of(const std::string& entry, bool* half_made = nullptr);
 
  private:
-  void run();
   void refill(const std::string& image_id);
   std::string dir_;
   std::mutex& images_mu_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::set<std::string> wanted_;  // images whose spare is to be made
-  bool quit_ = false;
-  std::thread thread_;
+  RefillThread<std::string> refills_;  // of image ids; last: stopped before the rest goes
 };
 
 }  // namespace sysc::lxcd

@@ -10,16 +10,8 @@
 
 namespace sysc::lxcd {
 
-LayoutSpares::LayoutSpares(std::string containers_dir) : dir_(std::move(containers_dir)) {}
-
-LayoutSpares::~LayoutSpares() {
-  {
-    std::lock_guard<std::mutex> g(mu_);
-    quit_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+LayoutSpares::LayoutSpares(std::string containers_dir)
+    : dir_(std::move(containers_dir)), refills_("spare container directories", [this](storage::Backend b) { refill(b); }) {}
 
 std::string LayoutSpares::path(const std::string& containers_dir, storage::Backend b) {
   return containers_dir + "/" + kPrefix + storage::to_string(b);
@@ -30,33 +22,7 @@ bool LayoutSpares::take(storage::Backend b, const std::string& dst) {
   return ::renameat2(AT_FDCWD, path(dir_, b).c_str(), AT_FDCWD, dst.c_str(), RENAME_NOREPLACE) == 0;
 }
 
-void LayoutSpares::want(storage::Backend b) {
-  std::lock_guard<std::mutex> g(mu_);
-  // Called from a destructor: nothing may escape. Without the thread creates make their own.
-  if (!thread_.joinable()) {
-    try {
-      thread_ = std::thread([this] { run(); });
-    } catch (const std::exception& e) {
-      fprintf(stderr, "lxcd: spare container directories: no thread: %s\n", e.what());
-      return;
-    }
-  }
-  wanted_.insert(b);
-  cv_.notify_one();
-}
-
-void LayoutSpares::run() {
-  std::unique_lock<std::mutex> l(mu_);
-  for (;;) {
-    cv_.wait(l, [this] { return quit_ || !wanted_.empty(); });
-    if (quit_) return;
-    const storage::Backend b = *wanted_.begin();
-    wanted_.erase(wanted_.begin());
-    l.unlock();
-    refill(b);
-    l.lock();
-  }
-}
+void LayoutSpares::want(storage::Backend b) { refills_.want(b); }
 
 void LayoutSpares::refill(storage::Backend b) {
   const std::string spare = path(dir_, b), tmp = spare + ".tmp";

@@ -8,12 +8,9 @@
 // a whole one. lxcd removes every spare (and .tmp) it finds when it starts: it lays out its own.
 #pragma once
 
-#include <condition_variable>
-#include <mutex>
-#include <set>
 #include <string>
-#include <thread>
 
+#include "lxcd/refill_thread.h"
 #include "lxcd/storage.h"
 
 namespace sysc::lxcd {
@@ -21,8 +18,8 @@ namespace sysc::lxcd {
 class LayoutSpares {
  public:
   static constexpr const char* kPrefix = ".spare-";  // of every spare's name, .tmp ones too
+  // Its destruction stops the thread (a spare half made stays as .tmp, removed at the next start).
   explicit LayoutSpares(std::string containers_dir);
-  ~LayoutSpares();  // stops the thread (a spare half made stays as .tmp, replaced by the next refill)
   // Renames the spare of backend B to DST (not existing; the parent is containers_dir): true if
   // there was one, and DST is then laid out for B.
   bool take(storage::Backend b, const std::string& dst);
@@ -32,14 +29,9 @@ class LayoutSpares {
   static std::string path(const std::string& containers_dir, storage::Backend b);
 
  private:
-  void run();
   void refill(storage::Backend b);
   std::string dir_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::set<storage::Backend> wanted_;
-  bool quit_ = false;
-  std::thread thread_;
+  RefillThread<storage::Backend> refills_;  // last: stopped before the rest goes
 };
 
 }  // namespace sysc::lxcd
