@@ -3,8 +3,10 @@
 #include "lxcd/manager.h"
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <fcntl.h>
 #include <optional>
@@ -111,11 +113,28 @@ std::string Manager::host_view_rootfs(const db::ContainerRecord& rec, const std:
   return img ? img->rootfs : rec.rootfs;
 }
 
+namespace {
+// SYSC_SPARE_QUIET_MS: the spare supervisors' quiet period (ShimPool), for tests that need a
+// long one.
+std::chrono::milliseconds spare_quiet() {
+  const char* env = std::getenv("SYSC_SPARE_QUIET_MS");
+  char* end = nullptr;
+  const long ms = env && *env ? std::strtol(env, &end, 10) : -1;
+  return ms >= 0 && end && *end == '\0' ? std::chrono::milliseconds(ms) : ShimPool::kDefaultQuiet;
+}
+
+// Tells the pool, however the start or attach ends, that one just ended.
+struct HoldOffSpares {
+  ShimPool& pool;
+  ~HoldOffSpares() { pool.hold_off(); }
+};
+}  // namespace
+
 Manager::Manager(Paths paths, config::GlobalConfig global, db::Store store, std::unique_ptr<cgroup::Driver> cg,
                  std::string shim_path, int log_fd, std::unique_ptr<Network> network)
     : paths_(std::move(paths)), global_(std::move(global)), store_(std::move(store)),
       idmaps_(global_.idmap_registry, paths_.state_dir), cg_(std::move(cg)),
-      shim_path_(std::move(shim_path)), log_fd_(log_fd), shims_(shim_path_, log_fd, paths_.run_dir), net_(std::move(network)),
+      shim_path_(std::move(shim_path)), log_fd_(log_fd), shims_(shim_path_, log_fd, paths_.run_dir, spare_quiet()), net_(std::move(network)),
       images_(paths_.cache_dir + "/images"), btrfs_spares_(paths_.state_dir + "/images", images_mu_),
       layout_spares_(paths_.containers_dir),
       monitor_([this](const std::string& n, int pid, const json& ev) { on_shim_event(n, pid, ev); },
@@ -247,6 +266,7 @@ Result<json> Manager::start_locked(const db::ContainerRecord& rec) {
     return std::move(taken).error().context(name + ": start failed");
   }
   ShimLaunch launch = std::move(*taken);
+  HoldOffSpares hold_off{shims_};
   launch.make_cgroup(global_.cgroup_driver, cgroup_rel(name), cgroup_parents_ready());
   made_ahead.pending = true;
   shims_.refill();
@@ -468,6 +488,7 @@ Status Manager::destroy(const std::string& name, bool force) {
 }
 
 Result<json> Manager::attach_info(const std::string& name) {
+  HoldOffSpares hold_off{shims_};
   auto rec = TRY(record(name));
   if (rec.state != db::State::Running || rec.init_pid <= 0) return make_error(name + ": not running", ESRCH);
   // The recorded pid must still be this container's init (and not a reused pid elsewhere).

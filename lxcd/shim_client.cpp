@@ -179,8 +179,8 @@ Result<SpawnedShim> ShimLaunch::go() {
   return s;
 }
 
-ShimPool::ShimPool(std::string shim_path, int log_fd, std::string run_root)
-    : shim_path_(std::move(shim_path)), run_root_(std::move(run_root)), log_fd_(log_fd) {}
+ShimPool::ShimPool(std::string shim_path, int log_fd, std::string run_root, std::chrono::milliseconds quiet)
+    : shim_path_(std::move(shim_path)), run_root_(std::move(run_root)), log_fd_(log_fd), quiet_(quiet) {}
 
 ShimPool::~ShimPool() {
   {
@@ -189,10 +189,10 @@ ShimPool::~ShimPool() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
-  if (spare_) {
+  for (const Spare& spare : spares_) {
     // Out of SCHED_IDLE, so that it ends (and is reaped by the launch's destructor) at once.
     sched_param normal{};
-    sched_setscheduler(spare_->pid(), SCHED_OTHER, &normal);
+    sched_setscheduler(spare.launch.pid(), SCHED_OTHER, &normal);
   }
 }
 
@@ -214,7 +214,11 @@ void ShimPool::run() {
   std::unique_lock<std::mutex> l(mu_);
   uint64_t failed_at = ~uint64_t{0};
   for (;;) {
-    cv_.wait(l, [&] { return quit_ || (!spare_ && takes_ != failed_at); });
+    cv_.wait(l, [&] { return quit_ || (spares_.size() < kSpares && takes_ != failed_at); });
+    // With a spare still there: a quiet moment first (see the class). The wait ends when a
+    // start takes that one too.
+    while (!quit_ && !spares_.empty() && std::chrono::steady_clock::now() < busy_until_)
+      cv_.wait_until(l, busy_until_);
     if (quit_) return;
     const uint64_t takes = takes_;
     const int cpu = take_cpu_;
@@ -239,8 +243,7 @@ void ShimPool::run() {
       failed_at = takes;
       continue;
     }
-    spare_.emplace(std::move(*launch));
-    spare_exe_ = exe;
+    spares_.push_back(Spare{std::move(*launch), exe});
   }
 }
 
@@ -251,18 +254,36 @@ Result<ShimLaunch> ShimPool::take() {
     // Never wait here for the SCHED_IDLE thread: when it holds the lock, spawn a new shim.
     std::unique_lock<std::mutex> l(mu_, std::try_to_lock);
     if (l.owns_lock()) {
-      if (spare_) {
-        spare.emplace(std::move(*spare_));
-        spare_.reset();
-        exe_then = spare_exe_;
+      if (!spares_.empty()) {
+        spare.emplace(std::move(spares_.front().launch));
+        exe_then = spares_.front().exe;
+        spares_.pop_front();
       }
       ++takes_;
+      busy_until_ = std::chrono::steady_clock::now() + quiet_;
       take_cpu_ = sched_getcpu();
     }
   }
+  std::vector<ShimLaunch> stale;  // reaped when this returns, after the start's shim is spawned
   if (spare) {
     struct stat exe_now {};
-    const bool usable = ::stat(shim_path_.c_str(), &exe_now) == 0 && same_file(exe_now, exe_then) && spare->alive();
+    const bool same_binary = ::stat(shim_path_.c_str(), &exe_now) == 0 && same_file(exe_now, exe_then);
+    const bool usable = same_binary && spare->alive();
+    if (!same_binary) {
+      // An upgrade: the other spare runs the old binary too, unless made after it.
+      std::unique_lock<std::mutex> l(mu_, std::try_to_lock);
+      std::deque<Spare> all;
+      if (l.owns_lock()) all.swap(spares_);
+      for (Spare& other : all) {
+        if (same_file(exe_now, other.exe)) {
+          spares_.push_back(std::move(other));
+          continue;
+        }
+        sched_param normal{};
+        sched_setscheduler(other.launch.pid(), SCHED_OTHER, &normal);  // so that it ends at once
+        stale.push_back(std::move(other.launch));
+      }
+    }
     if (spare->pid() > 0) {
       // Its container's init inherits its policy: never SCHED_IDLE. One left unused must end at
       // once: EOF on its go pipe when it is dropped here, then it is reaped.
@@ -278,6 +299,12 @@ Result<ShimLaunch> ShimPool::take() {
 }
 
 void ShimPool::refill() { cv_.notify_one(); }
+
+void ShimPool::hold_off() {
+  // As in take(): never wait for the SCHED_IDLE thread (it holds the lock only for moments).
+  std::unique_lock<std::mutex> l(mu_, std::try_to_lock);
+  if (l.owns_lock()) busy_until_ = std::max(busy_until_, std::chrono::steady_clock::now() + quiet_);
+}
 
 Result<ShimConnection> ShimConnection::connect(const std::string& path) {
   sockaddr_un addr{};

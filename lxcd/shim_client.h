@@ -1,7 +1,9 @@
 // lxcd's side of the shim: spawning sysc-shim for a start, and the line-JSON control socket.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -65,25 +67,38 @@ class ShimLaunch {
   std::string spare_dir_;  // where the shim makes its run directory ahead, if it was asked to
 };
 
-// One shim spawned ahead of the next start (a spare), so that a start skips the shim's exec and
-// its C library start-up. The spare is spawned by a thread of its own at SCHED_IDLE, on the CPU
-// of the start that took the last one, so its exec and start-up only use CPU time nothing else
-// wants; a start that takes it gives it back lxcd's CPUs and SCHED_OTHER before anything else,
-// and the thread spawns the next one. A spare is not used when the shim binary changed since it was spawned (an upgrade) or
-// when it is gone; the start then spawns one as without the pool. When lxcd ends, however it
-// ends, the spare sees EOF on its go pipe and exits.
+// Shims spawned ahead of the next starts (spares), so that a start skips the shim's exec, its C
+// library start-up and the making of its namespaces. A thread of its own spawns them at
+// SCHED_IDLE, on the CPU of the start that took the last one, so their exec and start-up only
+// use CPU time nothing else wants; a start that takes one gives it back lxcd's CPUs and
+// SCHED_OTHER before anything else. Two are kept: a start takes the older one, and the thread
+// makes its replacement only once the starts and attaches have paused for QUIET (each calls
+// hold_off() as it ends), because a spare makes its directory and namespaces at SCHED_OTHER
+// (they take locks lxcd and the kernel's network code share): ~1 ms of CPU that would compete
+// with the start, the container's first steps and the attach that usually follows. The second
+// spare serves a start that comes before the replacement is made; when none is left (starts in
+// a row), the next is made at once. A spare is not used when the shim binary changed since it
+// was spawned (an upgrade) or when it is gone; the start then spawns one as without the pool.
+// When lxcd ends, however it ends, the spares see EOF on their go pipes and exit.
 class ShimPool {
  public:
   // RUN_ROOT: where each spare makes its run directory ahead (ShimLaunch::spawn).
-  ShimPool(std::string shim_path, int log_fd, std::string run_root);
-  ~ShimPool();  // stops the thread; the spare exits and is reaped
-  void start();  // the thread, which spawns the first spare
-  // A shim for a start: the spare, or a new one. The next spare is made after refill().
+  ShimPool(std::string shim_path, int log_fd, std::string run_root,
+           std::chrono::milliseconds quiet = kDefaultQuiet);
+  static constexpr size_t kSpares = 2;
+  // Covers the client's side of an attach after lxcd's answer (~2 ms here: its helper joins the
+  // namespaces, forks and execs). lxcd reads SYSC_SPARE_QUIET_MS instead when set (tests).
+  static constexpr std::chrono::milliseconds kDefaultQuiet{5};
+  ~ShimPool();  // stops the thread; the spares exit and are reaped
+  void start();  // the thread, which spawns the first spares
+  // A shim for a start: the older spare, or a new one. Its replacement is made after refill().
   Result<ShimLaunch> take();
   // Wakes the thread to make the next spare. Called by the start once its shim has its first
   // message: waking another thread costs the waker tens of microseconds on a virtual machine
   // (an inter-processor interrupt), which would delay that message.
   void refill();
+  // A start or an attach has just ended: a replacement spare waits for QUIET from now.
+  void hold_off();
 
  private:
   void run();
@@ -92,9 +107,14 @@ class ShimPool {
   int log_fd_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::optional<ShimLaunch> spare_;
-  struct stat spare_exe_ {};  // the binary the spare runs, as it was when spawned
+  struct Spare {
+    ShimLaunch launch;
+    struct stat exe;  // the binary it runs, as it was when spawned
+  };
+  std::deque<Spare> spares_;  // oldest first
   uint64_t takes_ = 0;        // a failed spawn is retried after the next take
+  std::chrono::milliseconds quiet_;
+  std::chrono::steady_clock::time_point busy_until_{};  // the last take or hold_off() + quiet_
   bool quit_ = false;
   int take_cpu_ = -1;         // the CPU the last take() ran on
   std::thread thread_;

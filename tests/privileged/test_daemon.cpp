@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "lxcd/shim_client.h"
 #include "support/harness.h"
 #include "support/test_io.h"
 
@@ -234,12 +236,12 @@ TEST_F(Daemon, ClientThatNeverFinishesItsRequestIsLetGo) {
   EXPECT_EQ(env_->sysc({"list"}).status, 0);
 }
 
-// lxcd keeps one supervisor spawned ahead at SCHED_IDLE; the next start runs on it (back at
-// SCHED_OTHER and on lxcd's CPUs, as is the container's init) and a new spare follows, pinned
-// to the CPU of that start while it waits. A spare of a shim binary
-// that changed since is not used, and a killed lxcd's spare exits. A spare makes its run
-// directory ahead (.spare-PID: its socket and an empty spec file), which the start that takes it
-// renames to the container's; a spare that ends removes it, and lxcd removes stale ones.
+// lxcd keeps supervisors spawned ahead at SCHED_IDLE; the next start runs on the oldest (back
+// at SCHED_OTHER and on lxcd's CPUs, as is the container's init) and a new spare follows, pinned
+// to the CPU of that start while it waits. Spares of a shim binary that changed since are not
+// used, and a killed lxcd's spares exit. A spare makes its run directory ahead (.spare-PID: its
+// socket and an empty spec file), which the start that takes it renames to the container's; a
+// spare that ends removes it, and lxcd removes stale ones.
 TEST_F(Daemon, SpareSupervisorRunsTheNextStartAndIsReplaced) {
   // lxcd and sysc-shim copied into the root: the upgrade below changes this copy of the shim
   // binary, not the build's (lxcd runs the shim beside itself).
@@ -291,11 +293,20 @@ TEST_F(Daemon, SpareSupervisorRunsTheNextStartAndIsReplaced) {
   EXPECT_NE(spare_sock, 0u);
   EXPECT_EQ(inode(run + "/dsp1/shim.sock"), spare_sock) << "the spare's socket was not the one used";
   EXPECT_EQ(inode(run + "/dsp1/spec.json"), spare_spec) << "the spec was not written into the spare's file";
-  const int next = wait_spare(lxcd, spare);
-  ASSERT_GT(next, 0) << "no new spare after the start";
-  EXPECT_EQ(dot_entries(), std::vector<std::string>{".spare-" + std::to_string(next)});
+  // The pool is full again: the spare made before the start (the next one to serve) and the
+  // one made after it, which waits pinned to one CPU.
+  const std::vector<int> pool = wait_spares(lxcd);
+  ASSERT_EQ(pool.size(), lxcd::ShimPool::kSpares) << "no new spare after the start";
+  EXPECT_EQ(std::count(pool.begin(), pool.end(), spare), 0);
+  const int next = pool.front(), newest = pool.back();
+  std::vector<std::string> dirs;
+  for (int pid : pool) dirs.push_back(".spare-" + std::to_string(pid));
+  std::vector<std::string> entries = dot_entries();
+  std::sort(dirs.begin(), dirs.end());
+  std::sort(entries.begin(), entries.end());
+  EXPECT_EQ(entries, dirs);
   if (lxcd_cpus.find_first_of(",-") != std::string::npos)  // more than one CPU: the new one waits on one
-    EXPECT_EQ(cpus_allowed_list(read_text("/proc/" + std::to_string(next) + "/status")).find_first_of(",-"),
+    EXPECT_EQ(cpus_allowed_list(read_text("/proc/" + std::to_string(newest) + "/status")).find_first_of(",-"),
               std::string::npos);
 
   // The shim binary changes (its mtime here; an upgrade replaces the file): the spare is
@@ -314,20 +325,24 @@ TEST_F(Daemon, SpareSupervisorRunsTheNextStartAndIsReplaced) {
   EXPECT_NE(fresh, next) << "a spare of the old binary ran the start";
   EXPECT_FALSE(alive(next)) << "the dropped spare still runs";
   EXPECT_FALSE(std::filesystem::exists(spare_dir(next))) << "the dropped spare left its directory";
+  EXPECT_FALSE(alive(newest)) << "the other spare of the old binary still runs";
+  EXPECT_FALSE(std::filesystem::exists(spare_dir(newest))) << "the other spare of the old binary left its directory";
   EXPECT_TRUE(std::filesystem::is_socket(run + "/dsp1/shim.sock"));
   EXPECT_TRUE(env_->leftovers().empty()) << "the dropped spare was not reaped";
 
-  // lxcd killed: its spare sees EOF on its go pipe and exits; the container stays.
-  const int last = wait_spare(lxcd, next);
-  ASSERT_GT(last, 0);
+  // lxcd killed: its spares see EOF on their go pipes and exit; the container stays.
+  const std::vector<int> last = wait_spares(lxcd);
+  ASSERT_EQ(last.size(), lxcd::ShimPool::kSpares);
   env_->kill_lxcd(SIGKILL);
-  bool gone = false;
-  for (int i = 0; i < 100 && !gone; ++i) {
-    gone = !alive(last);
-    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  for (int pid : last) {
+    bool gone = false;
+    for (int i = 0; i < 100 && !gone; ++i) {
+      gone = !alive(pid);
+      if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_TRUE(gone) << "a spare of a killed lxcd still runs";
+    EXPECT_FALSE(std::filesystem::exists(spare_dir(pid))) << "a spare of a killed lxcd left its directory";
   }
-  EXPECT_TRUE(gone) << "the spare of a killed lxcd still runs";
-  EXPECT_FALSE(std::filesystem::exists(spare_dir(last))) << "the spare of a killed lxcd left its directory";
   EXPECT_TRUE(alive(fresh));
   // A spare killed with -9 cannot remove its directory: the next lxcd does.
   std::filesystem::create_directories(run + "/.spare-999999999");
@@ -335,6 +350,40 @@ TEST_F(Daemon, SpareSupervisorRunsTheNextStartAndIsReplaced) {
   EXPECT_EQ(env_->sysc({"stop", "--force", "dsp1"}).status, 0);
   EXPECT_FALSE(std::filesystem::exists(run + "/.spare-999999999")) << "a stale spare directory was kept";
   EXPECT_TRUE(env_->leftovers("dsp1").empty());
+}
+
+// A start that takes a spare leaves its replacement for a pause in the starts and attaches (a
+// minute here, SYSC_SPARE_QUIET_MS): the other spare serves the next start, and once none is
+// left the next one is made at once.
+TEST_F(Daemon, SparesAreReplacedAfterAPauseUnlessNoneIsLeft) {
+  env_->set_env("SYSC_SPARE_QUIET_MS", "60000");
+  env_->create_busybox("dq1");
+  env_->create_busybox("dq2");
+  const int lxcd = env_->lxcd_pid();
+  ASSERT_GT(lxcd, 0);
+  const std::vector<int> pool = wait_spares(lxcd);
+  ASSERT_EQ(pool.size(), 2u) << "lxcd did not make its two spares at once";
+  auto r = env_->sysc({"start", "dq1"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(env_->info("dq1").value("shim_pid", 0), pool[0]) << "the start did not take the older spare";
+  for (int i = 0; i < 20; ++i) {  // 2 s: the other spare, alone
+    ASSERT_EQ(spares_of(lxcd), std::vector<int>{pool[1]}) << "a replacement came before the pause";
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  r = env_->sysc({"start", "dq2"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(env_->info("dq2").value("shim_pid", 0), pool[1]);
+  std::vector<int> now;
+  for (int i = 0; i < 300 && now.empty(); ++i) {
+    now = spares_of(lxcd);
+    if (now.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(now.size(), 1u) << "no spare made at once with none left";
+  for (int i = 0; i < 20; ++i) {  // and only that one, until the pause
+    EXPECT_EQ(spares_of(lxcd), now);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(env_->sysc({"attach", "dq2", "--", "true"}).status, 0);
 }
 
 }  // namespace

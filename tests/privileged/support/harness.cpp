@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +19,7 @@
 #include <thread>
 
 #include "common/fs.h"
+#include "lxcd/shim_client.h"
 #include "net/netlink.h"
 #include "net/nft.h"
 #include "runtime/cgroup.h"
@@ -265,18 +267,56 @@ std::vector<int> spares_of(int lxcd) {
   return out;
 }
 
-int wait_spare(int lxcd, int other_than, int timeout_s) {
+namespace {
+// When PID started, in clock ticks since boot (/proc/PID/stat field 22); 0 if unknown. Two
+// spares spawned within one tick tie, and are then ordered by pid.
+unsigned long long start_time(int pid) {
+  const std::string stat = slurp("/proc/" + std::to_string(pid) + "/stat");
+  const size_t comm_end = stat.rfind(')');
+  if (comm_end == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(comm_end + 1));  // field 3 (state) on
+  std::string skip;
+  for (int field = 3; field < 22; ++field) fields >> skip;
+  unsigned long long t = 0;
+  fields >> t;
+  return t;
+}
+}  // namespace
+
+std::vector<int> wait_spares(int lxcd, int timeout_s) {
   auto waiting = [&](int pid) {
     return sched_getscheduler(pid) == SCHED_IDLE &&
            slurp("/proc/" + std::to_string(pid) + "/wchan").find("pipe_read") != std::string::npos;
   };
+  auto oldest_first = [&] {
+    std::vector<std::pair<unsigned long long, int>> by_start;
+    for (int pid : spares_of(lxcd)) by_start.emplace_back(start_time(pid), pid);
+    std::sort(by_start.begin(), by_start.end());
+    std::vector<int> out;
+    for (const auto& [t, pid] : by_start) out.push_back(pid);
+    return out;
+  };
+  auto all_waiting = [&](const std::vector<int>& spares) {
+    return spares.size() == lxcd::ShimPool::kSpares && std::all_of(spares.begin(), spares.end(), waiting);
+  };
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
   while (std::chrono::steady_clock::now() < deadline) {
-    auto spares = spares_of(lxcd);
-    if (spares.size() == 1 && spares[0] != other_than && waiting(spares[0])) {
+    auto spares = oldest_first();
+    if (all_waiting(spares)) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      if (spares_of(lxcd) == spares && waiting(spares[0])) return spares[0];
+      if (oldest_first() == spares && all_waiting(spares)) return spares;
     }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return {};
+}
+
+int wait_spare(int lxcd, int other_than, int timeout_s) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto spares = wait_spares(lxcd, timeout_s);
+    if (spares.empty()) return 0;
+    if (spares.front() != other_than) return spares.front();
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return 0;

@@ -73,10 +73,14 @@ std::vector<int> children_of(int pid);
 // lxcd's spare supervisors: its sysc-shim children that serve no container yet (no spec file
 // on their command line), alive.
 std::vector<int> spares_of(int lxcd);
-// The one spare of lxcd other than OTHER_THAN, waiting at idle priority on its go pipe (its
-// set-up, namespaces made ahead included, done); 0 if none shows up within TIMEOUT_S. lxcd
-// stores it as soon as its exec is done, and the spare starts up at the same idle priority on
-// the same CPU after that: one found blocked in its read, and 100 ms later still, is stored.
+// lxcd's spares once it has all of them (ShimPool::kSpares), oldest first (the order starts
+// take them), each waiting at idle priority on its go pipe (its set-up, namespaces made ahead
+// included, done); empty if that does not happen within TIMEOUT_S. lxcd stores a spare as soon
+// as its exec is done, and the spare starts up at the same idle priority on the same CPU after
+// that: one found blocked in its read, and 100 ms later still, is stored.
+std::vector<int> wait_spares(int lxcd, int timeout_s = 30);
+// The spare the next start takes (the oldest of wait_spares), other than OTHER_THAN (a spare a
+// start just took, until its command line shows its container's spec); 0 if none.
 int wait_spare(int lxcd, int other_than = 0, int timeout_s = 30);
 
 // Skip unless root; skip with a reason when a kernel feature is missing (CI turns those into failures).
