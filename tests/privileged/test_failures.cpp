@@ -72,6 +72,27 @@ TEST_F(Failures, StartFailingHalfwayThroughTheMountsLeavesNothing) {
   EXPECT_EQ(ok.status, 0) << ok.err;
 }
 
+// lxcd reaches a supervisor by ROOT/run/sysc/NAME/shim.sock: a start whose path is longer than a
+// unix socket's address holds is refused before anything is made, naming the container and the
+// limit; a shorter name in the same root starts.
+TEST_F(Failures, StartRefusesAControlSocketPathLongerThanASocketAddress) {
+  env_ = std::make_unique<SyscEnv>("", 60);
+  const std::string name = "sock" + std::string(36, 'x');
+  ASSERT_GE((env_->root() + "/run/sysc/" + name + "/shim.sock").size(), sizeof(sockaddr_un{}.sun_path));
+  env_->create_busybox(name);
+  auto r = env_->sysc({"start", name});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find(name + ": start failed: its control socket path " + env_->root() + "/run/sysc/" + name),
+            std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("longer than a unix socket's 107 bytes"), std::string::npos) << r.err;
+  EXPECT_EQ(env_->state(name), "STOPPED");
+  EXPECT_TRUE(env_->leftovers(name).empty()) << ::testing::PrintToString(env_->leftovers(name));
+  env_->create_busybox("short1");
+  r = env_->sysc({"start", "short1"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(env_->sysc({"attach", "short1", "--", "true"}).status, 0);
+}
+
 TEST_F(Failures, SymlinkInTheRootfsCannotRedirectAMountToTheHost) {
   env_->create_busybox("bad3");
   // A tenant plants run -> a host directory; the runtime must resolve inside the rootfs.

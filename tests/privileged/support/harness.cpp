@@ -37,10 +37,14 @@ std::string slurp(const std::string& path) {
 
 }  // namespace
 
-SyscEnv::SyscEnv(const std::string& global_conf) {
+SyscEnv::SyscEnv(const std::string& global_conf, size_t root_length) {
   char tmpl[] = "/tmp/sysc-test-XXXXXX";
-  root_ = mkdtemp(tmpl);
+  top_ = root_ = mkdtemp(tmpl);
   chmod(root_.c_str(), 0711);  // dnsmasq, after dropping root, re-reads its files below run/
+  if (root_length > root_.size() + 1) {
+    root_ += "/" + std::string(root_length - root_.size() - 1, 'r');
+    (void)mkdir_p(root_, 0711);
+  }
   std::random_device rd;
   cgroup_parent_ = "sysc-test-" + std::to_string(getpid()) + "-" + std::to_string(rd() % 100000);
   // Own bridge and subnet per test process, so parallel test binaries never share a network.
@@ -99,7 +103,7 @@ SyscEnv::~SyscEnv() {
       if (f[4].rfind(root_ + "/", 0) == 0) umount2(f[4].c_str(), MNT_DETACH);
     }
   }
-  (void)remove_tree(root_);
+  (void)remove_tree(top_);
 }
 
 void SyscEnv::set_env(const std::string& key, const std::string& value) { env_.push_back(key + "=" + value); }

@@ -18,7 +18,9 @@ class SyscEnv {
  public:
   // Makes the root (global_conf is appended to its sysc.conf); lxcd starts on the first command.
   // Its [security] idmap_registry is ROOT/var/lib/sysc-idmap/ranges unless global_conf sets one.
-  explicit SyscEnv(const std::string& global_conf = "");
+  // ROOT_LENGTH, when set: the root is a directory inside the temporary one, its path padded to
+  // that many characters (for limits on path lengths).
+  explicit SyscEnv(const std::string& global_conf = "", size_t root_length = 0);
   ~SyscEnv();  // destroys every container, stops lxcd, removes the root and the cgroup parent
 
   const std::string& root() const { return root_; }
@@ -60,6 +62,7 @@ class SyscEnv {
   RunResult run_sysc(const std::vector<std::string>& prefix, const std::vector<std::string>& args,
                      const std::string& input, int timeout_s);
   std::string root_;
+  std::string top_;  // the temporary directory: root_ or its parent
   std::string cgroup_parent_;
   std::string bridge_;
   std::string subnet_;  // first three octets
