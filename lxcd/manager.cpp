@@ -245,7 +245,7 @@ Result<json> Manager::start_locked(const db::ContainerRecord& rec) {
     return make_error(name + ": start failed: its control socket path " + sock + " is longer than a unix socket's " +
                           std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + " bytes (a shorter state root or name)",
                       ENAMETOOLONG);
-  // The supervisor (the pool's spare, or one spawned now that execs and starts up while the
+  // The supervisor (a spare from the pool, or one spawned now that execs and starts up while the
   // container is prepared below) makes the container's cgroup meanwhile, then waits for the spec
   // file (spec_ready) and the go. Any failure before the go calls it off (the launch's
   // destructor): it removes the cgroup again and stops.

@@ -1,6 +1,6 @@
 // sysc-shim: the per-container supervisor, spawned by lxcd as `sysc-shim` with a status pipe on
 // fd 3 and a go pipe on fd 4, before the container it will run is prepared (or before it is even
-// asked for: lxcd keeps a spare, which also makes its run directory ahead). The go pipe brings
+// asked for: lxcd keeps spares, each of which also makes its run directory ahead). The go pipe brings
 // the spec file's path once the file is written (2 bytes of length, then the path), then one
 // byte once lxcd has made the container's cgroup. Resolves the whole plan before clone, then
 // runs the Supervisor loop. Host side.
