@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "common/fs.h"
-#include "runtime/mounts.h"
+#include "runtime/child_plan.h"
 #include "runtime/security.h"
 #include "runtime/shim/supervisor.h"
 
@@ -48,38 +48,6 @@ Result<UniqueFd> listen_on(const std::string& path) {
   chmod(path.c_str(), 0600);
   if (listen(fd.get(), 64) != 0) return sys_error("listen " + path);
   return fd;
-}
-
-// Everything the child will read, resolved now: no parsing after clone.
-Result<runtime::ChildPlan> make_plan(const runtime::RuntimeSpec& spec, const cgroup::Driver& cg,
-                                     const std::string& console_pty) {
-  runtime::ChildPlan plan;
-  plan.name = spec.name;
-  plan.rootfs = spec.rootfs;
-  plan.overlay = spec.overlay;
-  if (spec.overlay.enabled()) {
-    auto base = [&](const std::string& p) { return p.substr(spec.overlay.dir().size() + 1); };
-    if (!spec.overlay.siblings())
-      return make_error("overlay upper and work directories must be siblings: " + spec.overlay.upper + ", " +
-                            spec.overlay.work, EINVAL);
-    plan.overlay_upper_name = base(spec.overlay.upper);
-    plan.overlay_work_name = base(spec.overlay.work);
-    // userxattr: the overlay's own xattrs in the user.overlay.* namespace, which an overlay made
-    // in a user namespace must use: one upper layer works privileged and unprivileged.
-    plan.overlay_data = "lowerdir=" + spec.overlay.lower + ",upperdir=" + spec.overlay.upper +
-                        ",workdir=" + spec.overlay.work + ",userxattr";
-  }
-  plan.idmap = spec.idmap;
-  plan.mounts = runtime::base_mount_plan(console_pty, cg.container_mounts(), spec.idmap.enabled());
-  auto lxcfs = runtime::lxcfs_mount_plan(spec.lxcfs_dir, spec.lxcfs_files);
-  plan.mounts.insert(plan.mounts.end(), lxcfs.begin(), lxcfs.end());
-  plan.argv_storage = spec.init_argv;
-  plan.env_storage = spec.init_env;
-  plan.security.cap_drop = TRY(runtime::cap_numbers(spec.cap_drop));
-  plan.security.seccomp = spec.seccomp;
-  plan.security.allow_compat = spec.seccomp_compat;
-  plan.seccomp = TRY(runtime::seccomp_program(plan.security, spec.seccomp_filter));
-  return plan;
 }
 
 // What a shim can make before it knows its container (a spare waits with it made): the cgroup
@@ -197,7 +165,8 @@ Result<int> run(const std::string& spec_path, Prepared& pre) {
   // The console belongs to the container's root (group tty, 5), so its init can open it.
   if (spec.idmap.enabled() && ::chown(console.slave_path().c_str(), spec.idmap.host_uid, spec.idmap.host_gid + 5) != 0)
     return sys_error(spec.name + ": start failed at console: chown " + console.slave_path());
-  auto plan = TRY_CTX(make_plan(spec, *cg, console.slave_path()), spec.name + ": start failed at plan");
+  auto plan = TRY_CTX(runtime::make_child_plan(spec, cg->container_mounts(), console.slave_path()),
+                      spec.name + ": start failed at plan");
   auto listen_fd = TRY_CTX(control_socket(spec.run_dir, pre), spec.name + ": start failed at control socket");
   shim::Supervisor sup(std::move(spec), std::move(plan), std::move(cg), std::move(console), std::move(listen_fd),
                        std::move(pre.premade));
