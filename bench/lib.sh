@@ -25,6 +25,12 @@ bench_check_host() {
     done
 }
 
+# A tmpfs on ROOT/run (a sysc state root), unmounted by bench_cleanup with the rest.
+bench_run_tmpfs() {
+    mkdir -p "$1/run"
+    mount -t tmpfs -o mode=0755,size=64m sysc-bench-run "$1/run" || bench_die "could not mount a tmpfs on $1/run"
+}
+
 # Private sysc root (as scripts/demo.sh makes it) and private LXC path, both under BENCH_WORK.
 bench_setup_roots() {
     SYSC_ROOT=$BENCH_WORK/sysc
@@ -33,6 +39,10 @@ bench_setup_roots() {
     # No lxcfs on either side (LXC's lxcfs hooks are dropped in lxc_config): equal work per start.
     printf '[cgroup]\nparent = %s\n[network]\nenabled = false\n[resources]\nlxcfs = false\n' "$CG_PARENT" |
         install -D /dev/stdin "$SYSC_ROOT/etc/sysc/sysc.conf"
+    # /run is a tmpfs on the hosts sysc runs on, and so is the root's run/ here: its sockets,
+    # spec and exit files cost what they cost there, not inode allocations on this disk (LXC
+    # keeps its own under /run, or as abstract sockets).
+    bench_run_tmpfs "$SYSC_ROOT"
     mkdir -p "$LXCP"
     export SYSC_ROOT
     # LXC keeps an empty lxc.pivot cgroup in every hierarchy; remove it afterwards only if this

@@ -280,6 +280,8 @@ def report(a):
         fmt = lambda side: ", ".join(ms(x) for x in data[m][side]["round_medians"])
         p(f"| {title[m]} | {fmt('sysc')} | {fmt('lxc')} |")
     p("\n## What each metric times\n")
+    p("sysc runs in a state root of the benchmark's own, its `run/` a tmpfs as `/run` is on a "
+      "host (sockets, spec and exit files); LXC in an LXC path of its own. Both on the same disk.\n")
     for m in metrics:
         text = METRICS[m][1] if m in METRICS else LIST_TEXT.format(n=m[4:])
         p(f"- **{title[m]}**: {text}")

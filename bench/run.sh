@@ -152,6 +152,7 @@ if wanted create; then
         truncate -s 1G "$BENCH_WORK/btrfs.img"
         mkfs.btrfs -q "$BENCH_WORK/btrfs.img" >/dev/null
         mount -o loop "$BENCH_WORK/btrfs.img" "$BT_ROOT/var/lib/sysc"
+        bench_run_tmpfs "$BT_ROOT"
         "$SYSC" --root "$BT_ROOT" create -q busybox "$CTC" --storage btrfs  # builds the image subvolume
         "$SYSC" --root "$BT_ROOT" destroy --force "$CTC" >/dev/null
         mkdir -p "$BT_LXCP/$CT"
