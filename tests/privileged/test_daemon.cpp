@@ -305,9 +305,10 @@ TEST_F(Daemon, SpareSupervisorRunsTheNextStartAndIsReplaced) {
   std::sort(dirs.begin(), dirs.end());
   std::sort(entries.begin(), entries.end());
   EXPECT_EQ(entries, dirs);
-  if (lxcd_cpus.find_first_of(",-") != std::string::npos)  // more than one CPU: the new one waits on one
+  if (lxcd_cpus.find_first_of(",-") != std::string::npos) {  // more than one CPU: the new one waits on one
     EXPECT_EQ(cpus_allowed_list(read_text("/proc/" + std::to_string(newest) + "/status")).find_first_of(",-"),
               std::string::npos);
+  }
 
   // The shim binary changes (its mtime here; an upgrade replaces the file): the spare is
   // dropped and the start spawns a shim of the binary as it is now.

@@ -65,17 +65,6 @@ TEST_F(Lifecycle, ForceStopKillsAtOnceAndTimeoutEscalates) {
   EXPECT_TRUE(env_->leftovers("life2").empty());
 }
 
-// Field N (from 3 on) of /proc/PID/stat as a number, -1 if unreadable.
-long stat_field(int pid, int n) {
-  const std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
-  const size_t paren = stat.rfind(')');
-  if (paren == std::string::npos) return -1;
-  std::istringstream in(stat.substr(paren + 2));
-  std::string field;
-  for (int i = 3; i <= n && in >> field; ++i)
-    if (i == n) return std::stol(field);
-  return -1;
-}
 int sched_policy(int pid) { return static_cast<int>(stat_field(pid, 41)); }
 int nice_of(int pid) { return static_cast<int>(stat_field(pid, 19)); }
 

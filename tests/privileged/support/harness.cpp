@@ -2,6 +2,7 @@
 #include "support/harness.h"
 
 #include <csignal>
+#include <cstdlib>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -271,30 +272,27 @@ std::vector<int> spares_of(int lxcd) {
   return out;
 }
 
-namespace {
-// When PID started, in clock ticks since boot (/proc/PID/stat field 22); 0 if unknown. Two
-// spares spawned within one tick tie, and are then ordered by pid.
-unsigned long long start_time(int pid) {
+long stat_field(int pid, int n) {
   const std::string stat = slurp("/proc/" + std::to_string(pid) + "/stat");
-  const size_t comm_end = stat.rfind(')');
-  if (comm_end == std::string::npos) return 0;
-  std::istringstream fields(stat.substr(comm_end + 1));  // field 3 (state) on
-  std::string skip;
-  for (int field = 3; field < 22; ++field) fields >> skip;
-  unsigned long long t = 0;
-  fields >> t;
-  return t;
+  const size_t paren = stat.rfind(')');
+  if (paren == std::string::npos || n < 3) return -1;
+  std::istringstream in(stat.substr(paren + 2));
+  std::string field;
+  for (int i = 3; i <= n && in >> field; ++i)
+    if (i == n) return std::strtol(field.c_str(), nullptr, 10);
+  return -1;
 }
-}  // namespace
 
 std::vector<int> wait_spares(int lxcd, int timeout_s) {
   auto waiting = [&](int pid) {
     return sched_getscheduler(pid) == SCHED_IDLE &&
            slurp("/proc/" + std::to_string(pid) + "/wchan").find("pipe_read") != std::string::npos;
   };
+  // By start time (field 22, in clock ticks: two spares spawned within one tie, and are then
+  // ordered by pid).
   auto oldest_first = [&] {
-    std::vector<std::pair<unsigned long long, int>> by_start;
-    for (int pid : spares_of(lxcd)) by_start.emplace_back(start_time(pid), pid);
+    std::vector<std::pair<long, int>> by_start;
+    for (int pid : spares_of(lxcd)) by_start.emplace_back(stat_field(pid, 22), pid);
     std::sort(by_start.begin(), by_start.end());
     std::vector<int> out;
     for (const auto& [t, pid] : by_start) out.push_back(pid);

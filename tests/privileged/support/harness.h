@@ -73,6 +73,8 @@ class SyscEnv {
 bool alive(int pid);
 // The live children of PID (of all its threads).
 std::vector<int> children_of(int pid);
+// Field N (3 on; numeric ones from 4) of /proc/PID/stat, -1 if unreadable.
+long stat_field(int pid, int n);
 // lxcd's spare supervisors: its sysc-shim children that serve no container yet (no spec file
 // on their command line), alive.
 std::vector<int> spares_of(int lxcd);
