@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "common/fs.h"
+#include "common/scope_exit.h"
 #include "lxcd/autostart.h"
 #include "lxcd/manager.h"
 
@@ -266,13 +267,10 @@ Result<json> Manager::shutdown_all() {
     shutting_down_ = true;
     for (auto& [name, st] : restarts_) st.next_at_ms = 0;
   }
-  struct Reset {
-    Manager* m;
-    ~Reset() {
-      std::lock_guard<std::mutex> g(m->hosting_mu_);
-      m->shutting_down_ = false;
-    }
-  } reset{this};
+  ScopeExit reset([this] {
+    std::lock_guard<std::mutex> g(hosting_mu_);
+    shutting_down_ = false;
+  });
   std::vector<HostedContainer> running;
   for (const auto& rec : TRY(store_.list())) {
     if (rec.state == db::State::Stopped) continue;

@@ -19,6 +19,7 @@
 
 #include "common/fs.h"
 #include "common/names.h"
+#include "common/scope_exit.h"
 #include "lxcd/idmap.h"
 #include "lxcd/shim_client.h"
 #include "lxcd/storage.h"
@@ -122,12 +123,6 @@ std::chrono::milliseconds spare_quiet() {
   const long ms = env && *env ? std::strtol(env, &end, 10) : -1;
   return ms >= 0 && end && *end == '\0' ? std::chrono::milliseconds(ms) : ShimPool::kDefaultQuiet;
 }
-
-// Tells the pool, however the start or attach ends, that one just ended.
-struct HoldOffSpares {
-  ShimPool& pool;
-  ~HoldOffSpares() { pool.hold_off(); }
-};
 }  // namespace
 
 Manager::Manager(Paths paths, config::GlobalConfig global, db::Store store, std::unique_ptr<cgroup::Driver> cg,
@@ -252,23 +247,16 @@ Result<json> Manager::start_locked(const db::ContainerRecord& rec) {
   // Declared before the launch, so it runs after the launch's destructor has reaped the shim: a
   // start that ends before the go removes the cgroup the shim made, should the shim have died
   // before it could (called off, it removes the cgroup itself).
-  struct MadeAhead {
-    cgroup::Driver& cg;
-    std::string rel;
-    bool pending = false;
-    ~MadeAhead() {
-      if (pending) (void)cg.destroy(rel);
-    }
-  } made_ahead{*cg_, cgroup_rel(name)};
+  ScopeExit made_ahead([this, &name] { (void)cg_->destroy(cgroup_rel(name)); }, /*armed=*/false);
   auto taken = shims_.take();
   if (!taken) {
     shims_.refill();
     return std::move(taken).error().context(name + ": start failed");
   }
   ShimLaunch launch = std::move(*taken);
-  HoldOffSpares hold_off{shims_};
+  ScopeExit hold_off([this] { shims_.hold_off(); });  // the start has ended, however it ends
   launch.make_cgroup(global_.cgroup_driver, cgroup_rel(name), cgroup_parents_ready());
-  made_ahead.pending = true;
+  made_ahead.arm();
   shims_.refill();
   auto cfg = TRY(load_config(name));
   auto policy = TRY_CTX(runtime::make_policy(cfg.cap_drop, cfg.cap_keep, cfg.seccomp_profile, cfg.allow_compat),
@@ -326,7 +314,7 @@ Result<json> Manager::start_locked(const db::ContainerRecord& rec) {
   // The shim limits and delegates the cgroup it made, then starts the container.
   std::string failure;
   Result<SpawnedShim> spawned = launch.go();
-  made_ahead.pending = false;  // the shim's now, or removed below with the failed start
+  made_ahead.dismiss();  // the shim's now, or removed below with the failed start
   if (!spawned) failure = spawned.error().message;
   else if (!spawned->status.value("ok", false)) failure = spawned->status.value("error", "start failed");
   if (!failure.empty()) {
@@ -488,7 +476,7 @@ Status Manager::destroy(const std::string& name, bool force) {
 }
 
 Result<json> Manager::attach_info(const std::string& name) {
-  HoldOffSpares hold_off{shims_};
+  ScopeExit hold_off([this] { shims_.hold_off(); });  // the attach's part here has ended
   auto rec = TRY(record(name));
   if (rec.state != db::State::Running || rec.init_pid <= 0) return make_error(name + ": not running", ESRCH);
   // The recorded pid must still be this container's init (and not a reused pid elsewhere).

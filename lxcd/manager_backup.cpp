@@ -19,6 +19,7 @@
 #include "common/command.h"
 #include "common/fs.h"
 #include "common/names.h"
+#include "common/scope_exit.h"
 #include "lxcd/btrfs.h"
 #include "lxcd/manager.h"
 #include "lxcd/snapshots.h"
@@ -193,10 +194,7 @@ Result<json> Manager::import_container(const std::string& file, const std::strin
   std::string stage = paths_.containers_dir + "/.import-" + std::to_string(getpid()) + "-" + std::to_string(++counter);
   (void)remove_tree(stage);
   if (::mkdir(stage.c_str(), 0700) != 0) return sys_error("import: mkdir " + stage);
-  struct Cleanup {
-    std::string path;
-    ~Cleanup() { (void)remove_tree(path); }
-  } cleanup{stage};
+  ScopeExit cleanup([&stage] { (void)remove_tree(stage); });
   std::vector<std::string> tar = {"tar", "-C", stage, "-xf", file};
   tar.insert(tar.end(), kTarOptions.begin(), kTarOptions.end());
   TRY(run_command(tar, "import " + file));

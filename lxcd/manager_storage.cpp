@@ -14,6 +14,7 @@
 #include "common/command.h"
 #include "common/fs.h"
 #include "common/names.h"
+#include "common/scope_exit.h"
 #include "common/unique_fd.h"
 #include "lxcd/btrfs.h"
 #include "lxcd/idmap.h"
@@ -115,10 +116,7 @@ Result<json> Manager::create(const CreateRequest& req) {
     if (req.after_answer) req.after_answer->push_back(std::move(f));
     else f();
   };
-  struct WantLayout {
-    std::function<void()> want;
-    ~WantLayout() { want(); }
-  } want_layout{[&later, this, backend] { later([this, backend] { layout_spares_.want(backend); }); }};
+  ScopeExit want_layout([&later, this, backend] { later([this, backend] { layout_spares_.want(backend); }); });
   const bool laid_out = layout_spares_.take(backend, dir);
   if (!laid_out && ::mkdir(dir.c_str(), 0700) != 0) return sys_error(name + ": create " + dir);
   // From here every failure removes what this create made: no half-created container.
@@ -150,13 +148,8 @@ Result<json> Manager::create(const CreateRequest& req) {
     source = *sub;
   }
   // The next btrfs create of this image finds a spare snapshot, made once this one has ended.
-  struct WantSpare {
-    std::function<void()> want;
-    ~WantSpare() {
-      if (want) want();
-    }
-  } want_spare{backend != storage::Backend::Btrfs ? std::function<void()>()
-                                                   : [&later, this, id = img->id] { later([this, id] { btrfs_spares_.want(id); }); }};
+  ScopeExit want_spare([&later, this, id = img->id] { later([this, id] { btrfs_spares_.want(id); }); },
+                       /*armed=*/backend == storage::Backend::Btrfs);
   // Overlay lays out four empty directories: no step worth a line of its own.
   if (backend != storage::Backend::Overlay) progress(85, std::string("root filesystem (") + storage::to_string(backend) + ")");
   // btrfs: the image's spare snapshot, when one is ready, else a snapshot made now.
