@@ -48,6 +48,19 @@ bench_setup_roots() {
     # LXC keeps an empty lxc.pivot cgroup in every hierarchy; remove it afterwards only if this
     # run is the one that made it.
     PIVOTS_BEFORE=$(ls -d /sys/fs/cgroup/lxc.pivot /sys/fs/cgroup/*/lxc.pivot 2>/dev/null || true)
+    # The containers claim their id ranges in sysc's host-wide registry (a private one would let
+    # them overlap a real container's ids); a registry this run made is removed once it is empty.
+    if [[ -e $IDMAP_DIR ]]; then IDMAP_DIR_MADE=0; else IDMAP_DIR_MADE=1; fi
+}
+
+IDMAP_DIR=/var/lib/sysc-idmap  # the directory of sysc's default idmap_registry
+
+# Removes the registry directory this run made, if no claim is left in it (under its lock).
+bench_remove_idmap_dir() {
+    ((${IDMAP_DIR_MADE:-0})) && [[ -d $IDMAP_DIR ]] || return 0
+    [[ ! -s $IDMAP_DIR/ranges ]] || return 0
+    flock -n "$IDMAP_DIR/ranges.lock" rm -f "$IDMAP_DIR/ranges" "$IDMAP_DIR/ranges.lock" || return 0
+    rmdir "$IDMAP_DIR" 2>/dev/null || true
 }
 
 sysc_rootfs() { printf '%s/var/lib/sysc/containers/%s/rootfs' "$SYSC_ROOT" "$1"; }
@@ -174,6 +187,7 @@ bench_cleanup() {
         grep -qxF "$d" <<<"${PIVOTS_BEFORE:-}" || rmdir "$d" 2>/dev/null || true
     done
     if declare -F bench_cleanup_late >/dev/null; then bench_cleanup_late || true; fi
+    bench_remove_idmap_dir
     # Never recurse into a mount left below (an lxcfs of a root that had it on).
     grep -o "$BENCH_WORK/[^ ]*" /proc/self/mounts 2>/dev/null | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
     rm -rf --one-file-system "$BENCH_WORK"

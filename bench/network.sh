@@ -4,10 +4,11 @@
 # DHCP) vs LXC's veth on a bridge this script makes (lbench0, 10.250.78.1/24, static address).
 # Both containers boot the same busybox rootfs with the host's iperf3 and its libraries copied
 # in; `iperf3 -s -D` runs inside, `iperf3 -c ADDR -t T -J` on the host. Runs alternate
-# (sysc, lxc, lxc, sysc, ...). Traffic only between the host and the two containers.
+# (sysc, lxc, lxc, sysc, ...), after one uncounted warm-up run per side. Traffic only between
+# the host and the two containers.
 #
 #   bash bench/network.sh [--quick] [--runs N] [--time T] [--json FILE]
-#   --quick     1 run of 2 s per side (default: 5 runs of 5 s per side)
+#   --quick     1 run of 2 s per side (default: 12 runs of 3 s per side)
 #
 # Needs root, a built sysc, lxc, iperf3, iproute2, nft. Removes bridges, the nftables table and
 # everything else it made on exit.
@@ -15,14 +16,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
 
-RUNS=5 SECS=5 JSON_FILE=
+RUNS=12 SECS=3 JSON_FILE=
 while (($#)); do
     case $1 in
         --quick) RUNS=1 SECS=2 ;;
         --runs) RUNS=${2:?--runs needs N}; shift ;;
         --time) SECS=${2:?--time needs seconds}; shift ;;
         --json) JSON_FILE=${2:?--json needs a file}; shift ;;
-        -h | --help) sed -n '2,12s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,13s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) echo "network.sh: unknown argument '$1'" >&2; exit 2 ;;
     esac
     shift
@@ -100,11 +101,11 @@ for side in sysc lxc; do
 done
 bench_log "network: sysc $CT at $SADDR on $SBR, lxc $CT at $LADDR on $LBR"
 
-# iperf_run ADDR: Gbit/s received by the server (the container) in one run.
+# iperf_run ADDR [SECONDS]: Gbit/s received by the server (the container) in one run.
 iperf_run() {
     local out i
     for ((i = 0; i < 50; i++)); do  # the server may still be starting: retry the connect
-        if out=$(iperf3 -c "$1" -t "$SECS" -J 2>/dev/null); then
+        if out=$(iperf3 -c "$1" -t "${2:-$SECS}" -J 2>/dev/null); then
             python3 -c 'import json,sys; print(round(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9, 3))' <<<"$out"
             return
         fi
@@ -113,6 +114,9 @@ iperf_run() {
     bench_die "iperf3 -c $1 failed: $(python3 -c 'import json,sys; print(json.load(sys.stdin).get("error", ""))' <<<"$out" 2>/dev/null)"
 }
 
+# Warm-up, not counted: neither side's first run after its container started is in the figures.
+iperf_run "$SADDR" 1 >/dev/null
+iperf_run "$LADDR" 1 >/dev/null
 declare -A RES=([sysc]="" [lxc]="")
 for ((r = 0; r < RUNS; r++)); do
     if ((r % 2)); then order=(lxc sysc); else order=(sysc lxc); fi

@@ -244,6 +244,10 @@ def network_section(net):
     p(f"| TCP host → container (Gbit/s) | {med['sysc']:.2f} | {min(g['sysc']):.2f}–{max(g['sysc']):.2f} "
       f"| {med['lxc']:.2f} | {min(g['lxc']):.2f}–{max(g['lxc']):.2f} | **{med['sysc'] / med['lxc']:.2f}** "
       f"| {len(g['sysc'])} / {len(g['lxc'])} |")
+    pairs = [s / x for s, x in zip(g["sysc"], g["lxc"])]
+    if len(pairs) > 1:
+        p(f"\nRun by run (each sysc run against the LXC run next to it): sysc/LXC median "
+          f"**{statistics.median(pairs):.2f}**, min–max {min(pairs):.2f}–{max(pairs):.2f}.")
     p("\n(Higher is better here: a ratio above 1 means sysc is faster.)")
 
 

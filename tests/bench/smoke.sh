@@ -23,6 +23,9 @@ done
 rm -rf "$out"
 mkdir -p "$out"
 before=$(ls -d /tmp/sysc-bench-* 2>/dev/null || true)
+registry=/var/lib/sysc-idmap/ranges  # sysc's default host-wide id range registry
+registry_before=0
+[[ ! -e ${registry%/*} ]] || registry_before=1
 cd "$src"
 SYSC=$sysc bash bench/run.sh --quick --no-debian --no-profile --out "$out/report.md" --json "$out/results.json"
 
@@ -56,9 +59,12 @@ if ls -d /sys/fs/cgroup/sysc-bench-* /sys/fs/cgroup/*/sysc-bench-* 2>/dev/null |
     echo "bench smoke: cgroups left: $(ls -d /sys/fs/cgroup/sysc-bench-* /sys/fs/cgroup/*/sysc-bench-* 2>/dev/null)" >&2
     fail=1
 fi
-registry=/var/lib/sysc-idmap/ranges  # sysc's default host-wide id range registry
 if [[ -f $registry ]] && grep -q " /tmp/sysc-bench-" "$registry"; then
     echo "bench smoke: id range claims left: $(grep ' /tmp/sysc-bench-' "$registry")" >&2
+    fail=1
+fi
+if ((!registry_before)) && [[ -e ${registry%/*} ]]; then
+    echo "bench smoke: the id range registry ${registry%/*} was not there before and is left" >&2
     fail=1
 fi
 if grep -q "/tmp/sysc-bench-" /proc/self/mountinfo; then echo "bench smoke: mounts left: $(grep /tmp/sysc-bench- /proc/self/mountinfo)" >&2; fail=1; fi
