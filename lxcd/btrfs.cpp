@@ -1,9 +1,11 @@
 // btrfs subvolume create / snapshot / delete through BTRFS_IOC_* on the parent directory.
 #include "lxcd/btrfs.h"
 
+#include <cerrno>
 #include <cstring>
 #include <fcntl.h>
 #include <linux/btrfs.h>
+#include <linux/fs.h>
 #include <linux/magic.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -30,6 +32,19 @@ Result<Split> split(const std::string& path) {
   return Split{slash == 0 ? "/" : path.substr(0, slash), leaf};
 }
 
+// False for a NOCOW file (FS_NOCOW_FL) and when the flags cannot be read. A file that does not
+// exist is judged by its directory.
+bool copy_on_write(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd && errno == ENOENT) {
+    size_t slash = path.rfind('/');
+    if (slash == std::string::npos) return false;
+    fd = UniqueFd(::open(slash == 0 ? "/" : path.substr(0, slash).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  }
+  int flags = 0;
+  return fd && ::ioctl(fd.get(), FS_IOC_GETFLAGS, &flags) == 0 && !(flags & FS_NOCOW_FL);
+}
+
 Result<UniqueFd> open_dir(const std::string& path) {
   UniqueFd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd) return sys_error("open " + path);
@@ -41,6 +56,12 @@ Result<UniqueFd> open_dir(const std::string& path) {
 bool is_btrfs(const std::string& path) {
   struct statfs sf;
   return statfs(path.c_str(), &sf) == 0 && static_cast<unsigned long>(sf.f_type) == BTRFS_SUPER_MAGIC;
+}
+
+bool orders_after(const std::string& db, const std::string& dir) {
+  struct stat db_st, dir_st;
+  return is_btrfs(dir) && ::stat(db.c_str(), &db_st) == 0 && ::stat(dir.c_str(), &dir_st) == 0 &&
+         db_st.st_dev == dir_st.st_dev && copy_on_write(db) && copy_on_write(db + "-wal");
 }
 
 bool is_subvolume(const std::string& path) {

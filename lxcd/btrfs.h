@@ -14,4 +14,11 @@ Status create_subvolume(const std::string& path);           // PATH must not exi
 Status snapshot(const std::string& src, const std::string& dst, bool readonly = false);
 Status delete_subvolume(const std::string& path);           // PATH is an (empty or not, read-only or not) subvolume
 
+// True when btrfs itself commits a write to the SQLite database DB after every change already
+// made under DIR, so that no fsync has to order them: DIR and DB are on one btrfs subvolume (its
+// transactions commit in order) and neither DB nor its write-ahead log DB-wal is NOCOW
+// (FS_NOCOW_FL: rewritten in place, outside any transaction). A file not there yet is judged by
+// its directory, whose flag a new file takes.
+bool orders_after(const std::string& db, const std::string& dir);
+
 }  // namespace sysc::lxcd::btrfs

@@ -5,9 +5,7 @@
 #include <ctime>
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/fs.h>
 #include <set>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -69,14 +67,6 @@ Result<Image> Manager::image_for(const std::string& name, const std::string& tmp
     });
   };
   return TRY_CTX(images_.get_or_build(tmpl, args, fresh, build), name + ": create failed");
-}
-
-// False for a NOCOW file (FS_NOCOW_FL) and when the flags cannot be read; true for one that is absent.
-static bool copy_on_write(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (!fd) return errno == ENOENT;
-  int flags = 0;
-  return ::ioctl(fd.get(), FS_IOC_GETFLAGS, &flags) == 0 && !(flags & FS_NOCOW_FL);
 }
 
 Result<std::string> Manager::btrfs_image(const Image& img) {
@@ -183,11 +173,7 @@ Result<json> Manager::create(const CreateRequest& req) {
   // A config file written here holds only commented-out defaults: losing it changes nothing.
   // So no barrier there; elsewhere a btrfs create syncs its directory too, which commits the
   // rename.
-  struct stat db_st, dir_st;
-  bool ordered_by_btrfs = backend == storage::Backend::Btrfs && ::stat(paths_.db_path.c_str(), &db_st) == 0 &&
-                          ::stat(dir.c_str(), &dir_st) == 0 && db_st.st_dev == dir_st.st_dev &&
-                          copy_on_write(paths_.db_path) && copy_on_write(paths_.db_path + "-wal");
-  if (!ordered_by_btrfs) {
+  if (!(backend == storage::Backend::Btrfs && btrfs::orders_after(paths_.db_path, dir))) {
     if (backend == storage::Backend::Btrfs || !wrote_conf)
       if (auto st = sync_path(dir); !st) return undo(std::move(st).error().context(name));
     if (wrote_conf)

@@ -4,6 +4,8 @@
 // nothing behind.
 #include <csignal>
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +14,7 @@
 #include <thread>
 #include <unistd.h>
 
+#include "lxcd/btrfs.h"
 #include "support/harness.h"
 #include "support/test_io.h"
 
@@ -302,6 +305,65 @@ TEST(Storage, BtrfsSnapshots) {
 }
 
 // Ctrl-C of `sysc create` while the template runs: the template is stopped and nothing remains.
+// The create's write barrier is left out only where btrfs orders the database row after the
+// container's files by itself: one subvolume, a copy-on-write database and write-ahead log.
+TEST(Storage, BtrfsOrdersTheRowOnlyForACopyOnWriteDatabaseOnTheSameSubvolume) {
+  SYSC_REQUIRE_ROOT();
+  if (sysc::test::read_text("/proc/filesystems").find("\tbtrfs\n") == std::string::npos) GTEST_SKIP() << "kernel without btrfs";
+  if (system("command -v mkfs.btrfs >/dev/null") != 0) {
+    if (getenv("CI")) FAIL() << "mkfs.btrfs missing (btrfs-progs; scripts/install-deps.sh installs it)";
+    GTEST_SKIP() << "mkfs.btrfs missing (btrfs-progs)";
+  }
+  namespace btrfs = sysc::lxcd::btrfs;
+  SyscEnv env;
+  std::string img = env.root() + "/btrfs.img", mnt = env.root() + "/bt";
+  fs::create_directories(mnt);
+  ASSERT_EQ(system(("truncate -s 256M " + img + " && mkfs.btrfs -q " + img + " >/dev/null && mount -o loop " + img +
+                    " " + mnt)
+                       .c_str()),
+            0);
+  auto set_nocow = [](const std::string& path) {
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    int flags = 0;
+    bool ok = fd >= 0 && ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
+    flags |= FS_NOCOW_FL;
+    ok = ok && ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
+    if (fd >= 0) close(fd);
+    return ok;
+  };
+  std::string state = mnt + "/state", db = state + "/sysc.db", dir = state + "/containers/c1";
+  fs::create_directories(dir);
+  put(db, "");
+  EXPECT_TRUE(btrfs::orders_after(db, dir)) << "copy-on-write database, write-ahead log not made yet";
+  put(db + "-wal", "");
+  EXPECT_TRUE(btrfs::orders_after(db, dir)) << "copy-on-write database and write-ahead log";
+  // A NOCOW write-ahead log (set while empty, as btrfs requires) is rewritten in place.
+  ASSERT_TRUE(set_nocow(db + "-wal"));
+  EXPECT_FALSE(btrfs::orders_after(db, dir));
+  // One not made yet takes its directory's NOCOW flag.
+  fs::remove(db + "-wal");
+  ASSERT_TRUE(set_nocow(state));
+  EXPECT_FALSE(btrfs::orders_after(db, dir));
+  // A NOCOW database.
+  std::string state2 = mnt + "/state2", db2 = state2 + "/sysc.db", dir2 = state2 + "/containers/c1";
+  fs::create_directories(dir2);
+  put(db2, "");
+  ASSERT_TRUE(set_nocow(db2));
+  EXPECT_FALSE(btrfs::orders_after(db2, dir2));
+  // The container's directory on another subvolume: another transaction stream.
+  std::string state3 = mnt + "/state3", db3 = state3 + "/sysc.db";
+  fs::create_directories(state3);
+  put(db3, "");
+  ASSERT_TRUE(btrfs::create_subvolume(state3 + "/containers"));
+  EXPECT_FALSE(btrfs::orders_after(db3, state3 + "/containers"));
+  EXPECT_TRUE(btrfs::orders_after(db3, state3));
+  // Not on btrfs at all.
+  std::string plain = env.root() + "/plain";
+  fs::create_directories(plain + "/containers/c1");
+  put(plain + "/sysc.db", "");
+  EXPECT_FALSE(btrfs::orders_after(plain + "/sysc.db", plain + "/containers/c1"));
+}
+
 TEST(Storage, InterruptedCreateLeavesNothing) {
   SYSC_REQUIRE_ROOT();
   SyscEnv env;
