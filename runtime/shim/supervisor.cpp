@@ -5,13 +5,16 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
+#include <malloc.h>
 #include <ctime>
 #include <sched.h>
 #include <sys/resource.h>
 #include <fcntl.h>
 #include <nlohmann/json.hpp>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
@@ -77,6 +80,33 @@ class StartPriority {
   int policy_ = SCHED_OTHER;
 };
 
+// Gives the stack pages below the caller's frame back to the kernel: the start's deeper calls
+// (the spec's parse, the plan, the clone) touched them once, and the supervisor then waits in its
+// loop, high up the stack, for months. MADV_DONTNEED makes them zero-filled again if ever
+// reached. The range is the main thread's stack mapping as /proc/self/maps names it ("[stack]"),
+// from its low end up to two pages under this frame (room for the madvise call's own).
+void release_unused_stack() {
+  char maps[4096];
+  UniqueFd fd(::open("/proc/self/maps", O_RDONLY | O_CLOEXEC));
+  if (!fd) return;
+  size_t len = 0;
+  for (ssize_t n; len + 1 < sizeof maps && (n = read(fd.get(), maps + len, sizeof maps - 1 - len)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return;
+    len += static_cast<size_t>(n);
+  }
+  maps[len] = '\0';
+  const char* tag = strstr(maps, " [stack]\n");
+  if (!tag) return;  // the maps did not fit: nothing is released
+  const char* line = tag;
+  while (line > maps && line[-1] != '\n') --line;
+  const uintptr_t low = strtoull(line, nullptr, 16);
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t here = reinterpret_cast<uintptr_t>(maps);  // the lowest object of this frame
+  const uintptr_t high = (here & ~(page - 1)) - 2 * page;
+  if (low != 0 && high > low) (void)madvise(reinterpret_cast<void*>(low), high - low, MADV_DONTNEED);
+}
+
 }  // namespace
 
 Supervisor::Supervisor(runtime::RuntimeSpec spec, runtime::ChildPlan plan, std::unique_ptr<cgroup::Driver> cg,
@@ -85,7 +115,9 @@ Supervisor::Supervisor(runtime::RuntimeSpec spec, runtime::ChildPlan plan, std::
       listen_(std::move(listen_fd)), premade_(std::move(premade)) {}
 
 Status Supervisor::boot() {
-  plan_.finalize();
+  if (!plan_)  // a reboot: made again from the spec, as the first boot's was
+    plan_ = TRY_CTX(runtime::make_child_plan(spec_, cg_->container_mounts(), console_.slave_path()), "at plan");
+  plan_->finalize();
   // The first boot's cgroup was made ahead, while lxcd wrote the spec; reboots make their own
   // (the cgroup went with the previous init).
   bool cgroup_made = false;
@@ -108,7 +140,7 @@ Status Supervisor::boot() {
   }
   // A holder that is gone (killed from outside) only means the namespaces are made here.
   const runtime::PremadeNamespaces* premade = premade_.alive() ? &premade_ : nullptr;
-  auto started = runtime::start_container(plan_, *cg_, spec_.cgroup, spec_.limits,
+  auto started = runtime::start_container(*plan_, *cg_, spec_.cgroup, spec_.limits,
                                          [this](pid_t child) { return setup_nics(spec_.nics, child); }, cgroup_made,
                                          premade);
   if (!started) {
@@ -147,8 +179,18 @@ int Supervisor::run(int status_fd, int go_fd, std::optional<Status> early_cgroup
     return 1;
   }
   console_.log_line("container " + spec_.name + " started, init pid " + std::to_string(init_.pid));
+  release_start_memory();
   loop();
   return 0;
+}
+
+// Once the init runs, what only a boot needs goes: the child's plan (a reboot makes it again),
+// the heap pages that freed, and the stack the start went deep into. A supervisor per running
+// container: ~35 KiB of its ~140 KiB of private memory.
+void Supervisor::release_start_memory() {
+  plan_.reset();
+  malloc_trim(0);
+  release_unused_stack();
 }
 
 void Supervisor::loop() {
@@ -206,6 +248,7 @@ void Supervisor::on_init_exit() {
     priority.lower();
     console_.log_line("container " + spec_.name + " started, init pid " + std::to_string(init_.pid));
     broadcast(state_event(), /*watchers_only=*/true);
+    release_start_memory();
     return;
   }
   std::string reason = exit_reason(info, stopping_, forced_);

@@ -11,6 +11,7 @@
 #include "common/unique_fd.h"
 #include "runtime/cgroup.h"
 #include "runtime/child.h"
+#include "runtime/child_plan.h"
 #include "runtime/container.h"
 #include "runtime/spec.h"
 #include "runtime/shim/console.h"
@@ -43,6 +44,7 @@ class Supervisor {
   };
 
   Status boot();
+  void release_start_memory();
   void loop();
   void on_init_exit();
   void on_control(int fd);
@@ -56,7 +58,7 @@ class Supervisor {
   void epoll_del(int fd);
 
   runtime::RuntimeSpec spec_;
-  runtime::ChildPlan plan_;
+  std::optional<runtime::ChildPlan> plan_;  // until a boot has answered (reboots make it again)
   std::unique_ptr<cgroup::Driver> cg_;
   Console console_;
   UniqueFd listen_;

@@ -82,6 +82,16 @@ void expect_normal_policy(SyscEnv& env, const std::string& name) {
 TEST_F(Lifecycle, RebootFromInsideStartsItAgain) {
   start("life3");
   expect_normal_policy(*env_, "life3");
+  // The supervisor drops the child's plan once its init runs and makes it again for a reboot:
+  // the rebooted init must get the same mounts, hostname, seccomp filter and capabilities.
+  auto setup = [this] {
+    return env_->sysc({"attach", "life3", "--", "sh", "-c",
+                       "cut -d' ' -f2,3 /proc/mounts; hostname; grep -E '^(Seccomp|CapBnd|NoNewPrivs):' /proc/1/status"});
+  };
+  auto first = setup();
+  ASSERT_EQ(first.status, 0) << first.err;
+  ASSERT_NE(first.out.find("/proc proc"), std::string::npos) << first.out;
+  ASSERT_NE(first.out.find("Seccomp:\t2"), std::string::npos) << first.out;
   int before = init_pid("life3");
   auto r = env_->sysc({"attach", "life3", "--", "reboot"});
   bool rebooted = false;
@@ -95,6 +105,9 @@ TEST_F(Lifecycle, RebootFromInsideStartsItAgain) {
   EXPECT_NE(log.out.find("rebooting"), std::string::npos) << log.out;
   auto ps = env_->sysc({"attach", "life3", "--", "cat", "/proc/1/comm"});
   EXPECT_EQ(ps.out, "init\n");
+  auto again = setup();
+  ASSERT_EQ(again.status, 0) << again.err;
+  EXPECT_EQ(again.out, first.out);
   expect_normal_policy(*env_, "life3");
 }
 
