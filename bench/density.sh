@@ -39,6 +39,32 @@ bench_setup_roots
 SETTLE=3  # seconds after the last container answered, before memory is read (rcS finishes)
 
 meminfo() { awk -v k="$1:" '$1 == k { printf "%.0f\n", $2 * 1024 }' /proc/meminfo; }
+# The memory processes and the kernel hold, what the kernel can reclaim left out (page cache,
+# which holds each side's own log and rootfs files, and reclaimable slab: dentries, inodes):
+# anonymous pages, tmpfs, unreclaimable slab, page tables, per-CPU areas and vmalloc (kernel
+# stacks included), in bytes.
+held() {
+    awk '$1 ~ /^(AnonPages|Shmem|SUnreclaim|PageTables|Percpu|VmallocUsed):$/ { s += $2 } END { printf "%.0f\n", s * 1024 }' /proc/meminfo
+}
+# Waits until MemAvailable and the held memory have each moved by less than 1 MiB (~5 KiB a
+# container) in three seconds in a row, at most 60 s. The kernel frees a killed container's
+# namespaces (the network one above all) from a work queue, seconds after its processes are
+# gone: read without this wait, the previous side's late frees show up in this side's figure.
+mem_quiet() {
+    local a0 h0 a1 h1 i calm=0
+    a0=$(meminfo MemAvailable) h0=$(held)
+    for ((i = 0; i < 60 && calm < 3; i++)); do
+        sleep 1
+        a1=$(meminfo MemAvailable) h1=$(held)
+        if ((a1 - a0 < 1048576 && a0 - a1 < 1048576 && h1 - h0 < 1048576 && h0 - h1 < 1048576)); then
+            calm=$((calm + 1))
+        else
+            calm=0
+        fi
+        a0=$a1 h0=$h1
+    done
+    bench_log "density: memory quiet after $i s"
+}
 now() { printf '%s' "$EPOCHREALTIME"; }
 # Memory charged to a container's cgroup (v1 memory controller when the host has one, else v2).
 cg_mem() {
@@ -90,7 +116,7 @@ lxc_running() { lxc-ls -P "$LXCP" --running -1 | wc -l; }
 # side_round SIDE ORDER: create N, start them all (timed), read memory, kill and destroy them.
 # Prints one JSON object.
 side_round() {
-    local side=$1 order=$2 i n t0 t1 t2 t3 t4 avail0 comm0 avail1 comm1 cg=0 rss=0 pss=0 pid r p pat rp
+    local side=$1 order=$2 i n t0 t1 t2 t3 t4 avail0 comm0 held0 avail1 comm1 held1 cg=0 rss=0 pss=0 pid r p pat rp
     local -a names=()
     bench_log "density: $side, creating $COUNT containers"
     for ((i = 1; i <= COUNT; i++)); do
@@ -98,8 +124,8 @@ side_round() {
         names+=("$n")
         "${side}_create" "$n" >/dev/null || bench_die "$side: create $n failed"
     done
-    sleep 1
-    avail0=$(meminfo MemAvailable) comm0=$(meminfo Committed_AS)
+    mem_quiet
+    avail0=$(meminfo MemAvailable) comm0=$(meminfo Committed_AS) held0=$(held)
     bench_log "density: $side, starting $COUNT containers"
     t0=$(now)
     for n in "${names[@]}"; do "${side}_start" "$n" || bench_die "$side: start $n failed"; done
@@ -113,7 +139,8 @@ side_round() {
     done
     t2=$(now)
     sleep "$SETTLE"
-    avail1=$(meminfo MemAvailable) comm1=$(meminfo Committed_AS)
+    mem_quiet
+    avail1=$(meminfo MemAvailable) comm1=$(meminfo Committed_AS) held1=$(held)
     for n in "${names[@]}"; do
         cg=$((cg + $(cg_mem "$("${side}_cgroup" "$n")")))
         pid=$("${side}_supervisor" "$n")
@@ -131,8 +158,8 @@ side_round() {
     for n in "${names[@]}"; do "${side}_destroy" "$n"; done
     printf '{"side": "%s", "order": %d, "count": %d, "running": %d, "start_all_s": %s, "ready_all_s": %s, ' \
         "$side" "$order" "$COUNT" "$running" "$(bc_sub "$t1" "$t0")" "$(bc_sub "$t2" "$t0")"
-    printf '"kill_all_s": %s, "memavailable_drop_bytes": %d, "committed_as_growth_bytes": %d, ' \
-        "$(bc_sub "$t4" "$t3")" $((avail0 - avail1)) $((comm1 - comm0))
+    printf '"kill_all_s": %s, "memavailable_drop_bytes": %d, "held_growth_bytes": %d, "committed_as_growth_bytes": %d, ' \
+        "$(bc_sub "$t4" "$t3")" $((avail0 - avail1)) $((held1 - held0)) $((comm1 - comm0))
     printf '"cgroup_memory_bytes": %d, "supervisor_rss_kb": %d, "supervisor_pss_kb": %d}' "$cg" "$rss" "$pss"
 }
 bc_sub() { python3 -c "print(round($1 - $2, 3))"; }
@@ -164,7 +191,8 @@ floor_start() {
     # The subshell joins the cgroups, then unshare forks the sleep into the new namespaces.
     (
         for h in $(cg_hierarchies); do echo "$BASHPID" >"$h/$FLOOR_CG/$n/cgroup.procs"; done
-        exec unshare --net --mount --pid --ipc --uts --cgroup --fork --kill-child sleep 100000
+        # (unshare complains on stderr when its sleep is killed: the round counts the sleeps)
+        exec unshare --net --mount --pid --ipc --uts --cgroup --fork --kill-child sleep 100000 2>/dev/null
     ) &
     FLOOR_PID[$n]=$!
 }
@@ -195,20 +223,22 @@ bench_cleanup_late() {
 
 # floor_round ORDER: the floor's memory per container, read as side_round reads it. One JSON object.
 floor_round() {
-    local i n avail0 comm0 avail1 comm1 cg=0 running
-    sleep 1
-    avail0=$(meminfo MemAvailable) comm0=$(meminfo Committed_AS)
+    local i n avail0 comm0 held0 avail1 comm1 held1 cg=0 running
+    mem_quiet
+    avail0=$(meminfo MemAvailable) comm0=$(meminfo Committed_AS) held0=$(held)
     bench_log "density: floor, starting $COUNT sets of namespaces and cgroups"
     for ((i = 1; i <= COUNT; i++)); do floor_start "$(name_of "$i")"; done
     sleep "$SETTLE"
-    avail1=$(meminfo MemAvailable) comm1=$(meminfo Committed_AS)
+    mem_quiet
+    avail1=$(meminfo MemAvailable) comm1=$(meminfo Committed_AS) held1=$(held)
     for ((i = 1; i <= COUNT; i++)); do cg=$((cg + $(cg_mem "$FLOOR_CG/$(name_of "$i")"))); done
     running=$(pgrep -c -f '^sleep 100000$' || true)
     for ((i = 1; i <= COUNT; i++)); do floor_stop "$(name_of "$i")"; done
     floor_remove_cgroups
     printf '{"side": "floor", "order": %d, "count": %d, "running": %d, ' "$1" "$COUNT" "$running"
-    printf '"memavailable_drop_bytes": %d, "committed_as_growth_bytes": %d, "cgroup_memory_bytes": %d}' \
-        $((avail0 - avail1)) $((comm1 - comm0)) "$cg"
+    printf '"memavailable_drop_bytes": %d, "held_growth_bytes": %d, "committed_as_growth_bytes": %d, ' \
+        $((avail0 - avail1)) $((held1 - held0)) $((comm1 - comm0))
+    printf '"cgroup_memory_bytes": %d}' "$cg"
 }
 
 # --- the 1000-container run: sysc alone, overlay storage (created in milliseconds) -------------

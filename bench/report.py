@@ -158,6 +158,8 @@ DENSITY_ROWS = [
     ("start all N until each answers attach (s)", lambda r: r["ready_all_s"]),
     ("kill all N (s)", lambda r: r["kill_all_s"]),
     ("host MemAvailable drop / N (KiB)", lambda r: r["memavailable_drop_bytes"] / r["count"] / 1024),
+    ("host memory held, growth / N (KiB)",
+     lambda r: r["held_growth_bytes"] / r["count"] / 1024 if "held_growth_bytes" in r else float("nan")),
     ("host Committed_AS growth / N (KiB)", lambda r: r["committed_as_growth_bytes"] / r["count"] / 1024),
     ("container cgroup memory / N (KiB)", lambda r: r["cgroup_memory_bytes"] / r["count"] / 1024),
     ("supervisor RSS / N (KiB)", lambda r: r["supervisor_rss_kb"] / r["count"]),
@@ -179,6 +181,8 @@ def density_section(d, dmax):
         p("| metric | sysc | LXC | sysc/LXC |\n|---|---:|---:|---:|")
         for label, f in DENSITY_ROWS:
             vals = {side: [f(r) for r in rs] for side, rs in sides.items()}
+            if any(x != x for v in vals.values() for x in v):  # NaN: a record without this figure
+                continue
             med = {side: statistics.median(v) for side, v in vals.items()}
             cell = lambda side: (fmt_num(med[side]) + (" [" + ", ".join(fmt_num(x) for x in vals[side])
                                                         + "]" if len(vals[side]) > 1 else ""))
@@ -190,11 +194,15 @@ def density_section(d, dmax):
         p("\nDefinitions, the same on both sides: containers are created first (outside the "
           "timing; each gets its own copy of the rootfs: sysc `--storage dir`, LXC `cp -a`), "
           "then started one after the other (`sysc start` / `lxc-start`), then each is attached "
-          "(`true`, retried every 5 ms) until it answers. After the last one answered and "
-          f"{d.get('settle_s', 3)} s more, memory is read: **host MemAvailable drop** and "
-          "**Committed_AS growth** = /proc/meminfo after minus before the starts (host-wide: "
-          "includes the supervisors, kernel objects of the namespaces and other tenants' "
-          "drift), divided by N; **container cgroup memory** = sum of the containers' own "
+          "(`true`, retried every 5 ms) until it answers. Memory is read before the starts and "
+          f"again {d.get('settle_s', 3)} s after the last one answered, each time once "
+          "/proc/meminfo has been quiet for 3 s (the kernel frees the previous side's namespaces "
+          "from a work queue, seconds after they are killed). **host MemAvailable drop** and "
+          "**Committed_AS growth** = /proc/meminfo before minus after (host-wide: includes the "
+          "supervisors, kernel objects of the namespaces and other tenants' drift), divided by "
+          "N; **host memory held** = the growth of AnonPages + Shmem + SUnreclaim + PageTables "
+          "+ Percpu + VmallocUsed (kernel stacks included) / N: what processes and the kernel "
+          "hold, page cache and reclaimable slab (dentries, inodes) left out; **container cgroup memory** = sum of the containers' own "
           "cgroups' `memory.usage_in_bytes` (v1; `memory.current` on cgroup2: the payload, "
           "page cache it touched included, supervisor excluded) / N; **supervisor RSS/PSS** = "
           "`Rss`/`Pss` of /proc/PID/smaps_rollup of the per-container supervisor (sysc-shim; "
@@ -203,20 +211,25 @@ def density_section(d, dmax):
           "`lxc-stop -k` one after the other.")
         floor = [r for r in d["rounds"] if r["side"] == "floor"]
         if floor:
-            per = lambda r: r["memavailable_drop_bytes"] / r["count"] / 1024
-            fl = statistics.median(per(r) for r in floor)
-            above = {side: statistics.median(per(r) for r in rs) - fl for side, rs in sides.items()}
+            kinds = [("host MemAvailable drop", "memavailable_drop_bytes"), ("host memory held", "held_growth_bytes")]
+            kinds = [(label, key) for label, key in kinds if all(key in r for r in d["rounds"])]
+            per = lambda r, key: r[key] / r["count"] / 1024
+            fl = {key: statistics.median(per(r, key) for r in floor) for _, key in kinds}
+            lxc = {key: statistics.median(per(r, key) for r in sides["lxc"]) for _, key in kinds}
             p("\n**The floor** (a `floor` round before each pair: no runtime; "
               f"{n} sets of new net, mount, pid, ipc, uts and cgroup namespaces with a cgroup in "
-              "every hierarchy, each holding one `sleep`, read the same way): host MemAvailable "
-              f"drop / N {fmt_num(fl)} KiB [" + ", ".join(fmt_num(per(r)) for r in floor) + "], "
-              "container cgroup memory / N "
+              "every hierarchy, each holding one `sleep`, read the same way): "
+              + "; ".join(f"{label} / N {fmt_num(fl[key])} KiB ["
+                          + ", ".join(fmt_num(per(r, key)) for r in floor) + "], "
+                          f"{fl[key] / lxc[key]:.2f} of LXC's" for label, key in kinds)
+              + "; container cgroup memory / N "
               f"{fmt_num(statistics.median(r['cgroup_memory_bytes'] / r['count'] / 1024 for r in floor))} KiB.\n")
             p("| above the floor (runtime + busybox payload over one `sleep`) | sysc | LXC | sysc/LXC |\n"
               "|---|---:|---:|---:|")
-            ratio = f"**{above['sysc'] / above['lxc']:.2f}**" if above["lxc"] > 0 else "–"
-            p(f"| host MemAvailable drop / N minus the floor (KiB) | {fmt_num(above['sysc'])} | "
-              f"{fmt_num(above['lxc'])} | {ratio} |")
+            for label, key in kinds:
+                above = {side: statistics.median(per(r, key) for r in rs) - fl[key] for side, rs in sides.items()}
+                ratio = f"**{above['sysc'] / above['lxc']:.2f}**" if above["lxc"] > 0 else "–"
+                p(f"| {label} / N minus the floor (KiB) | {fmt_num(above['sysc'])} | {fmt_num(above['lxc'])} | {ratio} |")
     if dmax is not None:
         m = dmax["max"]
         p(f"\n**sysc alone, {m['attempted']} containers** (`bench/density.sh --max`, overlay "

@@ -47,6 +47,7 @@ if grep -qw btrfs /proc/filesystems && command -v mkfs.btrfs >/dev/null; then
 fi
 need '^\| host MemAvailable drop / N \(KiB\) \| -?[0-9.]+'
 need '^\| supervisor PSS / N \(KiB\) \| [0-9.]+'
+need '^\| host memory held, growth / N \(KiB\) \| -?[0-9.]+'
 need 'The floor'
 need '^\| host MemAvailable drop / N minus the floor'
 need '^\| TCP host → container \(Gbit/s\) \| [0-9.]+'
