@@ -55,11 +55,12 @@ bench_setup_roots() {
 
 IDMAP_DIR=/var/lib/sysc-idmap  # the directory of sysc's default idmap_registry
 
-# Removes the registry directory this run made, if no claim is left in it (under its lock).
+# Removes the registry directory this run made, if no claim is left in it. The test and the
+# removal hold the registry's lock, as lxcd does for every change; an lxcd waiting for it then
+# finds its lock file gone and makes a new one (lxcd/idmap_registry.cpp).
 bench_remove_idmap_dir() {
     ((${IDMAP_DIR_MADE:-0})) && [[ -d $IDMAP_DIR ]] || return 0
-    [[ ! -s $IDMAP_DIR/ranges ]] || return 0
-    flock -n "$IDMAP_DIR/ranges.lock" rm -f "$IDMAP_DIR/ranges" "$IDMAP_DIR/ranges.lock" || return 0
+    flock -n "$IDMAP_DIR/ranges.lock" sh -c '[ ! -s "$1" ] && rm -f "$1" "$1.lock"' _ "$IDMAP_DIR/ranges" || return 0
     rmdir "$IDMAP_DIR" 2>/dev/null || true
 }
 

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <sstream>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/fs.h"
@@ -43,12 +44,22 @@ std::string describe(const RangeClaim& c) {
 template <class F>
 auto with_claims(const std::string& path, F fn) -> decltype(fn(std::declval<std::vector<RangeClaim>&>())) {
   std::string dir = path.substr(0, path.rfind('/'));
-  if (!dir.empty()) TRY_CTX(mkdir_p(dir, 0700), "id range registry");
   std::string lock_path = path + ".lock";
-  UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (!lock) return sys_error("id range registry: open " + lock_path);
-  while (flock(lock.get(), LOCK_EX) != 0)
-    if (errno != EINTR) return sys_error("id range registry: lock " + lock_path);
+  UniqueFd lock;
+  // The lock file may be removed (with an empty registry and its directory) by whoever holds it:
+  // a lock taken on a file that is no longer at its path locks nothing, so the lock is taken
+  // again on the one there.
+  for (int attempt = 0;; ++attempt) {
+    if (!dir.empty()) TRY_CTX(mkdir_p(dir, 0700), "id range registry");
+    lock = UniqueFd(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!lock && errno == ENOENT && attempt < 100) continue;  // its directory went meanwhile
+    if (!lock) return sys_error("id range registry: open " + lock_path);
+    while (flock(lock.get(), LOCK_EX) != 0)
+      if (errno != EINTR) return sys_error("id range registry: lock " + lock_path);
+    struct stat held, named;
+    if (::fstat(lock.get(), &held) != 0) return sys_error("id range registry: stat " + lock_path);
+    if (::stat(lock_path.c_str(), &named) == 0 && named.st_dev == held.st_dev && named.st_ino == held.st_ino) break;
+  }
   std::vector<RangeClaim> claims;
   if (auto text = read_file(path); text)
     claims = parse_claims(*text);

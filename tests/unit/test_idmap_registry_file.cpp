@@ -3,8 +3,13 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
+#include <future>
 
 #include "common/fs.h"
 #include "lxcd/idmap_registry.h"
@@ -94,6 +99,28 @@ TEST_F(Registry, GoneRootsAndUnrecordedClaimsAreDropped) {
   EXPECT_EQ(a.claim("new", pool_, 65536)->base, 165536u);
   text = sysc::read_file(reg());
   EXPECT_EQ(text->find(dir_ + "/b"), std::string::npos) << *text;
+}
+
+// Whoever removes an empty registry does it holding the lock (the benchmark's cleanup does); a
+// claim that was waiting for that lock then takes it again on the new file, and is kept.
+TEST_F(Registry, AClaimWaitingWhileTheRegistryIsRemovedLocksItsNewFile) {
+  IdRegistry a(reg(), dir_ + "/a");
+  ASSERT_TRUE(a.claim("first", pool_, 65536));
+  ASSERT_TRUE(a.release("first"));
+  int held = open((reg() + ".lock").c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(held, 0);
+  ASSERT_EQ(flock(held, LOCK_EX), 0);
+  auto waiting = std::async(std::launch::async, [&] { return a.claim("web", pool_, 65536); });
+  EXPECT_EQ(waiting.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout);  // blocked on the lock
+  fs::remove_all(dir_ + "/registry");
+  close(held);  // the waiting claim gets the old file's lock, sees it gone, and starts over
+  auto got = waiting.get();
+  ASSERT_TRUE(got) << got.error().message;
+  EXPECT_EQ(got->base, 100000u);
+  auto text = sysc::read_file(reg());
+  ASSERT_TRUE(text);
+  EXPECT_NE(text->find("100000 65536 web "), std::string::npos) << *text;
+  EXPECT_TRUE(fs::exists(reg() + ".lock"));
 }
 
 }  // namespace
