@@ -80,31 +80,37 @@ class StartPriority {
   int policy_ = SCHED_OTHER;
 };
 
-// Gives the stack pages below the caller's frame back to the kernel: the start's deeper calls
-// (the spec's parse, the plan, the clone) touched them once, and the supervisor then waits in its
-// loop, high up the stack, for months. MADV_DONTNEED makes them zero-filled again if ever
-// reached. The range is the main thread's stack mapping as /proc/self/maps names it ("[stack]"),
-// from its low end up to two pages under this frame (room for the madvise call's own).
-void release_unused_stack() {
-  char maps[4096];
-  UniqueFd fd(::open("/proc/self/maps", O_RDONLY | O_CLOEXEC));
-  if (!fd) return;
-  size_t len = 0;
-  for (ssize_t n; len + 1 < sizeof maps && (n = read(fd.get(), maps + len, sizeof maps - 1 - len)) != 0;) {
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return;
-    len += static_cast<size_t>(n);
-  }
-  maps[len] = '\0';
-  const char* tag = strstr(maps, " [stack]\n");
-  if (!tag) return;  // the maps did not fit: nothing is released
-  const char* line = tag;
-  while (line > maps && line[-1] != '\n') --line;
-  const uintptr_t low = strtoull(line, nullptr, 16);
+// Gives the pages of the main thread's stack mapping [LOW, END) below this call back to the
+// kernel, up to two pages under its frame (room for the madvise call's own). Never inlined: its
+// frame lies below every caller's, so nothing live is in the range. MADV_DONTNEED makes the
+// pages zero-filled again if the stack ever reaches them.
+__attribute__((noinline)) void release_stack_below(uintptr_t low, uintptr_t end) {
+  volatile char mark = 0;
+  const uintptr_t here = reinterpret_cast<uintptr_t>(&mark);
+  if (here <= low || here >= end) return;  // not on that stack (another thread's)
   const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  const uintptr_t here = reinterpret_cast<uintptr_t>(maps);  // the lowest object of this frame
   const uintptr_t high = (here & ~(page - 1)) - 2 * page;
-  if (low != 0 && high > low) (void)madvise(reinterpret_cast<void*>(low), high - low, MADV_DONTNEED);
+  if (high > low) (void)madvise(reinterpret_cast<void*>(low), high - low, MADV_DONTNEED);
+}
+
+// The start's deeper calls (the spec's parse, the plan, the clone) touched stack pages once; the
+// supervisor then waits in its loop, high up the stack, for months. Gives them back. The main
+// thread's stack is the mapping /proc/self/maps names "[stack]".
+void release_unused_stack() {
+  uintptr_t low = 0, end = 0;
+  {
+    auto maps = read_file("/proc/self/maps");
+    if (!maps) return;
+    const size_t tag = maps->find(" [stack]\n");
+    if (tag == std::string::npos) return;
+    const size_t line = maps->rfind('\n', tag);
+    const char* start = maps->c_str() + (line == std::string::npos ? 0 : line + 1);
+    char* dash = nullptr;
+    low = strtoull(start, &dash, 16);
+    if (!dash || *dash != '-') return;
+    end = strtoull(dash + 1, nullptr, 16);
+  }
+  release_stack_below(low, end);
 }
 
 }  // namespace
@@ -115,8 +121,7 @@ Supervisor::Supervisor(runtime::RuntimeSpec spec, runtime::ChildPlan plan, std::
       listen_(std::move(listen_fd)), premade_(std::move(premade)) {}
 
 Status Supervisor::boot() {
-  if (!plan_)  // a reboot: made again from the spec, as the first boot's was
-    plan_ = TRY_CTX(runtime::make_child_plan(spec_, cg_->container_mounts(), console_.slave_path()), "at plan");
+  if (!plan_) return make_error("start failed: no plan", EINVAL);  // each boot is given one
   plan_->finalize();
   // The first boot's cgroup was made ahead, while lxcd wrote the spec; reboots make their own
   // (the cgroup went with the previous init).
@@ -189,8 +194,8 @@ int Supervisor::run(int status_fd, int go_fd, std::optional<Status> early_cgroup
 // container: ~35 KiB of its ~140 KiB of private memory.
 void Supervisor::release_start_memory() {
   plan_.reset();
-  malloc_trim(0);
   release_unused_stack();
+  malloc_trim(0);
 }
 
 void Supervisor::loop() {
@@ -243,6 +248,10 @@ void Supervisor::on_init_exit() {
   if (reboot && cleaned) {
     console_.log_line("container " + spec_.name + " is rebooting");
     broadcast(json{{"event", "rebooting"}}.dump(), /*watchers_only=*/true);
+    // Made again from the spec, as the first boot's was, before the start's priority is raised.
+    auto plan = runtime::make_child_plan(spec_, cg_->container_mounts(), console_.slave_path());
+    if (!plan) return finish("reboot failed at plan: " + plan.error().message);
+    plan_ = std::move(*plan);
     StartPriority priority;
     if (Status st = boot(); !st) return finish("reboot failed: " + st.error().message);
     priority.lower();

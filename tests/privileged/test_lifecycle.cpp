@@ -83,10 +83,12 @@ TEST_F(Lifecycle, RebootFromInsideStartsItAgain) {
   start("life3");
   expect_normal_policy(*env_, "life3");
   // The supervisor drops the child's plan once its init runs and makes it again for a reboot:
-  // the rebooted init must get the same mounts, hostname, seccomp filter and capabilities.
+  // the rebooted init must get the same mounts, hostname, id maps, environment, seccomp filter
+  // and capabilities.
   auto setup = [this] {
     return env_->sysc({"attach", "life3", "--", "sh", "-c",
-                       "cut -d' ' -f2,3 /proc/mounts; hostname; grep -E '^(Seccomp|CapBnd|NoNewPrivs):' /proc/1/status"});
+                       "cut -d' ' -f2,3 /proc/mounts; hostname; cat /proc/1/uid_map /proc/1/gid_map /proc/1/environ; "
+                       "grep -E '^(Seccomp|Seccomp_filters|CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs):' /proc/1/status"});
   };
   auto first = setup();
   ASSERT_EQ(first.status, 0) << first.err;
