@@ -2,7 +2,9 @@
 // containers (dir and overlay side by side, btrfs on a loop-mounted btrfs), --no-cache and
 // `template refresh` rebuild, `sysc copy` regenerates identity, Ctrl-C during a create leaves
 // nothing behind.
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
@@ -304,7 +306,6 @@ TEST(Storage, BtrfsSnapshots) {
   EXPECT_FALSE(fs::exists(plain.container_dir("bt5")));
 }
 
-// Ctrl-C of `sysc create` while the template runs: the template is stopped and nothing remains.
 // The create's write barrier is left out only where btrfs orders the database row after the
 // container's files by itself: one subvolume, a copy-on-write database and write-ahead log.
 TEST(Storage, BtrfsOrdersTheRowOnlyForACopyOnWriteDatabaseOnTheSameSubvolume) {
@@ -357,13 +358,16 @@ TEST(Storage, BtrfsOrdersTheRowOnlyForACopyOnWriteDatabaseOnTheSameSubvolume) {
   ASSERT_TRUE(btrfs::create_subvolume(state3 + "/containers"));
   EXPECT_FALSE(btrfs::orders_after(db3, state3 + "/containers"));
   EXPECT_TRUE(btrfs::orders_after(db3, state3));
-  // Not on btrfs at all.
+  // Not on btrfs at all (a tmpfs: the test root's own filesystem may be btrfs).
   std::string plain = env.root() + "/plain";
+  fs::create_directories(plain);
+  ASSERT_EQ(mount("tmpfs", plain.c_str(), "tmpfs", 0, "size=1m"), 0) << strerror(errno);
   fs::create_directories(plain + "/containers/c1");
   put(plain + "/sysc.db", "");
   EXPECT_FALSE(btrfs::orders_after(plain + "/sysc.db", plain + "/containers/c1"));
 }
 
+// Ctrl-C of `sysc create` while the template runs: the template is stopped and nothing remains.
 TEST(Storage, InterruptedCreateLeavesNothing) {
   SYSC_REQUIRE_ROOT();
   SyscEnv env;
