@@ -46,24 +46,25 @@ meminfo() { awk -v k="$1:" '$1 == k { printf "%.0f\n", $2 * 1024 }' /proc/meminf
 held() {
     awk '$1 ~ /^(AnonPages|Shmem|SUnreclaim|PageTables|Percpu|VmallocUsed):$/ { s += $2 } END { printf "%.0f\n", s * 1024 }' /proc/meminfo
 }
-# Waits until MemAvailable and the held memory have each moved by less than 1 MiB (~5 KiB a
-# container) in three seconds in a row, at most 60 s. The kernel frees a killed container's
-# namespaces (the network one above all) from a work queue, seconds after its processes are
-# gone: read without this wait, the previous side's late frees show up in this side's figure.
+# Waits until MemAvailable and the memory held have stayed within 1 MiB (~5 KiB a container at
+# N = 200) of where they were three seconds before, at most 60 s. The kernel frees a killed
+# container's namespaces (the network one above all) from a work queue, seconds after its
+# processes are gone: read without this wait, the previous side's late frees show up in this
+# side's figure.
 mem_quiet() {
     local a0 h0 a1 h1 i calm=0
     a0=$(meminfo MemAvailable) h0=$(held)
-    for ((i = 0; i < 60 && calm < 3; i++)); do
+    for ((i = 1; i <= 60; i++)); do
         sleep 1
         a1=$(meminfo MemAvailable) h1=$(held)
         if ((a1 - a0 < 1048576 && a0 - a1 < 1048576 && h1 - h0 < 1048576 && h0 - h1 < 1048576)); then
             calm=$((calm + 1))
+            if ((calm == 3)); then bench_log "density: memory quiet after $i s"; return; fi
         else
-            calm=0
+            calm=0 a0=$a1 h0=$h1  # the window starts again from here
         fi
-        a0=$a1 h0=$h1
     done
-    bench_log "density: memory quiet after $i s"
+    bench_log "density: memory still moving after 60 s; read as it is"
 }
 now() { printf '%s' "$EPOCHREALTIME"; }
 # Memory charged to a container's cgroup (v1 memory controller when the host has one, else v2).

@@ -23,7 +23,7 @@ while (($#)); do
         --runs) RUNS=${2:?--runs needs N}; shift ;;
         --time) SECS=${2:?--time needs seconds}; shift ;;
         --json) JSON_FILE=${2:?--json needs a file}; shift ;;
-        -h | --help) sed -n '2,13s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,15s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) echo "network.sh: unknown argument '$1'" >&2; exit 2 ;;
     esac
     shift

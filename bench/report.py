@@ -220,8 +220,8 @@ def density_section(d, dmax):
               f"{n} sets of new net, mount, pid, ipc, uts and cgroup namespaces with a cgroup in "
               "every hierarchy, each holding one `sleep`, read the same way): "
               + "; ".join(f"{label} / N {fmt_num(fl[key])} KiB ["
-                          + ", ".join(fmt_num(per(r, key)) for r in floor) + "], "
-                          f"{fl[key] / lxc[key]:.2f} of LXC's" for label, key in kinds)
+                          + ", ".join(fmt_num(per(r, key)) for r in floor) + "]"
+                          + (f", {fl[key] / lxc[key]:.2f} of LXC's" if lxc[key] > 0 else "") for label, key in kinds)
               + "; container cgroup memory / N "
               f"{fmt_num(statistics.median(r['cgroup_memory_bytes'] / r['count'] / 1024 for r in floor))} KiB.\n")
             p("| above the floor (runtime + busybox payload over one `sleep`) | sysc | LXC | sysc/LXC |\n"
@@ -255,9 +255,10 @@ def network_section(net):
     p("| metric | sysc median | sysc min–max | LXC median | LXC min–max | sysc/LXC | runs |")
     p("|---|---:|---:|---:|---:|---:|---:|")
     p(f"| TCP host → container (Gbit/s) | {med['sysc']:.2f} | {min(g['sysc']):.2f}–{max(g['sysc']):.2f} "
-      f"| {med['lxc']:.2f} | {min(g['lxc']):.2f}–{max(g['lxc']):.2f} | **{med['sysc'] / med['lxc']:.2f}** "
+      f"| {med['lxc']:.2f} | {min(g['lxc']):.2f}–{max(g['lxc']):.2f} | "
+      + (f"**{med['sysc'] / med['lxc']:.2f}** " if med["lxc"] > 0 else "– ") +
       f"| {len(g['sysc'])} / {len(g['lxc'])} |")
-    pairs = [s / x for s, x in zip(g["sysc"], g["lxc"])]
+    pairs = [s / x for s, x in zip(g["sysc"], g["lxc"]) if x > 0]
     if len(pairs) > 1:
         p(f"\nRun by run (each sysc run against the LXC run next to it): sysc/LXC median "
           f"**{statistics.median(pairs):.2f}**, min–max {min(pairs):.2f}–{max(pairs):.2f}.")
