@@ -113,6 +113,14 @@ void release_unused_stack() {
   release_stack_below(low, end);
 }
 
+constexpr long long kReleaseDelayMs = 1000;  // after a boot has answered
+
+long long now_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<long long>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
 }  // namespace
 
 Supervisor::Supervisor(runtime::RuntimeSpec spec, runtime::ChildPlan plan, std::unique_ptr<cgroup::Driver> cg,
@@ -184,7 +192,7 @@ int Supervisor::run(int status_fd, int go_fd, std::optional<Status> early_cgroup
     return 1;
   }
   console_.log_line("container " + spec_.name + " started, init pid " + std::to_string(init_.pid));
-  release_start_memory();
+  release_at_ = now_ms() + kReleaseDelayMs;
   loop();
   return 0;
 }
@@ -193,6 +201,7 @@ int Supervisor::run(int status_fd, int go_fd, std::optional<Status> early_cgroup
 // the heap pages that freed, and the stack the start went deep into. A supervisor per running
 // container: ~35 KiB of its ~140 KiB of private memory.
 void Supervisor::release_start_memory() {
+  release_at_ = 0;
   plan_.reset();
   release_unused_stack();
   malloc_trim(0);
@@ -201,7 +210,17 @@ void Supervisor::release_start_memory() {
 void Supervisor::loop() {
   epoll_event evs[32];
   while (!done_) {
-    int n = epoll_wait(epoll_.get(), evs, 32, -1);
+    // The release waits until the start's first commands (an attach) are done with the CPUs.
+    int timeout = -1;
+    if (release_at_ != 0) {
+      const long long left = release_at_ - now_ms();
+      if (left <= 0) {
+        release_start_memory();
+        continue;
+      }
+      timeout = static_cast<int>(left);
+    }
+    int n = epoll_wait(epoll_.get(), evs, 32, timeout);
     if (n < 0) {
       if (errno == EINTR) continue;
       finish("supervisor failure: epoll_wait: " + std::string(strerror(errno)));
@@ -257,7 +276,7 @@ void Supervisor::on_init_exit() {
     priority.lower();
     console_.log_line("container " + spec_.name + " started, init pid " + std::to_string(init_.pid));
     broadcast(state_event(), /*watchers_only=*/true);
-    release_start_memory();
+    release_at_ = now_ms() + kReleaseDelayMs;
     return;
   }
   std::string reason = exit_reason(info, stopping_, forced_);

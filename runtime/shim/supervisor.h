@@ -69,6 +69,7 @@ class Supervisor {
   UniqueFd stop_timer_;
   runtime::StartedInit init_;
   long long started_at_ = 0;
+  long long release_at_ = 0;  // CLOCK_MONOTONIC ms at which release_start_memory runs; 0: none due
   bool stopping_ = false;
   bool forced_ = false;
   bool done_ = false;
