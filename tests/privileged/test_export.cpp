@@ -176,19 +176,9 @@ TEST(Export, ShiftedRootfsComesBackUnshifted) {
 // btrfs: the imported rootfs is a subvolume and the snapshots read-only subvolumes again.
 TEST(Export, BtrfsWithSnapshots) {
   SYSC_REQUIRE_ROOT();
-  std::ifstream fsl("/proc/filesystems");
-  if (std::string(std::istreambuf_iterator<char>(fsl), {}).find("\tbtrfs\n") == std::string::npos)
-    GTEST_SKIP() << "kernel without btrfs";
-  if (system("command -v mkfs.btrfs >/dev/null") != 0) {
-    if (getenv("CI")) FAIL() << "mkfs.btrfs missing (btrfs-progs; scripts/install-deps.sh installs it)";
-    GTEST_SKIP() << "mkfs.btrfs missing (btrfs-progs)";
-  }
+  SYSC_REQUIRE_BTRFS();
   SyscEnv env;
-  std::string img = env.root() + "/btrfs.img", state = env.root() + "/var/lib/sysc";
-  fs::create_directories(state);
-  ASSERT_EQ(system(("truncate -s 512M " + img + " && mkfs.btrfs -q " + img + " >/dev/null && mount -o loop " + img +
-                    " " + state).c_str()),
-            0);
+  ASSERT_EQ(sysc::test::mount_btrfs(env.root() + "/btrfs.img", env.root() + "/var/lib/sysc"), 0);
   ASSERT_EQ(env.sysc({"create", "busybox", "ex5"}).status, 0);
   ASSERT_EQ(env.info("ex5")["storage"], "btrfs");
   ASSERT_EQ(env.sysc({"start", "ex5"}).status, 0);

@@ -114,17 +114,9 @@ TEST(Snapshots, OverlayKeepsItsImage) {
 
 TEST(Snapshots, Btrfs) {
   SYSC_REQUIRE_ROOT();
-  if (sysc::test::read_text("/proc/filesystems").find("\tbtrfs\n") == std::string::npos) GTEST_SKIP() << "kernel without btrfs";
-  if (system("command -v mkfs.btrfs >/dev/null") != 0) {
-    if (getenv("CI")) FAIL() << "mkfs.btrfs missing (btrfs-progs; scripts/install-deps.sh installs it)";
-    GTEST_SKIP() << "mkfs.btrfs missing (btrfs-progs)";
-  }
+  SYSC_REQUIRE_BTRFS();
   SyscEnv env;
-  std::string img = env.root() + "/btrfs.img", state = env.root() + "/var/lib/sysc";
-  fs::create_directories(state);
-  ASSERT_EQ(system(("truncate -s 512M " + img + " && mkfs.btrfs -q " + img + " >/dev/null && mount -o loop " + img +
-                    " " + state).c_str()),
-            0);
+  ASSERT_EQ(sysc::test::mount_btrfs(env.root() + "/btrfs.img", env.root() + "/var/lib/sysc"), 0);
   ASSERT_EQ(env.sysc({"create", "busybox", "sn-bt", "--storage", "btrfs"}).status, 0);
   ASSERT_EQ(env.sysc({"start", "sn-bt"}).status, 0);
   env.sh("sn-bt", "echo live > /root/live");

@@ -230,19 +230,11 @@ TEST(Storage, CopyRegeneratesIdentity) {
 
 TEST(Storage, BtrfsSnapshots) {
   SYSC_REQUIRE_ROOT();
-  if (sysc::test::read_text("/proc/filesystems").find("\tbtrfs\n") == std::string::npos) GTEST_SKIP() << "kernel without btrfs";
-  if (system("command -v mkfs.btrfs >/dev/null") != 0) {
-    if (getenv("CI")) FAIL() << "mkfs.btrfs missing (btrfs-progs; scripts/install-deps.sh installs it)";
-    GTEST_SKIP() << "mkfs.btrfs missing (btrfs-progs)";
-  }
+  SYSC_REQUIRE_BTRFS();
   SyscEnv env;
   // The state directory on a btrfs of its own, made from a sparse file: the harness unmounts it.
-  std::string img = env.root() + "/btrfs.img", state = env.root() + "/var/lib/sysc";
-  fs::create_directories(state);
-  ASSERT_EQ(system(("truncate -s 512M " + img + " && mkfs.btrfs -q " + img + " >/dev/null && mount -o loop " + img +
-                    " " + state)
-                       .c_str()),
-            0);
+  std::string state = env.root() + "/var/lib/sysc";
+  ASSERT_EQ(sysc::test::mount_btrfs(env.root() + "/btrfs.img", state), 0);
   auto r = env.sysc({"create", "busybox", "bt1"});  // auto: btrfs, as the state dir is on btrfs
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(env.info("bt1")["storage"], "btrfs");
@@ -310,19 +302,11 @@ TEST(Storage, BtrfsSnapshots) {
 // container's files by itself: one subvolume, a copy-on-write database and write-ahead log.
 TEST(Storage, BtrfsOrdersTheRowOnlyForACopyOnWriteDatabaseOnTheSameSubvolume) {
   SYSC_REQUIRE_ROOT();
-  if (sysc::test::read_text("/proc/filesystems").find("\tbtrfs\n") == std::string::npos) GTEST_SKIP() << "kernel without btrfs";
-  if (system("command -v mkfs.btrfs >/dev/null") != 0) {
-    if (getenv("CI")) FAIL() << "mkfs.btrfs missing (btrfs-progs; scripts/install-deps.sh installs it)";
-    GTEST_SKIP() << "mkfs.btrfs missing (btrfs-progs)";
-  }
+  SYSC_REQUIRE_BTRFS();
   namespace btrfs = sysc::lxcd::btrfs;
   SyscEnv env;
-  std::string img = env.root() + "/btrfs.img", mnt = env.root() + "/bt";
-  fs::create_directories(mnt);
-  ASSERT_EQ(system(("truncate -s 256M " + img + " && mkfs.btrfs -q " + img + " >/dev/null && mount -o loop " + img +
-                    " " + mnt)
-                       .c_str()),
-            0);
+  std::string mnt = env.root() + "/bt";
+  ASSERT_EQ(sysc::test::mount_btrfs(env.root() + "/btrfs.img", mnt, "256M"), 0);
   auto set_nocow = [](const std::string& path) {
     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     int flags = 0;

@@ -395,4 +395,18 @@ std::vector<std::string> SyscEnv::leftovers(const std::string& name) const {
   return out;
 }
 
+std::string btrfs_missing() {
+  std::string have = slurp("/proc/filesystems");
+  if (have.find("\tbtrfs\n") == std::string::npos) return "kernel without btrfs";
+  if (system("command -v mkfs.btrfs >/dev/null") != 0) return "mkfs.btrfs missing (btrfs-progs)";
+  return "";
+}
+
+int mount_btrfs(const std::string& img, const std::string& dir, const std::string& size) {
+  std::filesystem::create_directories(dir);
+  return system(("truncate -s " + size + " " + img + " && mkfs.btrfs -q " + img + " >/dev/null && mount -o loop " + img +
+                 " " + dir)
+                    .c_str());
+}
+
 }  // namespace sysc::test

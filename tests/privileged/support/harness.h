@@ -98,4 +98,20 @@ int wait_spare(int lxcd, int other_than = 0, int timeout_s = 30);
     }                                                                               \
   } while (0)
 
+// "" when the kernel has btrfs and mkfs.btrfs is installed, else what is missing.
+std::string btrfs_missing();
+// A fresh btrfs on a sparse file IMG of SIZE, loop-mounted on DIR (made if missing). A SyscEnv
+// whose root holds DIR unmounts it. The command's exit status: 0 on success.
+int mount_btrfs(const std::string& img, const std::string& dir, const std::string& size = "512M");
+
+// Skip without btrfs (kernel or btrfs-progs); a failure under CI, whose machine has both.
+#define SYSC_REQUIRE_BTRFS()                                                         \
+  do {                                                                               \
+    const std::string btrfs_missing_ = ::sysc::test::btrfs_missing();                \
+    if (!btrfs_missing_.empty()) {                                                   \
+      if (getenv("CI")) FAIL() << btrfs_missing_ << " (scripts/install-deps.sh installs btrfs-progs)"; \
+      GTEST_SKIP() << btrfs_missing_;                                                \
+    }                                                                                \
+  } while (0)
+
 }  // namespace sysc::test
